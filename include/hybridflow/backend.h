@@ -1,0 +1,109 @@
+/* hybridflow/backend.h - one interface for "a model you can ask".
+ *
+ * A backend is opened from an endpoint string, the same way in every command:
+ *   "http://host:port/v1#model"   OpenAI-compatible HTTP (our server, llama.cpp,
+ *                                 vLLM, SGLang, Ollama, hosted APIs)
+ *   "/path/to/model.gguf"         the engine in-process
+ * hflow_backend_complete is blocking and thread-safe: the orchestrator calls
+ * it from several threads at once. Backends are freed by their opener after
+ * every call on them has returned. */
+#ifndef HYBRIDFLOW_BACKEND_H
+#define HYBRIDFLOW_BACKEND_H
+
+#include <stdint.h>
+
+#include "hybridflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hflow_backend hflow_backend;
+
+typedef struct hflow_chat_message {
+    const char *role;    /* "system", "user", "assistant" */
+    const char *content;
+} hflow_chat_message;
+
+/* Streaming callback: a piece of generated text. Return non-zero to cancel. */
+typedef int (*hflow_delta_cb)(void *user, const char *text, size_t len);
+
+typedef struct hflow_request {
+    /* Exactly one of messages (chat) or prompt (completion). */
+    const hflow_chat_message *messages;
+    int n_messages;
+    const char *prompt;
+    int32_t max_tokens;          /* <= 0: backend default */
+    float temperature;           /* < 0: backend default */
+    float top_p;                 /* <= 0: backend default */
+    int has_seed;
+    uint64_t seed;
+    const char *const *stop;
+    int n_stop;
+    const char *response_format; /* optional JSON text of an OpenAI response_format */
+    const char *grammar;         /* optional name of a built-in constraint, e.g. "plan" (local engine) */
+    hflow_delta_cb on_delta;     /* optional: called as text arrives */
+    void *user;
+    volatile int *cancel;        /* optional: set non-zero from any thread to cancel */
+    double timeout_s;            /* total deadline for this call; <= 0: backend default */
+} hflow_request;
+
+typedef struct hflow_response {
+    char *text;                 /* owned; free with hflow_response_clear */
+    char finish_reason[24];     /* "stop", "length", "cancelled", ... */
+    char model[128];            /* the model that answered */
+    int32_t prompt_tokens;
+    int32_t completion_tokens;
+    int usage_estimated;        /* 1 when counted by us because the server omitted usage */
+    double ttft_s;              /* time to first token */
+    double latency_s;           /* total */
+    int retries;                /* retries spent (HTTP) */
+    int http_status;            /* last HTTP status, 0 for local */
+} hflow_response;
+
+typedef struct hflow_backend_options {
+    double connect_timeout_s;   /* default 5 */
+    double idle_timeout_s;      /* max silence between bytes; default 60 */
+    double total_timeout_s;     /* default 600 */
+    int max_retries;            /* default 3 */
+    double backoff_base_s;      /* default 0.25 (exponential, with jitter) */
+    const char *api_key_env;    /* env var holding the key; default OPENAI_API_KEY */
+    const char *const *headers; /* extra "Name: value" headers */
+    int n_headers;
+    int n_threads;              /* local engine threads; 0 = all */
+    int n_ctx;                  /* local engine context; 0 = default */
+    int n_parallel;             /* local: sessions that may run at once; default 1 */
+} hflow_backend_options;
+
+void hflow_backend_options_default(hflow_backend_options *o);
+void hflow_request_init(hflow_request *r);
+
+int hflow_backend_open(const char *endpoint, const hflow_backend_options *opts, hflow_backend **out,
+                       hflow_error *err);
+void hflow_backend_free(hflow_backend *b);
+/* A display name: "local:stories260K" or "http://127.0.0.1:8080/v1#m". */
+const char *hflow_backend_name(const hflow_backend *b);
+/* The model name requests are sent with / answered by. */
+const char *hflow_backend_model(const hflow_backend *b);
+
+int hflow_backend_complete(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err);
+void hflow_response_clear(hflow_response *r);
+
+/* ---- for backend implementations (local, http, test) ---- */
+typedef struct hflow_backend_vtable {
+    const char *kind;
+    int (*complete)(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err);
+    void (*destroy)(hflow_backend *b);
+} hflow_backend_vtable;
+
+struct hflow_backend {
+    const hflow_backend_vtable *vt;
+    char name[256];
+    char model[128];
+    void *impl;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

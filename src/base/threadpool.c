@@ -1,0 +1,115 @@
+/* threadpool.c - generation-counter pool: spin, then sleep. */
+#include "base/threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define SPIN_ITERS 20000
+
+struct hflow_pool {
+    int nth;
+    pthread_t *threads;
+    pthread_mutex_t run_lock; /* serialises callers of hflow_pool_run */
+    pthread_mutex_t lock;     /* guards sleeping workers */
+    pthread_cond_t cond;
+    atomic_uint generation;   /* bumped once per job */
+    atomic_int pending;       /* workers still running the current job */
+    atomic_int stop;
+    hflow_pool_fn fn;
+    void *ctx;
+};
+
+typedef struct {
+    hflow_pool *pool;
+    int ith;
+} worker_arg;
+
+int hflow_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+static void *worker_main(void *p) {
+    worker_arg *arg = p;
+    hflow_pool *pool = arg->pool;
+    int ith = arg->ith;
+    free(arg);
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+               !atomic_load(&pool->stop)) {
+            if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
+            pthread_mutex_lock(&pool->lock);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->cond, &pool->lock);
+            pthread_mutex_unlock(&pool->lock);
+        }
+        if (atomic_load(&pool->stop)) return NULL;
+        seen = gen;
+        pool->fn(pool->ctx, ith, pool->nth);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+    }
+}
+
+hflow_pool *hflow_pool_create(int n_threads) {
+    if (n_threads <= 0) n_threads = hflow_cpu_count();
+    if (n_threads > 256) n_threads = 256;
+    hflow_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->nth = n_threads;
+    pthread_mutex_init(&pool->run_lock, NULL);
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->cond, NULL);
+    pool->threads = calloc((size_t)n_threads, sizeof(pthread_t));
+    if (!pool->threads) { free(pool); return NULL; }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *arg = malloc(sizeof *arg);
+        if (!arg || (arg->pool = pool, arg->ith = i, pthread_create(&pool->threads[i], NULL, worker_main, arg) != 0)) {
+            free(arg);
+            pool->nth = i; /* run with the threads we got */
+            break;
+        }
+    }
+    return pool;
+}
+
+int hflow_pool_size(const hflow_pool *pool) { return pool ? pool->nth : 1; }
+
+void hflow_pool_run(hflow_pool *pool, hflow_pool_fn fn, void *ctx) {
+    if (!pool || pool->nth == 1) { fn(ctx, 0, 1); return; }
+    pthread_mutex_lock(&pool->run_lock);
+    pool->fn = fn;
+    pool->ctx = ctx;
+    atomic_store(&pool->pending, pool->nth - 1);
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+    fn(ctx, 0, pool->nth);
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) CPU_RELAX();
+    pthread_mutex_unlock(&pool->run_lock);
+}
+
+void hflow_pool_free(hflow_pool *pool) {
+    if (!pool) return;
+    pthread_mutex_lock(&pool->lock);
+    atomic_store(&pool->stop, 1);
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 1; i < pool->nth; i++) pthread_join(pool->threads[i], NULL);
+    pthread_mutex_destroy(&pool->run_lock);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->cond);
+    free(pool->threads);
+    free(pool);
+}

@@ -1,0 +1,10 @@
+/* cli.h - one function per subcommand (one file each); main.c dispatches.
+ * CLI code parses flags and prints; the library owns the logic. */
+#ifndef HFLOW_CLI_H
+#define HFLOW_CLI_H
+
+typedef int (*hflow_cli_fn)(int argc, char **argv);
+
+int cli_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,32 @@
+/* main.c - `hybridflow SUBCOMMAND ...` dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    hflow_cli_fn fn;
+    const char *help;
+} commands[] = {
+    {"version", cli_version, "print the version"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: hybridflow COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n'hybridflow COMMAND --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "hybridflow: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

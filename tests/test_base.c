@@ -1,0 +1,73 @@
+/* test_base.c - error helpers, string buffer, thread pool. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "hybridflow/error.h"
+#include "base/strbuf.h"
+#include "base/threadpool.h"
+
+static void test_error_set_and_wrap(void **state) {
+    (void)state;
+    hflow_error err;
+    hflow_error_clear(&err);
+    assert_int_equal(hflow_error_set(&err, HFLOW_EFORMAT, "bad %s at %d", "magic", 4), HFLOW_EFORMAT);
+    assert_string_equal(err.message, "bad magic at 4");
+    hflow_error_wrap(&err, "loading %s", "x.gguf");
+    assert_string_equal(err.message, "loading x.gguf: bad magic at 4");
+    assert_string_equal(hflow_status_name(HFLOW_EFORMAT), "EFORMAT");
+    assert_int_equal(hflow_error_set(NULL, HFLOW_EIO, "ignored"), HFLOW_EIO);
+}
+
+static void test_strbuf_grows(void **state) {
+    (void)state;
+    hflow_strbuf b;
+    hflow_strbuf_init(&b);
+    for (int i = 0; i < 1000; i++) hflow_strbuf_printf(&b, "%d,", i);
+    assert_false(b.oom);
+    assert_int_equal(strlen(b.data), b.len);
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    char *s = hflow_strbuf_take(&b);
+    assert_null(b.data);
+    free(s);
+}
+
+typedef struct {
+    atomic_long sum;
+    atomic_int calls;
+} pool_ctx;
+
+static void add_share(void *p, int ith, int nth) {
+    pool_ctx *c = p;
+    long local = 0;
+    for (long i = ith; i < 100000; i += nth) local += i;
+    atomic_fetch_add(&c->sum, local);
+    atomic_fetch_add(&c->calls, 1);
+}
+
+static void test_pool_runs_every_thread(void **state) {
+    (void)state;
+    for (int nth = 1; nth <= 4; nth++) {
+        hflow_pool *pool = hflow_pool_create(nth);
+        assert_non_null(pool);
+        for (int rep = 0; rep < 200; rep++) {
+            pool_ctx c;
+            atomic_init(&c.sum, 0);
+            atomic_init(&c.calls, 0);
+            hflow_pool_run(pool, add_share, &c);
+            assert_int_equal(atomic_load(&c.sum), 100000L * 99999L / 2);
+            assert_int_equal(atomic_load(&c.calls), hflow_pool_size(pool));
+        }
+        hflow_pool_free(pool);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_set_and_wrap),
+        cmocka_unit_test(test_strbuf_grows),
+        cmocka_unit_test(test_pool_runs_every_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
