@@ -1,0 +1,27 @@
+/* quant.h - tensor element formats: conversion, (de)quantization, dot products.
+ *
+ * Every format has a scalar reference implementation here; SIMD versions
+ * (quant_avx2.c, quant_neon.c) must match them and are selected at run time.
+ * Block layouts are bit-compatible with GGUF/ggml. Internal to the engine. */
+#ifndef HFLOW_ENGINE_QUANT_H
+#define HFLOW_ENGINE_QUANT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/ggml_type.h"
+
+float hflow_fp16_to_fp32(uint16_t h);
+uint16_t hflow_fp32_to_fp16(float f);
+float hflow_bf16_to_fp32(uint16_t h);
+uint16_t hflow_fp32_to_bf16(float f);
+
+/* 1 when the engine can dequantize / compute with tensors of this type. */
+int hflow_type_supported(uint32_t type);
+
+/* Converts n elements (n a multiple of the block size) of `type` to f32.
+ * Returns 0, or HFLOW_EUNSUPPORTED for a type the engine cannot read. */
+int hflow_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+/* Quantizes n f32 values into `type` blocks (reference quantizer). */
+int hflow_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
+
+#endif
