@@ -18,6 +18,13 @@ HFLOW_DECL_QUANT(q5_0)
 HFLOW_DECL_QUANT(q5_1)
 HFLOW_DECL_QUANT(q8_0)
 HFLOW_DECL_QUANT(q8_1)
+HFLOW_DECL_QUANT(q4_K)
+HFLOW_DECL_QUANT(q5_K)
+HFLOW_DECL_QUANT(q6_K)
+HFLOW_DECL_QUANT(q8_K)
+/* decode only: no quantizer */
+void hflow_dequant_q2_K(const void *src, float *dst, int64_t n);
+void hflow_dequant_q3_K(const void *src, float *dst, int64_t n);
 
 /* Round to nearest, ties to even (the same rule the SIMD kernels use, so
  * scalar and SIMD activation quantizers agree bit for bit). */
