@@ -177,7 +177,8 @@ void hflow_quant_q8_0(const float *src, void *dst, int64_t n) {
         signed_absmax(src, QK8_0, &amax);
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = hflow_fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)hflow_nearest_int(src[j] * id);
+        /* roundf (ties away from zero) as ggml's reference: files we write match its bytes */
+        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)roundf(src[j] * id);
     }
 }
 
@@ -197,7 +198,7 @@ void hflow_quant_q8_1(const float *src, void *dst, int64_t n) {
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            b[i].qs[j] = (int8_t)hflow_nearest_int(src[j] * id);
+            b[i].qs[j] = (int8_t)roundf(src[j] * id);
             sum += b[i].qs[j];
         }
         b[i].d = hflow_fp32_to_fp16(d);
