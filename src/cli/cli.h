@@ -6,6 +6,7 @@
 typedef int (*hflow_cli_fn)(int argc, char **argv);
 
 int cli_inspect(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
+    {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
     {"version", cli_version, "print the version"},
 };
 
