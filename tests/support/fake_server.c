@@ -60,7 +60,8 @@ static void free_script(fs_script *sc) {
 static int pause_ms(fake_server *s, int ms) {
     for (int waited = 0; waited < ms; waited += 5) {
         if (atomic_load(&s->stopping)) return -1;
-        struct timespec ts = {0, 5 * 1000000L};
+        int slice = ms - waited < 5 ? ms - waited : 5;
+        struct timespec ts = {0, slice * 1000000L};
         nanosleep(&ts, NULL);
     }
     return atomic_load(&s->stopping) ? -1 : 0;
