@@ -437,36 +437,20 @@ static void test_calibration_hits_share(void **state) {
 
 /* ---- data ---- */
 
-static void test_replay_and_profile_loaders(void **state) {
+static void test_label_and_profile_loader(void **state) {
     (void)state;
-    char rp[512], pp[512];
-    snprintf(rp, sizeof rp, "%s/replay.jsonl", tu_tmpdir());
+    char pp[512];
     snprintf(pp, sizeof pp, "%s/profile.jsonl", tu_tmpdir());
-    FILE *f = fopen(rp, "w");
-    assert_non_null(f);
-    fputs("{\"id\": \"7\", \"category\": \"law\", \"question\": \"Who?\", \"options\": [\"a\", \"b\"], "
-          "\"models\": {\"E\": {\"correct\": false, \"response_words\": 30}, \"C\": {\"correct\": true, "
-          "\"response_words\": 150}}}\n\n"
-          "{\"id\": 8, \"category\": \"math\", \"question\": \"2+2\", \"options\": [], "
-          "\"models\": {\"E\": {\"correct\": true, \"response_words\": 3}}}\n",
-          f);
-    fclose(f);
     hflow_router_dataset d;
-    hflow_router_dataset_init(&d);
-    size_t skipped = 0;
-    assert_int_equal(hflow_router_load_replay(rp, "E", "C", &d, &skipped, NULL), 0);
-    assert_int_equal(d.n, 1);
-    assert_int_equal(skipped, 1);
-    assert_string_equal(d.s[0].f.question, "Who?\nA. a\nB. b");
-    assert_string_equal(d.s[0].f.task_type, "law");
-    assert_string_equal(d.s[0].group, "7");
-    assert_null(d.s[0].f.task);
-    assert_int_equal(d.s[0].f.step_index, -1);
-    assert_true(d.s[0].quality_cloud == 1.0 && d.s[0].quality_edge == 0.0);
-    assert_true(fabs(d.s[0].cloud_tokens - 200.0) < 1e-9);
+    FILE *f;
+    hflow_router_sample x = {0};
+    x.quality_cloud = 1.0;
+    x.cloud_tokens = 200.0;
     hflow_router_lambdas lam = {.q = 1.0f, .t = 0.5f, .k = 0.001f};
-    assert_true(fabs(hflow_router_label(&lam, &d.s[0]) - (1.0 - 0.2)) < 1e-6);
-    hflow_router_dataset_free(&d);
+    assert_true(fabs(hflow_router_label(&lam, &x) - (1.0 - 0.2)) < 1e-6);
+    x.latency_cloud = 3.0;
+    x.latency_edge = 1.0;
+    assert_true(fabs(hflow_router_label(&lam, &x) - (1.0 - 1.0 - 0.2)) < 1e-6);
 
     f = fopen(pp, "w");
     assert_non_null(f);
@@ -533,7 +517,7 @@ int main(void) {
         cmocka_unit_test(test_load_rejects_non_router),
         cmocka_unit_test(test_budget_raises_threshold),
         cmocka_unit_test(test_calibration_hits_share),
-        cmocka_unit_test(test_replay_and_profile_loaders),
+        cmocka_unit_test(test_label_and_profile_loader),
         cmocka_unit_test(test_split_keeps_groups_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@
  * by training and serving), mlp.c (the network), train.c (AdamW training with
  * the budget-penalised loss), utility_policy.c (decisions, calibration and the
  * route.h policy), router_io.c (GGUF save/load), router_data.c (training
- * data: replay and profile JSONL). See docs/ROUTER.md.
+ * data; profile JSONL; query-level replay files come from eval.h). See docs/ROUTER.md.
  *
  * Ownership: every create, load and train call returns an object the caller frees
  * with the matching *_free. Strings passed in are copied unless stated. */
@@ -173,13 +173,6 @@ void hflow_router_dataset_free(hflow_router_dataset *d);
 /* Appends a copy of `s` (strings and embedding copied). */
 int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample *s, hflow_error *err);
 
-/* Query-level samples from a replay file (mmlu-pro-replay format: id,
- * category, question, options, models{NAME:{correct,response_words}}).
- * Rows lacking either model are skipped (*n_skipped counts them). The
- * question text is "question + options"; task_type is the category; cloud
- * tokens are response_words * 4/3 (words -> tokens); latencies 0. */
-int hflow_router_load_replay(const char *path, const char *edge, const char *cloud, hflow_router_dataset *d,
-                             size_t *n_skipped, hflow_error *err);
 /* Subtask-level samples from a profile JSONL (format in docs/ROUTER.md). */
 int hflow_router_load_profile(const char *path, hflow_router_dataset *d, hflow_error *err);
 

@@ -1,13 +1,13 @@
 /* router_data.c - training data for the utility router: the dataset
  * container, the utility label, the split by question, and the two loaders
- * (query-level replay JSONL and subtask-level profile JSONL; formats in
- * docs/ROUTER.md). */
+ * (subtask-level profile JSONL, format in docs/ROUTER.md). Query-level
+ * replay files are read by the eval module (hflow_replay_load) and converted
+ * by the caller. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/strbuf.h"
 #include "hybridflow/router.h"
 
 void hflow_router_dataset_init(hflow_router_dataset *d) { memset(d, 0, sizeof *d); }
@@ -127,77 +127,6 @@ static double jnum(const cJSON *o, const char *k, double dflt) {
     if (cJSON_IsNumber(v)) return v->valuedouble;
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? 1.0 : 0.0;
     return dflt;
-}
-
-/* ---- replay (query level) ---- */
-
-typedef struct replay_ctx {
-    const char *edge, *cloud;
-    size_t skipped;
-} replay_ctx;
-
-/* The question as a user would send it: the stem, then lettered options. */
-static char *question_text(const cJSON *row) {
-    hflow_strbuf b;
-    hflow_strbuf_init(&b);
-    const char *q = jstr(row, "question");
-    hflow_strbuf_puts(&b, q ? q : "");
-    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(row, "options"), *o;
-    int k = 0;
-    cJSON_ArrayForEach(o, opts) {
-        if (cJSON_IsString(o)) hflow_strbuf_printf(&b, "\n%c. %s", 'A' + (k % 26), o->valuestring);
-        k++;
-    }
-    if (b.oom) {
-        hflow_strbuf_free(&b);
-        return NULL;
-    }
-    return hflow_strbuf_take(&b);
-}
-
-static int replay_row(hflow_router_dataset *d, const cJSON *row, void *vctx, hflow_error *err) {
-    replay_ctx *c = vctx;
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(row, "models");
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(models, c->edge);
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(models, c->cloud);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
-    if (!cJSON_IsObject(e) || !cJSON_IsObject(k) || !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(e, "correct")) ||
-        !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(k, "correct"))) {
-        c->skipped++;
-        return 0;
-    }
-    char idbuf[32];
-    const char *group = cJSON_IsString(id) ? id->valuestring : NULL;
-    if (!group && cJSON_IsNumber(id)) {
-        snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
-        group = idbuf;
-    }
-    if (!group) return hflow_error_set(err, HFLOW_EFORMAT, "replay row without an id");
-    char *q = question_text(row);
-    if (!q) return hflow_error_set(err, HFLOW_ENOMEM, "router data: out of memory");
-    hflow_router_sample s = {0};
-    s.f.question = q;
-    s.f.task_type = jstr(row, "category");
-    s.f.step_index = -1;
-    s.f.edge_confidence = -1;
-    s.group = group;
-    s.quality_edge = jnum(e, "correct", 0);
-    s.quality_cloud = jnum(k, "correct", 0);
-    s.cloud_tokens = jnum(k, "response_words", 0) * 4.0 / 3.0; /* ~0.75 words per token */
-    int rc = hflow_router_dataset_add(d, &s, err);
-    free(q);
-    return rc;
-}
-
-int hflow_router_load_replay(const char *path, const char *edge, const char *cloud, hflow_router_dataset *d,
-                             size_t *n_skipped, hflow_error *err) {
-    if (!path || !edge || !cloud) return hflow_error_set(err, HFLOW_EINVAL, "load replay: NULL argument");
-    replay_ctx c = {.edge = edge, .cloud = cloud};
-    int rc = for_each_line(path, d, replay_row, &c, err);
-    if (n_skipped) *n_skipped = c.skipped;
-    if (!rc && d->n == 0)
-        rc = hflow_error_set(err, HFLOW_ENOTFOUND, "%s: no row has both '%s' and '%s'", path, edge, cloud);
-    return rc;
 }
 
 /* ---- profile (subtask level) ---- */
