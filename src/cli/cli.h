@@ -6,5 +6,6 @@
 typedef int (*hflow_cli_fn)(int argc, char **argv);
 
 int cli_version(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 #endif

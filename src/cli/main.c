@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"version", cli_version, "print the version"},
+    {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
 };
 
 static void usage(FILE *out) {
