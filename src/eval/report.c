@@ -127,6 +127,7 @@ static int plot_latency_cdf(const char *dir, const hflow_eval_summary *s, const 
         for (size_t i = 0; i < nres[m]; i++) v[i] = res[m][i].latency_s;
         for (size_t i = 0; i < nres[m]; i++) /* insertion sort: result sets are small */
             for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) { double t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+        if (nres[m]) fprintf(f, "%.6f 0\n", v[0]); /* the step starts from zero */
         for (size_t i = 0; i < nres[m]; i++) fprintf(f, "%.6f %.6f\n", v[i], (double)(i + 1) / (double)nres[m]);
         free(v);
         fprintf(f, "\n\n");
@@ -137,7 +138,7 @@ static int plot_latency_cdf(const char *dir, const hflow_eval_summary *s, const 
     for (size_t m = 0; m < n && off < sizeof body - 200; m++)
         off += (size_t)snprintf(body + off, sizeof body - off, "%s'latency_cdf.dat' index %zu using 1:2 with steps lw 2 title '%s'",
                                 m ? ", " : "", m, s[m].method);
-    return plot(dir, "latency_cdf", "End-to-end latency CDF", "set xlabel 'latency (s)'\nset ylabel 'fraction of questions'\nset yrange [0:1.02]", body, err);
+    return plot(dir, "latency_cdf", "End-to-end latency CDF", "set xlabel 'latency (s)'\nset ylabel 'fraction of questions'\nset yrange [0:1.02]\nset xrange [0:*]", body, err);
 }
 
 int hflow_report_write_run(const hflow_report_config *cfg, const hflow_eval_summary *s,
@@ -313,8 +314,8 @@ int hflow_report_gantt(const char *trace_path, const char *out_base, const char 
              "set style fill solid 0.8 border -1\nset key outside top center horizontal",
              n - 1, tmax * 1.35 + 1e-9);
     snprintf(body, sizeof body,
-             "plot '%.300s' using (($2+$3)/2):($4 ? 1/0 : $1):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#2ca02c' title 'edge', "
-             "'' using (($2+$3)/2):($4 ? $1 : 1/0):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#1f77b4' title 'cloud', "
+             "plot '%.300s' using (($2+$3)/2):($4 > 0 ? 1/0 : $1):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#2ca02c' title 'edge', "
+             "'' using (($2+$3)/2):($4 > 0 ? $1 : 1/0):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#1f77b4' title 'cloud', "
              "'' using 3:1:5 with labels left offset 0.5,0 noenhanced notitle",
              dat);
     rc = plot(dir, base, title ? title : "Query DAG execution", setup, body, err);
