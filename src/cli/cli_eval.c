@@ -7,6 +7,8 @@
 #include "base/strbuf.h"
 #include "cli/cli.h"
 #include "hybridflow/eval.h"
+#include "hybridflow/route.h"
+#include "hybridflow/router.h"
 
 static void usage_eval(FILE *out) {
     fprintf(out,
@@ -15,7 +17,8 @@ static void usage_eval(FILE *out) {
             "       hybridflow eval gantt --trace TRACE.jsonl --out BASE [--title T]\n\n"
             "replay: evaluates query-level routing policies on recorded per-question outcomes\n"
             "  (no model calls). --policy is a comma list of scorers: category (per-category\n"
-            "  accuracy gap learned on the train split), length, random[:SEED], oracle.\n"
+            "  accuracy gap learned on the train split), length, random[:SEED], oracle,\n"
+            "  learned:ROUTER.gguf[,options] (the utility router's score).\n"
             "  Random (expected) and oracle are always reported as references.\n"
             "  --test-frac: share of questions (by id hash) in the test split, default 0.5.\n"
             "gantt: plots one query's DAG execution per tier from a trace JSONL\n"
@@ -33,12 +36,21 @@ static char *join_args(int argc, char **argv) {
 static int add_curve(hflow_replay_curve *curves, size_t *n, const char *spec, const hflow_replay_set *train,
                      const hflow_replay_set *test, hflow_error *err) {
     hflow_replay_scorer *s;
-    int rc = hflow_replay_scorer_create(spec, &s, err);
+    hflow_policy *pol = NULL;
+    int rc;
+    if (!strncmp(spec, "learned:", 8)) { /* the utility router, as a query-level score */
+        rc = hflow_policy_create_learned(spec + 8, &pol, err);
+        if (!rc) rc = hflow_replay_scorer_from_policy(pol, &s, err);
+        if (rc && pol) pol->vt->destroy(pol);
+    } else {
+        rc = hflow_replay_scorer_create(spec, &s, err);
+    }
     if (rc) return rc;
     if (s->fit) rc = s->fit(s, train, err);
     if (!rc) rc = hflow_replay_curve_compute(test, s, &curves[*n], err);
     if (!rc) (*n)++;
     hflow_replay_scorer_free(s);
+    if (pol) pol->vt->destroy(pol); /* destroy frees the policy itself */
     return rc;
 }
 
