@@ -9,5 +9,6 @@ int cli_family(int argc, char **argv);
 int cli_gen_model(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_version(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 #endif
