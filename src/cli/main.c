@@ -12,6 +12,7 @@ static const struct {
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"version", cli_version, "print the version"},
+    {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 
 static void usage(FILE *out) {
