@@ -133,7 +133,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user) {
         return 0;
     }
     hflow_strbuf_append(&c->body, ptr, n);
-    return c->body.oom ? 0 : n;
+    if (!c->body.oom) return n;
+    c->abort = ABORT_STREAM;
+    hflow_error_set(&c->stream_err, HFLOW_ENOMEM, "out of memory buffering the response");
+    return 0;
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *user) {
@@ -261,13 +264,14 @@ static CURL *make_handle(http_call *c, const char *url, const char *body, write_
 }
 
 static int run_attempt(http_call *c, const char *url, const char *body, int *retryable, hflow_error *err) {
+    double left = c->deadline - hflow_now_s();
+    if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "request to %s passed its deadline", c->hb->base_url);
     write_ctx w;
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *curl = make_handle(c, url, body, &w, errbuf);
     if (!curl) return hflow_error_set(err, HFLOW_ENOMEM, "curl_easy_init failed");
     reset_attempt(c);
     /* curl's own total timeout backs up the progress-callback deadline. */
-    double left = c->deadline - hflow_now_s();
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(left * 1000) + 1000);
     CURLcode cc = curl_easy_perform(curl);
     long st = 0;
