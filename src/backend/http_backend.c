@@ -146,6 +146,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user) {
 static size_t on_header(char *buf, size_t size, size_t nitems, void *user) {
     http_call *c = user;
     size_t n = size * nitems;
+    c->last_byte_s = hflow_now_s(); /* header bytes are not silence */
     if (n >= 5 && !strncmp(buf, "HTTP/", 5)) c->retry_after_s = -1; /* a new response (after 100 Continue) */
     if (n > 12 && !strncasecmp(buf, "retry-after:", 12)) {
         char v[128];
@@ -264,6 +265,9 @@ static CURL *make_handle(http_call *c, const char *url, const char *body, write_
     if (o->connect_timeout_s > 0)
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout_s * 1000 + 0.5));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
     return curl;
 }
 
