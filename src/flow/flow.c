@@ -246,6 +246,9 @@ int hflow_flow_run(hflow_flow *f, const char *question, const hflow_query_option
     }
     run_planner(&q, out);
     flow_sched_wait(&q);
+    /* Calls that timed out at the deadline may finish every step before the
+     * waiter sees the clock pass it; the deadline still cut the work. */
+    if (hflow_now_s() >= q.step_deadline) q.deadline_hit = 1;
     if (q.user_cancelled) {
         rc = hflow_error_set(err, HFLOW_ECANCELLED, "flow: cancelled");
     } else {

@@ -1,6 +1,6 @@
 /* policy.c - hflow_policy_create and the baseline policies: always-edge,
  * always-cloud, random(p) and a planner-difficulty threshold.
- * The learned utility router registers under "learned:" in its own file. */
+ * "learned:" specs go to the utility router (router.h). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hybridflow/route.h"
+#include "hybridflow/router.h"
 
 typedef struct fixed_impl {
     int tier;
@@ -133,8 +134,7 @@ int hflow_policy_create(const char *spec, hflow_policy **out, hflow_error *err) 
         if (im) im->threshold = (int)t;
         return make_policy(&threshold_vt, im, spec, out, err);
     }
-    if (!strncmp(spec, "learned:", 8))
-        return hflow_error_set(err, HFLOW_EUNSUPPORTED, "policy '%s': the learned router is not built in", spec);
+    if (!strncmp(spec, "learned:", 8)) return hflow_policy_create_learned(spec + 8, out, err);
     return hflow_error_set(err, HFLOW_EINVAL,
                            "unknown policy '%s' (expected edge, cloud, random:P[:SEED], difficulty:T)", spec);
 }
