@@ -14,6 +14,7 @@ static const struct {
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
+    {"profile", cli_profile, "record per-step edge/cloud outcomes and quality labels for the router"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 
