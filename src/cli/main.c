@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
+    {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
     {"version", cli_version, "print the version"},
 };
 
