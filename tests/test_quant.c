@@ -105,6 +105,18 @@ static const roundtrip_case roundtrips[] = {
     {HFLOW_TYPE_F16, 1.0f / 1024, 1e-3f},
     {HFLOW_TYPE_BF16, 1.0f / 128, 1e-2f},
     {HFLOW_TYPE_Q8_0, 0.5f / 127 + 1e-3f, 0.01f},
+    {HFLOW_TYPE_Q8_1, 0.5f / 127 + 1e-3f, 0.01f},
+    {HFLOW_TYPE_Q8_K, 0.5f / 127 + 1e-3f, 0.01f},
+    /* symmetric formats map the signed extreme to -8 (-16), so the opposite
+     * extreme clamps at 7 (15) steps: error up to 1/8 (1/16) of the block max */
+    {HFLOW_TYPE_Q4_0, 1.0f / 8 + 1e-3f, 0.12f},
+    {HFLOW_TYPE_Q4_1, 1.0f / 15 + 1e-3f, 0.10f},
+    {HFLOW_TYPE_Q5_0, 1.0f / 16 + 1e-3f, 0.06f},
+    {HFLOW_TYPE_Q5_1, 1.0f / 31 + 1e-3f, 0.05f},
+    /* K-quants: also the scale quantization error (6-bit scales) */
+    {HFLOW_TYPE_Q4_K, 0.12f, 0.10f},
+    {HFLOW_TYPE_Q5_K, 0.06f, 0.05f},
+    {HFLOW_TYPE_Q6_K, 0.03f, 0.025f},
 };
 
 static void test_quantize_roundtrip_bounds(void **state) {
@@ -169,7 +181,9 @@ static void check_matmul(hflow_pool *pool, uint32_t type, int64_t rows, int64_t 
     free(y);
 }
 
-static const uint32_t matmul_types[] = {HFLOW_TYPE_F32, HFLOW_TYPE_F16, HFLOW_TYPE_BF16, HFLOW_TYPE_Q8_0};
+static const uint32_t matmul_types[] = {HFLOW_TYPE_F32,  HFLOW_TYPE_F16,  HFLOW_TYPE_BF16, HFLOW_TYPE_Q8_0,
+                                        HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q4_1, HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q5_1,
+                                        HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q6_K};
 
 static void test_matmul_matches_reference(void **state) {
     (void)state;

@@ -41,6 +41,9 @@ static const row_codec codecs[HFLOW_TYPE_COUNT] = {
     CODEC(HFLOW_TYPE_F32, f32),   CODEC(HFLOW_TYPE_F16, f16),   CODEC(HFLOW_TYPE_BF16, bf16),
     CODEC(HFLOW_TYPE_Q4_0, q4_0), CODEC(HFLOW_TYPE_Q4_1, q4_1), CODEC(HFLOW_TYPE_Q5_0, q5_0),
     CODEC(HFLOW_TYPE_Q5_1, q5_1), CODEC(HFLOW_TYPE_Q8_0, q8_0), CODEC(HFLOW_TYPE_Q8_1, q8_1),
+    CODEC(HFLOW_TYPE_Q4_K, q4_K), CODEC(HFLOW_TYPE_Q5_K, q5_K), CODEC(HFLOW_TYPE_Q6_K, q6_K),
+    CODEC(HFLOW_TYPE_Q8_K, q8_K),
+    [HFLOW_TYPE_Q2_K] = {hflow_dequant_q2_K, NULL}, [HFLOW_TYPE_Q3_K] = {hflow_dequant_q3_K, NULL},
 };
 
 static const row_codec *codec_get(uint32_t type, int64_t n) {
@@ -59,8 +62,9 @@ int hflow_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) 
 }
 
 int hflow_quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
+    if (hflow_type_supported(type) && !codecs[type].quant) return HFLOW_EUNSUPPORTED; /* decode-only type */
     const row_codec *c = codec_get(type, n);
-    if (!c || !c->quant) return hflow_type_supported(type) ? HFLOW_EINVAL : HFLOW_EUNSUPPORTED;
+    if (!c) return hflow_type_supported(type) ? HFLOW_EINVAL : HFLOW_EUNSUPPORTED;
     c->quant(src, dst, n);
     return 0;
 }

@@ -18,9 +18,16 @@ HFLOW_DECL_QUANT(q5_0)
 HFLOW_DECL_QUANT(q5_1)
 HFLOW_DECL_QUANT(q8_0)
 HFLOW_DECL_QUANT(q8_1)
+HFLOW_DECL_QUANT(q4_K)
+HFLOW_DECL_QUANT(q5_K)
+HFLOW_DECL_QUANT(q6_K)
+HFLOW_DECL_QUANT(q8_K)
+/* decode only: no quantizer */
+void hflow_dequant_q2_K(const void *src, float *dst, int64_t n);
+void hflow_dequant_q3_K(const void *src, float *dst, int64_t n);
 
-/* Round to nearest, ties to even (the same rule the SIMD kernels use, so
- * scalar and SIMD activation quantizers agree bit for bit). */
+/* Round to nearest, ties to even (as ggml's nearest_int, used by the K-quant
+ * quantizers; Q8_0/Q8_1 use roundf like ggml's reference instead). */
 static inline int hflow_nearest_int(float f) {
     float r = __builtin_rintf(f);
     return (int)r;

@@ -1,12 +1,13 @@
 /* quant_legacy.c - the 32-element block formats Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
- * Q8_1: reference dequantizers and quantizers with ggml's rounding rules, so
- * files we write decode identically in other GGUF readers. */
+ * Q8_1: decoding to integers (quant_unpack.h), dequantizers built on it, and
+ * reference quantizers with ggml's rounding rules. */
 #include <math.h>
 #include <string.h>
 
 #include "engine/quant.h"
 #include "engine/quant_blocks.h"
 #include "engine/quant_impl.h"
+#include "engine/quant_unpack.h"
 
 /* Element with the largest magnitude, keeping its sign: Q4_0/Q5_0 map it to
  * the most negative level so the full [-8, 7] / [-16, 15] range is used. */
@@ -27,17 +28,6 @@ static void min_max(const float *x, int n, float *mn, float *mx) {
     }
 }
 
-void hflow_dequant_q4_0(const void *src, float *dst, int64_t n) {
-    const block_q4_0 *b = src;
-    for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
-        float d = hflow_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            dst[j] = ((b[i].qs[j] & 0x0f) - 8) * d;
-            dst[j + QK4_0 / 2] = ((b[i].qs[j] >> 4) - 8) * d;
-        }
-    }
-}
-
 void hflow_quant_q4_0(const float *src, void *dst, int64_t n) {
     block_q4_0 *b = dst;
     for (int64_t i = 0; i < n / QK4_0; i++, src += QK4_0) {
@@ -49,17 +39,6 @@ void hflow_quant_q4_0(const float *src, void *dst, int64_t n) {
             q0 = q0 > 15 ? 15 : q0;
             q1 = q1 > 15 ? 15 : q1;
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
-    }
-}
-
-void hflow_dequant_q4_1(const void *src, float *dst, int64_t n) {
-    const block_q4_1 *b = src;
-    for (int64_t i = 0; i < n / QK4_1; i++, dst += QK4_1) {
-        float d = hflow_fp16_to_fp32(b[i].d), m = hflow_fp16_to_fp32(b[i].m);
-        for (int j = 0; j < QK4_1 / 2; j++) {
-            dst[j] = (b[i].qs[j] & 0x0f) * d + m;
-            dst[j + QK4_1 / 2] = (b[i].qs[j] >> 4) * d + m;
         }
     }
 }
@@ -82,26 +61,76 @@ void hflow_quant_q4_1(const float *src, void *dst, int64_t n) {
 }
 
 /* Q5 blocks keep the fifth bit of element j in bit j of the 32-bit qh. */
-static uint32_t load_qh(const uint8_t qh[4]) {
+static uint32_t qh32(const uint8_t qh[4]) {
     return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
 }
 
-static void store_qh(uint8_t qh[4], uint32_t v) {
-    for (int k = 0; k < 4; k++) qh[k] = (uint8_t)(v >> (8 * k));
-}
-
-void hflow_dequant_q5_0(const void *src, float *dst, int64_t n) {
-    const block_q5_0 *b = src;
-    for (int64_t i = 0; i < n / QK5_0; i++, dst += QK5_0) {
-        float d = hflow_fp16_to_fp32(b[i].d);
-        uint32_t qh = load_qh(b[i].qh);
-        for (int j = 0; j < QK5_0 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            dst[j] = (((b[i].qs[j] & 0x0f) | h0 << 4) - 16) * d;
-            dst[j + QK5_0 / 2] = (((b[i].qs[j] >> 4) | h1 << 4) - 16) * d;
-        }
+static void nibbles(const uint8_t *qs, int8_t *q, int bias) {
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((qs[j] & 0x0f) - bias);
+        q[j + 16] = (int8_t)((qs[j] >> 4) - bias);
     }
 }
+
+static void fifth_bits(uint32_t qh, int8_t *q) {
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)(q[j] + (int)((qh >> j) & 1) * 16);
+}
+
+void hflow_unpack_q4_0(const void *blk, hflow_unpacked32 *u) {
+    const block_q4_0 *b = blk;
+    u->d = hflow_fp16_to_fp32(b->d);
+    u->m = 0.0f;
+    nibbles(b->qs, u->q, 8);
+}
+
+void hflow_unpack_q4_1(const void *blk, hflow_unpacked32 *u) {
+    const block_q4_1 *b = blk;
+    u->d = hflow_fp16_to_fp32(b->d);
+    u->m = hflow_fp16_to_fp32(b->m);
+    nibbles(b->qs, u->q, 0);
+}
+
+void hflow_unpack_q5_0(const void *blk, hflow_unpacked32 *u) {
+    const block_q5_0 *b = blk;
+    u->d = hflow_fp16_to_fp32(b->d);
+    u->m = 0.0f;
+    nibbles(b->qs, u->q, 16);
+    fifth_bits(qh32(b->qh), u->q);
+}
+
+void hflow_unpack_q5_1(const void *blk, hflow_unpacked32 *u) {
+    const block_q5_1 *b = blk;
+    u->d = hflow_fp16_to_fp32(b->d);
+    u->m = hflow_fp16_to_fp32(b->m);
+    nibbles(b->qs, u->q, 0);
+    fifth_bits(qh32(b->qh), u->q);
+}
+
+void hflow_unpack_q8_0(const void *blk, hflow_unpacked32 *u) {
+    const block_q8_0 *b = blk;
+    u->d = hflow_fp16_to_fp32(b->d);
+    u->m = 0.0f;
+    for (int j = 0; j < 32; j++) u->q[j] = b->qs[j];
+}
+
+static void dequant_unpacked32(void (*unpack)(const void *, hflow_unpacked32 *), size_t bsize, const void *src,
+                               float *dst, int64_t n) {
+    hflow_unpacked32 u;
+    for (int64_t i = 0; i < n / 32; i++, dst += 32) {
+        unpack((const char *)src + (size_t)i * bsize, &u);
+        for (int j = 0; j < 32; j++) dst[j] = u.q[j] * u.d + u.m;
+    }
+}
+
+#define DEQUANT32(name)                                                                  \
+    void hflow_dequant_##name(const void *src, float *dst, int64_t n) {                  \
+        dequant_unpacked32(hflow_unpack_##name, sizeof(block_##name), src, dst, n);      \
+    }
+DEQUANT32(q4_0)
+DEQUANT32(q4_1)
+DEQUANT32(q5_0)
+DEQUANT32(q5_1)
+DEQUANT32(q8_0)
 
 void hflow_quant_q5_0(const float *src, void *dst, int64_t n) {
     block_q5_0 *b = dst;
@@ -117,20 +146,7 @@ void hflow_quant_q5_0(const float *src, void *dst, int64_t n) {
             b[i].qs[j] = (uint8_t)((q0 & 0x0f) | ((q1 & 0x0f) << 4));
             qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
         }
-        store_qh(b[i].qh, qh);
-    }
-}
-
-void hflow_dequant_q5_1(const void *src, float *dst, int64_t n) {
-    const block_q5_1 *b = src;
-    for (int64_t i = 0; i < n / QK5_1; i++, dst += QK5_1) {
-        float d = hflow_fp16_to_fp32(b[i].d), m = hflow_fp16_to_fp32(b[i].m);
-        uint32_t qh = load_qh(b[i].qh);
-        for (int j = 0; j < QK5_1 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            dst[j] = ((b[i].qs[j] & 0x0f) | h0 << 4) * d + m;
-            dst[j + QK5_1 / 2] = ((b[i].qs[j] >> 4) | h1 << 4) * d + m;
-        }
+        for (int k = 0; k < 4; k++) b[i].qh[k] = (uint8_t)(qh >> (8 * k));
     }
 }
 
@@ -150,15 +166,7 @@ void hflow_quant_q5_1(const float *src, void *dst, int64_t n) {
             b[i].qs[j] = (uint8_t)((q0 & 0x0f) | ((q1 & 0x0f) << 4));
             qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
         }
-        store_qh(b[i].qh, qh);
-    }
-}
-
-void hflow_dequant_q8_0(const void *src, float *dst, int64_t n) {
-    const block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
-        float d = hflow_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < QK8_0; j++) dst[j] = b[i].qs[j] * d;
+        for (int k = 0; k < 4; k++) b[i].qh[k] = (uint8_t)(qh >> (8 * k));
     }
 }
 
@@ -169,7 +177,8 @@ void hflow_quant_q8_0(const float *src, void *dst, int64_t n) {
         signed_absmax(src, QK8_0, &amax);
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = hflow_fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)hflow_nearest_int(src[j] * id);
+        /* roundf (ties away from zero) as ggml's reference: files we write match its bytes */
+        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)roundf(src[j] * id);
     }
 }
 
@@ -189,7 +198,7 @@ void hflow_quant_q8_1(const float *src, void *dst, int64_t n) {
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            b[i].qs[j] = (int8_t)hflow_nearest_int(src[j] * id);
+            b[i].qs[j] = (int8_t)roundf(src[j] * id);
             sum += b[i].qs[j];
         }
         b[i].d = hflow_fp32_to_fp16(d);

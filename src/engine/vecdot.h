@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/ggml_type.h"
+
 /* out[i] = dot(w[0..n), x_i) for i < nx, x_i at x + i * x_stride. */
 typedef void (*hflow_dot_fn)(int64_t n, const void *w, const void *x, size_t x_stride, int nx, float *out);
 /* Converts n f32 activations to act_type (n a multiple of its block size). */
