@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
+#include "fake_server.h"
 #include "backend/scripted_backend.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/flow.h"
@@ -312,6 +314,70 @@ static void test_errors_retried_and_bad_methods(void **state) {
     hflow_eval_dataset_free(&ds);
 }
 
+
+/* ---- the CLI over real HTTP on loopback ---- */
+
+static int run_cli(const char *args, char *out, size_t cap) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 </dev/null", tu_cli_path(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void push_answers(fake_server *s, const char *content, int n) {
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":"
+             "{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],"
+             "\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":12,\"total_tokens\":52}}",
+             content);
+    fs_script sc = {0};
+    sc.body = body;
+    fs_push_n(s, &sc, n);
+}
+
+static void test_cli_eval_over_http(void **state) {
+    (void)state;
+    fake_server *edge = fs_start(), *cloud = fs_start();
+    assert_non_null(edge);
+    assert_non_null(cloud);
+    push_answers(edge, "I think it is red.\\nAnswer: A", 4);
+    push_answers(cloud, "Blue fits every clue.\\nAnswer: C", 8);
+    char e_ep[128], c_ep[128], out[512], args[2048], text[8192];
+    fs_endpoint(edge, "small", e_ep, sizeof e_ep);
+    fs_endpoint(cloud, "large", c_ep, sizeof c_ep);
+    snprintf(out, sizeof out, "%s/cli-eval", tu_tmpdir());
+    snprintf(args, sizeof args,
+             "eval --dataset %s --edge '%s' --cloud '%s' --methods edge-cot,cloud-cot,route --policy cloud "
+             "--limit 4 --concurrency 2 --out %s --no-plots",
+             write_generic(6), e_ep, c_ep, out);
+    int rc = run_cli(args, text, sizeof text);
+    print_message("%s", text);
+    assert_int_equal(rc, 0);
+    assert_int_equal(fs_n_requests(edge), 4);
+    assert_int_equal(fs_n_requests(cloud), 8);
+    assert_non_null(strstr(text, "12 ran (0 errors)"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report.md", out);
+    char *md = tu_read_file(path, NULL);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| cloud-cot | 4 | 0 | 1.000 |"));
+    assert_non_null(strstr(md, "| edge-cot | 4 | 0 | 0.000 |"));
+    assert_non_null(strstr(md, "--methods edge-cot,cloud-cot,route")); /* the exact command */
+    free(md);
+    /* The same command again: everything is done, no request is made. */
+    rc = run_cli(args, text, sizeof text);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "0 ran (0 errors), 12 already done"));
+    assert_int_equal(fs_n_requests(edge) + fs_n_requests(cloud), 12);
+    fs_stop(edge);
+    fs_stop(cloud);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpqa_with_plots),
@@ -321,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_mmlu_pro),
         cmocka_unit_test(test_interrupted_run_resumes),
         cmocka_unit_test(test_errors_retried_and_bad_methods),
+        cmocka_unit_test(test_cli_eval_over_http),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,7 +252,10 @@ static void test_profile_trains_router_that_routes(void **state) {
     assert_non_null(tf);
     assert_int_equal(hflow_trace_write_jsonl(&res, tf, NULL), 0);
     fclose(tf);
-    cJSON *q = cJSON_Parse(tu_read_file(trace, NULL));
+    char *trace_text = tu_read_file(trace, NULL);
+    assert_non_null(trace_text);
+    cJSON *q = cJSON_Parse(trace_text);
+    free(trace_text);
     assert_non_null(q);
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(q, "steps");
     assert_int_equal(cJSON_GetArraySize(steps), 3);
