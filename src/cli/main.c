@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"family", cli_family, "ECSpec target families: stamp, inspect, derive drafts, split/merge versions"},
+    {"generate", cli_generate, "generate text from a GGUF model"},
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
