@@ -5,6 +5,7 @@
 
 typedef int (*hflow_cli_fn)(int argc, char **argv);
 
+int cli_gen_model(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_version(int argc, char **argv);
 

@@ -9,6 +9,7 @@ static const struct {
     hflow_cli_fn fn;
     const char *help;
 } commands[] = {
+    {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"version", cli_version, "print the version"},
 };

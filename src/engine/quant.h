@@ -21,7 +21,9 @@ int hflow_type_supported(uint32_t type);
 /* Converts n elements (n a multiple of the block size) of `type` to f32.
  * Returns 0, or HFLOW_EUNSUPPORTED for a type the engine cannot read. */
 int hflow_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
-/* Quantizes n f32 values into `type` blocks (reference quantizer). */
+/* Quantizes n f32 values into `type` blocks (reference quantizer).
+ * HFLOW_EUNSUPPORTED for decode-only types (Q2_K, Q3_K) and unknown ones;
+ * both functions return HFLOW_EINVAL when n is not a whole number of blocks. */
 int hflow_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 
 #endif

@@ -1,0 +1,373 @@
+/* vecdot_avx2.c - AVX2/FMA/F16C dot kernels and activation quantizers
+ * (x86-64; selected at run time by hflow_dot_kernel_get).
+ *
+ * Integer kernels follow llama.cpp's scheme: weights are expanded to bytes,
+ * products formed with maddubs (unsigned x signed bytes -> pairs summed into
+ * int16), widened with madd, scaled once per block in float. Each call walks
+ * the weight row once per group of up to GROUP tokens, decoding a weight block
+ * once and using it for every token of the group. Results equal the scalar
+ * reference up to float summation order; the activation quantizers are bit
+ * exact with the scalar ones. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/quant_blocks.h"
+#include "engine/quant_unpack.h"
+#include "engine/ggml_type.h"
+#include "engine/vecdot.h"
+
+#define GROUP 4
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+#define XROW(x, xs, t) ((const char *)(x) + (size_t)(t) * (xs))
+
+/* ---- float weights ---- */
+
+typedef __m256 (*load8_fn)(const void *w, int64_t i);
+static inline __m256 load8_f32(const void *w, int64_t i) { return _mm256_loadu_ps((const float *)w + i); }
+static inline __m256 load8_f16(const void *w, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+static inline __m256 load8_bf16(const void *w, int64_t i) {
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* One weight row against up to GROUP f32 vectors; tail elements in scalar. */
+static inline void dot_float_group(int64_t n, const void *w, load8_fn load, float (*elem)(const void *, int64_t),
+                                   const void *x, size_t xs, int nt, float *out) {
+    __m256 acc[GROUP][2];
+    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = load(w, i), w1 = load(w, i + 8);
+        for (int t = 0; t < nt; t++) {
+            const float *b = (const float *)XROW(x, xs, t);
+            acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const float *b = (const float *)XROW(x, xs, t);
+        float s = hsum_ps(_mm256_add_ps(acc[t][0], acc[t][1]));
+        for (int64_t k = i; k < n; k++) s += elem(w, k) * b[k];
+        out[t] = s;
+    }
+}
+
+static float elem_f32(const void *w, int64_t k) { return ((const float *)w)[k]; }
+static float elem_f16(const void *w, int64_t k) { return h2f(((const uint16_t *)w)[k]); }
+static float elem_bf16(const void *w, int64_t k) {
+    uint32_t u = (uint32_t)((const uint16_t *)w)[k] << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#define DOT_FLOAT(name)                                                                                  \
+    static void dot_##name(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {     \
+        for (int t0 = 0; t0 < nx; t0 += GROUP)                                                           \
+            dot_float_group(n, w, load8_##name, elem_##name, XROW(x, xs, t0), xs,                        \
+                            nx - t0 < GROUP ? nx - t0 : GROUP, out + t0);                                \
+    }
+DOT_FLOAT(f32)
+DOT_FLOAT(f16)
+DOT_FLOAT(bf16)
+
+/* ---- 32-element blocks against Q8_0 activations ---- */
+
+/* Signed bytes q (|q| <= 127 or -128) times signed bytes y, 8 int32 lane sums as float. */
+static inline __m256 dot_s8(__m256i q, __m256i y) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* Unsigned bytes q (<= 31) times signed bytes y. */
+static inline __m256 dot_u8(__m256i q, __m256i y) {
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1)));
+}
+
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
+    return _mm256_set_m128i(hi, lo); /* elements 0..15 low nibbles, 16..31 high */
+}
+
+/* Byte j = 0x10 when bit j of the 32-bit qh is set, else 0. */
+static inline __m256i fifth_bits32(const uint8_t *qhp) {
+    uint32_t qh;
+    memcpy(&qh, qhp, 4);
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+/* Kernel body shared by Q4_0/Q5_0/Q8_0 (signed q, no offset) and Q4_1/Q5_1
+ * (unsigned q plus offset m * sum(y)). DECODE sets q, d and m for block i. */
+#define DOT_BLOCKS32(name, BT, SIGNED, DECODE)                                                           \
+    static void dot_##name(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {     \
+        const BT *a = w;                                                                                 \
+        const int64_t nb = n / 32;                                                                       \
+        for (int t0 = 0; t0 < nx; t0 += GROUP) {                                                         \
+            int nt = nx - t0 < GROUP ? nx - t0 : GROUP;                                                  \
+            __m256 acc[GROUP];                                                                           \
+            for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();                                   \
+            for (int64_t i = 0; i < nb; i++) {                                                           \
+                __m256i q;                                                                               \
+                float d, m;                                                                              \
+                DECODE;                                                                                  \
+                (void)m;                                                                                 \
+                for (int t = 0; t < nt; t++) {                                                           \
+                    const block_q8_0 *b = (const block_q8_0 *)XROW(x, xs, t0 + t) + i;                  \
+                    __m256i y = _mm256_loadu_si256((const __m256i *)b->qs);                              \
+                    float yd = h2f(b->d);                                                                \
+                    if (SIGNED) {                                                                        \
+                        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * yd), dot_s8(q, y), acc[t]);          \
+                    } else {                                                                             \
+                        __m256 sy = dot_u8(_mm256_set1_epi8(1), y);                                      \
+                        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * yd), dot_u8(q, y), acc[t]);          \
+                        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(m * yd), sy, acc[t]);                    \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+            for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]);                                  \
+        }                                                                                                \
+    }
+
+DOT_BLOCKS32(q8_0, block_q8_0, 1,
+             (q = _mm256_loadu_si256((const __m256i *)a[i].qs), d = h2f(a[i].d), m = 0))
+DOT_BLOCKS32(q4_0, block_q4_0, 1,
+             (q = _mm256_sub_epi8(nibbles32(a[i].qs), _mm256_set1_epi8(8)), d = h2f(a[i].d), m = 0))
+DOT_BLOCKS32(q5_0, block_q5_0, 1,
+             (q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh)), _mm256_set1_epi8(16)),
+              d = h2f(a[i].d), m = 0))
+DOT_BLOCKS32(q4_1, block_q4_1, 0, (q = nibbles32(a[i].qs), d = h2f(a[i].d), m = h2f(a[i].m)))
+DOT_BLOCKS32(q5_1, block_q5_1, 0,
+             (q = _mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh)), d = h2f(a[i].d), m = h2f(a[i].m)))
+
+/* ---- K-quants against Q8_K activations ---- */
+
+/* Sum over 32 elements of u8 q times s8 y, each half of 16 weighted by its
+ * own int16 scale (sc_lo for elements 0..15, sc_hi for 16..31). */
+static inline __m256i dot32_scaled(__m256i q, const int8_t *y, __m256i sc) {
+    __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
+    return _mm256_madd_epi16(p, sc);
+}
+
+static inline __m256i scale_pair(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+/* Q4_K/Q5_K: decoded 4/5-bit levels q[8] (32 bytes per sub-block). */
+static void dot_k4_group(const uint8_t *scales, float d, float dmin, const __m256i q[8], const void *x, size_t xs,
+                         int64_t i, int nt, __m256 *acc, float *accm) {
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; j++) hflow_k4_scale_min(j, scales, &sc[j], &mn[j]);
+    for (int t = 0; t < nt; t++) {
+        const block_q8_K *b = (const block_q8_K *)XROW(x, xs, t) + i;
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++)
+            isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, _mm256_set1_epi16((short)sc[j])));
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (b->bsums[2 * j] + b->bsums[2 * j + 1]);
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), acc[t]);
+        accm[t] += dmin * b->d * (float)summ;
+    }
+}
+
+static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
+    const block_q4_K *a = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int t0 = 0; t0 < nx; t0 += GROUP) {
+        int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
+        __m256 acc[GROUP];
+        float accm[GROUP] = {0};
+        for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n / QK_K; i++) {
+            __m256i q[8];
+            for (int c = 0; c < 4; c++) {
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+                q[2 * c] = _mm256_and_si256(raw, m4);
+                q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            }
+            dot_k4_group(a[i].scales, h2f(a[i].d), h2f(a[i].dmin), q, XROW(x, xs, t0), xs, i, nt, acc, accm);
+        }
+        for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
+    }
+}
+
+/* Byte l = 0x10 when bit k of byte l of hb is set. */
+static inline __m256i bit_to_16(__m256i hb, int k) {
+    __m256i b = _mm256_and_si256(_mm256_srli_epi16(hb, k), _mm256_set1_epi8(1));
+    return _mm256_slli_epi16(b, 4);
+}
+
+static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
+    const block_q5_K *a = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int t0 = 0; t0 < nx; t0 += GROUP) {
+        int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
+        __m256 acc[GROUP];
+        float accm[GROUP] = {0};
+        for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n / QK_K; i++) {
+            __m256i q[8], hb = _mm256_loadu_si256((const __m256i *)a[i].qh);
+            for (int c = 0; c < 4; c++) {
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+                q[2 * c] = _mm256_or_si256(_mm256_and_si256(raw, m4), bit_to_16(hb, 2 * c));
+                q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), bit_to_16(hb, 2 * c + 1));
+            }
+            dot_k4_group(a[i].scales, h2f(a[i].d), h2f(a[i].dmin), q, XROW(x, xs, t0), xs, i, nt, acc, accm);
+        }
+        for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
+    }
+}
+
+/* Q6_K: levels stored as 0..63 (value q - 32), so sum(sc (q-32) y) =
+ * sum(sc q y) - 32 sum(sc bsums). Sub-block j of 32 covers scales 2j, 2j+1. */
+static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
+    const block_q6_K *a = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (int t0 = 0; t0 < nx; t0 += GROUP) {
+        int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
+        __m256 acc[GROUP];
+        for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n / QK_K; i++) {
+            __m256i q[8], sc[8];
+            for (int h = 0; h < 2; h++) {
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+                __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+                __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+                q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            }
+            for (int j = 0; j < 8; j++) sc[j] = scale_pair(a[i].scales[2 * j], a[i].scales[2 * j + 1]);
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+            float d = h2f(a[i].d);
+            for (int t = 0; t < nt; t++) {
+                const block_q8_K *b = (const block_q8_K *)XROW(x, xs, t0 + t) + i;
+                __m256i isum = _mm256_setzero_si256();
+                for (int j = 0; j < 8; j++) isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, sc[j]));
+                __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
+                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bs, 5));
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), acc[t]);
+            }
+        }
+        for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]);
+    }
+}
+
+/* ---- activation quantizers (bit-exact with the scalar ones) ---- */
+
+static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* 32 int32 (4 vectors) to 32 int8 in order. */
+static inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    __m256i r = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* roundf: ties away from zero. */
+static inline __m256i round_away(__m256 v) {
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_sub_ps(v, t);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, frac), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(away, one)));
+}
+
+static void quant_act_q8_0(const float *src, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / 32; i++, src += 32) {
+        __m256 v[4], mx = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(src + 8 * k);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[k]));
+        }
+        float amax = hmax_ps(mx), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = _cvtss_sh(d, 0);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) q[k] = round_away(_mm256_mul_ps(v[k], vid));
+        _mm256_storeu_si256((__m256i *)b[i].qs, pack32(q[0], q[1], q[2], q[3]));
+    }
+}
+
+static void quant_act_q8_K(const float *src, void *dst, int64_t n) {
+    block_q8_K *b = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, src += QK_K) {
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < QK_K / 8; k++) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(src + 8 * k)));
+        float amax = hmax_ps(mx), iscale = amax > 0.0f ? 127.0f / amax : 0.0f;
+        b[i].d = amax > 0.0f ? 1.0f / iscale : 0.0f;
+        __m256 vis = _mm256_set1_ps(iscale);
+        const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+        for (int g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(src + 32 * g + 8 * k), vis),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[k] = _mm256_max_epi32(nlim, _mm256_min_epi32(lim, _mm256_cvtps_epi32(r)));
+            }
+            b[i].bsums[2 * g] = (int16_t)hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+            b[i].bsums[2 * g + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(b[i].qs + 32 * g), pack32(q[0], q[1], q[2], q[3]));
+        }
+    }
+}
+
+static void quant_act_f32(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+#define K(t, act, fn, q) [t] = {act, fn, q, "avx2"}
+static const hflow_dot_kernel avx2_kernels[HFLOW_TYPE_COUNT] = {
+    K(HFLOW_TYPE_F32, HFLOW_TYPE_F32, dot_f32, quant_act_f32),
+    K(HFLOW_TYPE_F16, HFLOW_TYPE_F32, dot_f16, quant_act_f32),
+    K(HFLOW_TYPE_BF16, HFLOW_TYPE_F32, dot_bf16, quant_act_f32),
+    K(HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q8_0, dot_q4_0, quant_act_q8_0),
+    K(HFLOW_TYPE_Q4_1, HFLOW_TYPE_Q8_0, dot_q4_1, quant_act_q8_0),
+    K(HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q8_0, dot_q5_0, quant_act_q8_0),
+    K(HFLOW_TYPE_Q5_1, HFLOW_TYPE_Q8_0, dot_q5_1, quant_act_q8_0),
+    K(HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q8_0, dot_q8_0, quant_act_q8_0),
+    K(HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q8_K, dot_q4_K, quant_act_q8_K),
+    K(HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q8_K, dot_q5_K, quant_act_q8_K),
+    K(HFLOW_TYPE_Q6_K, HFLOW_TYPE_Q8_K, dot_q6_K, quant_act_q8_K),
+};
+
+const hflow_dot_kernel *hflow_dot_kernel_avx2(uint32_t type) {
+    if (type >= HFLOW_TYPE_COUNT || !avx2_kernels[type].dot) return NULL;
+    return &avx2_kernels[type];
+}
