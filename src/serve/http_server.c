@@ -22,6 +22,9 @@
  * The comment keeps proxies from timing out and, when the client has gone,
  * makes the failed write reveal it while the generation is still queued. */
 #define HS_KEEPALIVE_S 2
+/* Unsent bytes a producer may queue before it waits for the client: a slow
+ * reader slows its generation down instead of growing server memory. */
+#define HS_STREAM_MAX_PENDING (64u << 10)
 
 struct hs_server {
     struct MHD_Daemon *daemon;
@@ -44,7 +47,8 @@ typedef struct hs_conn {
 
 struct hs_stream {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;    /* data or end available (reader waits) */
+    pthread_cond_t space; /* pending bytes drained (producer waits) */
     hflow_strbuf buf;
     size_t off;       /* bytes of buf already handed to MHD */
     int finished;
@@ -109,6 +113,7 @@ hs_stream *hs_stream_new(void) {
     if (!st) return NULL;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_cond_init(&st->space, NULL);
     hflow_strbuf_init(&st->buf);
     st->refs = 1;
     return st;
@@ -122,12 +127,14 @@ void hs_stream_unref(hs_stream *st) {
     if (left) return;
     hflow_strbuf_free(&st->buf);
     pthread_cond_destroy(&st->cv);
+    pthread_cond_destroy(&st->space);
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
 
 int hs_stream_write(hs_stream *st, const char *data, size_t len) {
     pthread_mutex_lock(&st->mu);
+    while (!st->cancel && st->buf.len - st->off > HS_STREAM_MAX_PENDING) pthread_cond_wait(&st->space, &st->mu);
     int gone = st->cancel;
     if (!gone) {
         hflow_strbuf_append(&st->buf, data, len);
@@ -172,6 +179,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
             st->off = 0;
             hflow_strbuf_reset(&st->buf);
         }
+        pthread_cond_signal(&st->space);
         n = (ssize_t)k;
     } else {
         n = st->cancel ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
@@ -187,6 +195,7 @@ static void stream_free(void *cls) {
     pthread_mutex_lock(&st->mu);
     st->cancel = 1;
     pthread_cond_broadcast(&st->cv);
+    pthread_cond_broadcast(&st->space);
     pthread_mutex_unlock(&st->mu);
     hs_stream_unref(st);
 }

@@ -90,7 +90,8 @@ void hs_reply_error(hs_request *req, int status, const char *type, const char *p
 hs_stream *hs_stream_new(void);
 /* Queues a text/event-stream response that reads from st (takes its own reference). */
 void hs_reply_stream(hs_request *req, hs_stream *st);
-/* Appends bytes; returns -1 when the client has gone (nothing appended). */
+/* Appends bytes, first waiting while more than 64 KiB are unsent (backpressure);
+ * returns -1 when the client has gone (nothing appended). */
 int hs_stream_write(hs_stream *st, const char *data, size_t len);
 /* No more data: the response ends once the reader has drained it. */
 void hs_stream_finish(hs_stream *st);

@@ -94,7 +94,7 @@ void serve_metrics_render(serve_metrics *m, hflow_strbuf *o) {
     render_counter(o, "hflow_completion_tokens_total", "Generated tokens.", m->completion_tokens);
     render_hist(o, "hflow_request_duration_seconds", "Time from request start to the end of its response.",
                 &m->latency);
-    render_hist(o, "hflow_time_to_first_token_seconds", "Time from slot acquisition to the first token.", &m->ttft);
+    render_hist(o, "hflow_time_to_first_token_seconds", "Time from request arrival to the first generated token.", &m->ttft);
     render_gauge(o, "hflow_slots_busy", "Engine sessions generating now.", m->slots_busy);
     render_gauge(o, "hflow_slots_total", "Engine sessions.", m->slots_total);
     render_gauge(o, "hflow_queue_waiting", "Requests waiting for a free slot.", m->queue_waiting);

@@ -164,6 +164,7 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         return i == 1 ? 1 : fail(pe, k, "only '%s': 1 is supported", k);
     }
     if (!strcmp(k, "stream")) return get_bool(v, k, &r->stream, pe) ? -1 : 1;
+    if (!strcmp(k, "ignore_eos")) return get_bool(v, k, &r->ignore_eos, pe) ? -1 : 1;
     if (!strcmp(k, "stream_options")) return parse_stream_options(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "user")) { char *u = NULL; int rc = get_str(v, k, &u, pe); free(u); return rc ? -1 : 1; }
     if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty") || !strcmp(k, "logit_bias"))

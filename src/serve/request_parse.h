@@ -3,7 +3,7 @@
  * Strict means: wrong JSON types, out-of-range values and unknown top-level
  * fields are 400 errors naming the offending parameter, as OpenAI's own API
  * does. JSON null counts as "not given". Accepted extensions (as llama.cpp's
- * server has them): top_k, min_p, repeat_penalty. presence_penalty,
+ * server has them): top_k, min_p, repeat_penalty, ignore_eos. presence_penalty,
  * frequency_penalty and logit_bias are accepted only at their neutral values.
  * Nothing here needs a model: token ids are range-checked against the vocabulary later. */
 #ifndef HFLOW_SERVE_REQUEST_PARSE_H
@@ -46,6 +46,7 @@ typedef struct serve_gen_request {
     int stream;
     int include_usage;       /* stream_options.include_usage */
     int echo;                /* completion */
+    int ignore_eos;          /* extension: generate past end-of-generation tokens */
 } serve_gen_request;
 
 typedef struct serve_tokenize_request {

@@ -60,9 +60,12 @@ void tu_http_reply_free(tu_http_reply *r) {
     memset(r, 0, sizeof *r);
 }
 
-int tu_tcp_connect(int port) {
+int tu_tcp_connect(int port) { return tu_tcp_connect_rcvbuf(port, 0); }
+
+int tu_tcp_connect_rcvbuf(int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;

@@ -20,6 +20,8 @@ void tu_http_reply_free(tu_http_reply *r);
 
 /* Connects to 127.0.0.1:port; returns the fd or -1. */
 int tu_tcp_connect(int port);
+/* The same with SO_RCVBUF set before connecting (rcvbuf > 0). */
+int tu_tcp_connect_rcvbuf(int port, int rcvbuf);
 /* Sends raw bytes and reads until the peer closes or timeout_s passes.
  * Returns the malloc'd reply (possibly empty), NULL on connect failure. */
 char *tu_tcp_exchange(int port, const char *data, size_t len, double timeout_s);
