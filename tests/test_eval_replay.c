@@ -7,6 +7,7 @@
 
 #include "testutil.h"
 #include "hybridflow/eval.h"
+#include "hybridflow/route.h"
 
 /* Five queries, edge "small" vs cloud "big":
  *   q1 e0 c1   q2 e0 c1   q3 e1 c1   q4 e0 c0   q5 e1 c0
@@ -155,6 +156,36 @@ static void test_category_prior_by_hand(void **state) {
     hflow_replay_set_free(&set);
 }
 
+/* A policy that prefers the cloud for long questions, seen through the route.h vtable. */
+static int len_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err) {
+    (void)p;
+    (void)err;
+    if (f->step_index != -1 || !f->task_type) return HFLOW_EINVAL; /* query level, category passed on */
+    out->score = (double)strlen(f->question);
+    out->tier = out->score > 3 ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
+    return 0;
+}
+
+static void test_policy_adapter(void **state) {
+    (void)state;
+    static const hflow_policy_vtable vt = {"test-length", len_decide, NULL};
+    hflow_policy pol = {.vt = &vt, .name = "len-policy"};
+    hflow_replay_set set;
+    load_small(&set);
+    hflow_replay_scorer *s;
+    hflow_error err;
+    assert_int_equal(hflow_replay_scorer_from_policy(&pol, &s, &err), 0);
+    assert_string_equal(s->name, "len-policy");
+    hflow_replay_curve c;
+    assert_int_equal(hflow_replay_curve_compute(&set, s, &c, &err), 0);
+    /* same ranking as the length scorer: worst order, APGR -0.5 */
+    assert_near(c.apgr, -0.5);
+    assert_near(c.cpt50, 1.0);
+    hflow_replay_curve_free(&c);
+    hflow_replay_scorer_free(s);
+    hflow_replay_set_free(&set);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     char path[512];
@@ -217,7 +248,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oracle_by_hand),         cmocka_unit_test(test_length_worst_order_by_hand),
         cmocka_unit_test(test_random_expected_by_hand), cmocka_unit_test(test_category_prior_by_hand),
-        cmocka_unit_test(test_bad_input),              cmocka_unit_test(test_mmlu_pro_invariants),
+        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_policy_adapter),              cmocka_unit_test(test_mmlu_pro_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,8 @@
 #include "testutil.h"
 #include "fake_server.h"
 #include "hybridflow/backend.h"
+#include "hybridflow/gguf.h"
+#include "hybridflow/tokenizer.h"
 #include "backend/backend_internal.h"
 #include "base/strbuf.h"
 
@@ -266,6 +268,52 @@ static void test_missing_usage_is_estimated(void **state) {
     assert_int_equal(resp.completion_tokens, 4); /* 3 words * 4/3 */
     assert_string_equal(resp.model, "test-model"); /* server named none: ours */
     hflow_response_clear(&resp);
+}
+
+/* Tokens of text by the vocabulary in the GGUF at path (no BOS). */
+static int vocab_count(const char *path, const char *text) {
+    hflow_gguf *g = NULL;
+    hflow_vocab *v = NULL;
+    assert_int_equal(hflow_gguf_open(path, &g, NULL), 0);
+    assert_int_equal(hflow_vocab_load(g, &v, NULL), 0);
+    int32_t *ids = NULL;
+    int n = -1;
+    assert_int_equal(hflow_tokenize(v, text, strlen(text), 0, 0, &ids, &n, NULL), 0);
+    free(ids);
+    hflow_vocab_free(v);
+    hflow_gguf_close(g);
+    return n;
+}
+
+static void test_missing_usage_counted_with_tokenizer(void **state) {
+    fixture *f = *state;
+    char path[1024];
+    const char *model = tu_shared_path(path, sizeof path, "models/stories260K.gguf");
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
+    f->o.tokenizer_gguf = model;
+    fx_open(f);
+    const char *answer = "Once upon a time, there was a little girl named Lily.";
+    char body[512];
+    snprintf(body, sizeof body, "{\"choices\":[{\"message\":{\"content\":\"%s\"},\"finish_reason\":\"stop\"}]}", answer);
+    fs_script sc = {.body = body};
+    fs_push(f->srv, &sc);
+    hflow_request r;
+    chat_request(&r);
+    hflow_response resp;
+    hflow_error err;
+    assert_int_equal(hflow_backend_complete(f->b, &r, &resp, &err), 0);
+    assert_int_equal(resp.usage_estimated, 1);
+    int n = vocab_count(model, answer);
+    assert_true(n > 0);
+    assert_int_equal(resp.completion_tokens, n);
+    assert_int_equal(resp.prompt_tokens, vocab_count(model, "Be brief.") + vocab_count(model, "Say hello."));
+    hflow_response_clear(&resp);
+
+    hflow_backend *b = NULL;
+    f->o.tokenizer_gguf = "/nonexistent/tokenizer.gguf";
+    assert_int_not_equal(hflow_backend_open(f->endpoint, &f->o, &b, &err), 0);
+    assert_null(b);
+    assert_non_null(strstr(err.message, "tokenizer_gguf"));
 }
 
 static void test_estimate_tokens_rule(void **state) {
@@ -776,6 +824,7 @@ int main(void) {
         T(test_completion_prompt_uses_completions_path),
         T(test_stream_split_at_odd_places),
         T(test_missing_usage_is_estimated),
+        T(test_missing_usage_counted_with_tokenizer),
         cmocka_unit_test(test_estimate_tokens_rule),
         T(test_delay_before_first_byte_within_idle),
         T(test_idle_timeout_before_first_byte),

@@ -74,6 +74,8 @@ typedef struct hflow_backend_options {
     int n_ctx;                  /* local engine context; 0 = default */
     int n_parallel;             /* local: sessions that may run at once; default 1 */
     int always_stream;          /* HTTP: stream even without on_delta (gives a real ttft); default 0 */
+    const char *tokenizer_gguf; /* HTTP: a GGUF whose vocabulary counts tokens when a server omits
+                                   usage (loaded once at open); NULL: words*4/3 estimate */
 } hflow_backend_options;
 
 void hflow_backend_options_default(hflow_backend_options *o);

@@ -194,6 +194,14 @@ struct hflow_replay_scorer {
 int hflow_replay_scorer_create(const char *spec, hflow_replay_scorer **out, hflow_error *err);
 void hflow_replay_scorer_free(hflow_replay_scorer *s);
 
+struct hflow_policy; /* include/hybridflow/route.h */
+/* Wraps a routing policy as a query-level scorer: each query is shown to the
+ * policy as query-level features (question, category as task_type,
+ * step_index -1) and the decision's score ranks it. The policy is borrowed:
+ * it must outlive the scorer, and its owner frees it. A decide() error scores
+ * the query as NaN (ranked last). */
+int hflow_replay_scorer_from_policy(struct hflow_policy *policy, hflow_replay_scorer **out, hflow_error *err);
+
 /* The accuracy / cloud-share curve of a scorer on a set: queries sorted by
  * score (descending, ties broken by id hash), the first k sent to the cloud,
  * for k = 0..n (n+1 points). PGR_k = (acc_k - acc_edge) / (acc_cloud - acc_edge).

@@ -171,6 +171,109 @@ double hflow_channel_now(const hflow_channel *ch);
 void hflow_channel_spend(hflow_channel *ch, double seconds);
 int hflow_channel_is_down(const hflow_channel *ch);
 
+/* ---------------- target sessions (cloud side) ---------------- */
+
+struct hflow_model;
+
+typedef struct hflow_spec_params {
+    float temperature;  /* 0 = greedy */
+    int32_t top_k;      /* 0 = off */
+    float top_p;        /* 1 = off */
+    uint64_t seed;
+    int32_t draft_top_k; /* K of the draft's truncated distribution when sampling (default 8) */
+} hflow_spec_params;
+
+void hflow_spec_params_default(hflow_spec_params *p);
+
+/* One target-side speculative session: an engine session holding the context,
+ * plus the one token that is decided but not yet in the cache (the last
+ * correction/bonus token, or the prompt's last token at the start).
+ * Not thread-safe; owned by its creator; frees its engine session. */
+typedef struct hflow_spec_target hflow_spec_target;
+
+int hflow_spec_target_create(struct hflow_model *m, const int32_t *prompt, int32_t n_prompt,
+                             const hflow_spec_params *p, hflow_spec_target **out, hflow_error *err);
+void hflow_spec_target_free(hflow_spec_target *t);
+/* Verifies k draft tokens (q: k draft distributions when sampling, NULL for
+ * greedy) in one batched forward of k+1 tokens, rolls the cache back past the
+ * rejected ones and returns the verdict. t_forward_s receives the forward time. */
+int hflow_spec_target_verify(hflow_spec_target *t, const int32_t *draft, int32_t k, const hflow_spec_draft_dist *q,
+                             hflow_spec_verdict *out, double *t_forward_s, hflow_error *err);
+/* Context length so far, the pending token included. */
+int32_t hflow_spec_target_n_tokens(const hflow_spec_target *t);
+
+/* ---------------- transports (how the edge reaches a target) ---------------- */
+
+typedef struct hflow_spec_session_info {
+    char session_id[64];
+    char model[128];
+    char version[64];
+    uint64_t tokenizer_fp;
+    uint64_t backbone_fp;
+} hflow_spec_session_info;
+
+typedef struct hflow_spec_transport hflow_spec_transport;
+typedef struct hflow_spec_transport_vtable {
+    const char *kind;
+    int (*open)(hflow_spec_transport *t, const int32_t *prompt, int32_t n, const hflow_spec_params *p,
+                hflow_spec_session_info *info, hflow_error *err);
+    /* q is NULL for greedy. Reports the target's forward time and bytes moved. */
+    int (*verify)(hflow_spec_transport *t, const int32_t *draft, int32_t k, const hflow_spec_draft_dist *q,
+                  hflow_spec_verdict *out, double *t_verify_s, int32_t *bytes_up, int32_t *bytes_down,
+                  hflow_error *err);
+    void (*close)(hflow_spec_transport *t);
+    void (*destroy)(hflow_spec_transport *t);
+} hflow_spec_transport_vtable;
+
+struct hflow_spec_transport {
+    const hflow_spec_transport_vtable *vt;
+    void *impl;
+};
+
+/* Emulated target speed for benchmarks: forward time = base + per_token * tokens. */
+typedef struct hflow_spec_target_emulation {
+    double base_s, per_token_s;
+} hflow_spec_target_emulation;
+
+/* In-process transport to a target model, with an optional emulated channel
+ * (NULL = none) and emulated target speed (NULL = real forward time). The
+ * model and channel are borrowed and must outlive the transport. */
+int hflow_spec_transport_inproc(struct hflow_model *target, hflow_channel *channel,
+                                const hflow_spec_target_emulation *emu, hflow_spec_transport **out,
+                                hflow_error *err);
+void hflow_spec_transport_free(hflow_spec_transport *t);
+
+/* ---------------- the edge loop ---------------- */
+
+typedef int (*hflow_spec_text_cb)(void *user, const char *text, size_t len);
+
+typedef struct hflow_spec_stats {
+    int32_t n_generated, rounds, drafted, accepted, fallback_tokens;
+    double t_total_s, t_draft_s, t_wait_s;
+    double bytes_up, bytes_down;
+    double energy_j;     /* estimated from the device profile */
+    double mean_k;
+    char stop_reason[24]; /* "eos", "length", "link-down", "cancelled" */
+} hflow_spec_stats;
+
+typedef struct hflow_spec_run_config {
+    hflow_spec_params params;
+    hflow_spec_controller_config ctl;
+    hflow_device_profile device;
+    int32_t max_tokens;
+    hflow_channel *channel;   /* clock for timing/energy accounting when emulated; may be NULL */
+    int on_link_down_edge_only; /* 1: continue with the draft alone (not lossless), 0: stop with an error */
+    volatile int *cancel;
+} hflow_spec_run_config;
+
+void hflow_spec_run_config_default(hflow_spec_run_config *c);
+
+/* Drafts with `draft` and verifies through `tr` until EOS or max_tokens.
+ * out_tokens (may be NULL) receives a malloc'd array of the generated ids. */
+int hflow_spec_generate(struct hflow_model *draft, hflow_spec_transport *tr, const int32_t *prompt, int32_t n_prompt,
+                        const hflow_spec_run_config *cfg, hflow_spec_text_cb cb, void *user, int32_t **out_tokens,
+                        hflow_spec_stats *stats, hflow_error *err);
+
 #ifdef __cplusplus
 }
 #endif

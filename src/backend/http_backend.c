@@ -17,6 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hybridflow/gguf.h"
+#include "hybridflow/tokenizer.h"
+
 #include "backend/backend_internal.h"
 #include "backend/openai_wire.h"
 #include "backend/retry.h"
@@ -32,6 +35,7 @@ typedef struct http_backend {
     char *base_url;             /* without trailing '/' */
     struct curl_slist *headers; /* read-only after open; shared by all calls */
     hflow_backend_options opts; /* string members are not used after open */
+    hflow_vocab *vocab;         /* optional, for counting tokens when usage is missing */
 } http_backend;
 
 enum abort_reason { ABORT_NONE, ABORT_CANCEL, ABORT_DEADLINE, ABORT_IDLE, ABORT_CALLBACK, ABORT_STREAM, ABORT_BODY };
@@ -133,12 +137,16 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user) {
         return 0;
     }
     hflow_strbuf_append(&c->body, ptr, n);
-    return c->body.oom ? 0 : n;
+    if (!c->body.oom) return n;
+    c->abort = ABORT_STREAM;
+    hflow_error_set(&c->stream_err, HFLOW_ENOMEM, "out of memory buffering the response");
+    return 0;
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *user) {
     http_call *c = user;
     size_t n = size * nitems;
+    c->last_byte_s = hflow_now_s(); /* header bytes are not silence */
     if (n >= 5 && !strncmp(buf, "HTTP/", 5)) c->retry_after_s = -1; /* a new response (after 100 Continue) */
     if (n > 12 && !strncasecmp(buf, "retry-after:", 12)) {
         char v[128];
@@ -257,17 +265,21 @@ static CURL *make_handle(http_call *c, const char *url, const char *body, write_
     if (o->connect_timeout_s > 0)
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout_s * 1000 + 0.5));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
     return curl;
 }
 
 static int run_attempt(http_call *c, const char *url, const char *body, int *retryable, hflow_error *err) {
+    double left = c->deadline - hflow_now_s();
+    if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "request to %s passed its deadline", c->hb->base_url);
     write_ctx w;
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *curl = make_handle(c, url, body, &w, errbuf);
     if (!curl) return hflow_error_set(err, HFLOW_ENOMEM, "curl_easy_init failed");
     reset_attempt(c);
     /* curl's own total timeout backs up the progress-callback deadline. */
-    double left = c->deadline - hflow_now_s();
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(left * 1000) + 1000);
     CURLcode cc = curl_easy_perform(curl);
     long st = 0;
@@ -290,11 +302,25 @@ static int wait_cancellable(const http_call *c, double s) {
 
 /* ---- the call ---- */
 
-static double prompt_estimate(const hflow_request *req) {
-    if (!req->messages) return hflow_estimate_tokens(req->prompt, strlen(req->prompt));
-    double t = 0;
+/* Tokens in text: the vocabulary's count when one was given, else the estimate. */
+static int32_t count_tokens(const http_backend *hb, const char *text, size_t len) {
+    if (hb->vocab && len) {
+        int32_t *ids = NULL;
+        int n = 0;
+        if (hflow_tokenize(hb->vocab, text, len, 0, 0, &ids, &n, NULL) == 0) {
+            free(ids);
+            return n;
+        }
+    }
+    return hflow_estimate_tokens(text, len);
+}
+
+/* Message contents only: chat-template tokens are not counted. */
+static int32_t prompt_tokens(const http_backend *hb, const hflow_request *req) {
+    if (!req->messages) return count_tokens(hb, req->prompt, strlen(req->prompt));
+    int32_t t = 0;
     for (int i = 0; i < req->n_messages; i++)
-        t += hflow_estimate_tokens(req->messages[i].content, strlen(req->messages[i].content));
+        t += count_tokens(hb, req->messages[i].content, strlen(req->messages[i].content));
     return t;
 }
 
@@ -307,8 +333,8 @@ static void fill_response(http_call *c, hflow_backend *b, hflow_response *resp) 
         resp->completion_tokens = c->res.completion_tokens;
     } else {
         resp->usage_estimated = 1;
-        resp->prompt_tokens = (int32_t)prompt_estimate(c->req);
-        resp->completion_tokens = hflow_estimate_tokens(resp->text ? resp->text : "", c->text_len);
+        resp->prompt_tokens = prompt_tokens(c->hb, c->req);
+        resp->completion_tokens = count_tokens(c->hb, resp->text ? resp->text : "", c->text_len);
     }
     resp->latency_s = hflow_now_s() - c->t_start;
     resp->ttft_s = c->text_len ? (c->sse_mode ? c->ttft_s : resp->latency_s) : resp->latency_s;
@@ -373,6 +399,7 @@ static void http_destroy(hflow_backend *b) {
     if (hb) {
         free(hb->base_url);
         curl_slist_free_all(hb->headers);
+        hflow_vocab_free(hb->vocab);
         free(hb);
     }
     free(b);
@@ -428,6 +455,16 @@ static int parse_endpoint(const char *endpoint, hflow_backend *b, http_backend *
     return 0;
 }
 
+/* The vocabulary owns copies of what it needs, so the file is closed at once. */
+static int load_tokenizer(http_backend *hb, const char *path, hflow_error *err) {
+    hflow_gguf *g = NULL;
+    int rc = hflow_gguf_open(path, &g, err);
+    if (!rc) rc = hflow_vocab_load(g, &hb->vocab, err);
+    hflow_gguf_close(g);
+    if (rc) hflow_error_wrap(err, "tokenizer_gguf '%s'", path);
+    return rc;
+}
+
 int hflow_http_backend_open(const char *endpoint, const hflow_backend_options *opts, hflow_backend **out,
                             hflow_error *err) {
     pthread_once(&curl_once, curl_init_once);
@@ -445,8 +482,10 @@ int hflow_http_backend_open(const char *endpoint, const hflow_backend_options *o
     hb->opts = *opts;
     hb->opts.api_key_env = NULL; /* strings are copied into headers; do not keep caller pointers */
     hb->opts.headers = NULL;
+    hb->opts.tokenizer_gguf = NULL;
     int rc = parse_endpoint(endpoint, b, hb, err);
     if (!rc) rc = build_headers(hb, opts, err);
+    if (!rc && opts->tokenizer_gguf && *opts->tokenizer_gguf) rc = load_tokenizer(hb, opts->tokenizer_gguf, err);
     if (rc) {
         http_destroy(b);
         return rc;

@@ -8,6 +8,7 @@
 
 #include "eval/eval_util.h"
 #include "hybridflow/eval.h"
+#include "hybridflow/route.h"
 
 typedef struct {
     uint64_t seed;
@@ -131,4 +132,32 @@ void hflow_replay_scorer_free(hflow_replay_scorer *s) {
     if (!s) return;
     if (s->destroy) s->destroy(s);
     free(s);
+}
+
+static double policy_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
+    hflow_policy *p = s->impl;
+    hflow_route_features f;
+    memset(&f, 0, sizeof f);
+    f.question = q->question;
+    f.task_type = q->category;
+    f.step_index = -1;
+    f.n_steps = 1;
+    f.is_first = f.is_last = 1;
+    f.edge_confidence = -1;
+    hflow_route_decision d;
+    memset(&d, 0, sizeof d);
+    if (p->vt->decide(p, &f, &d, NULL) != 0) return NAN;
+    return d.score;
+}
+
+int hflow_replay_scorer_from_policy(hflow_policy *policy, hflow_replay_scorer **out, hflow_error *err) {
+    *out = NULL;
+    if (!policy || !policy->vt || !policy->vt->decide) return hflow_error_set(err, HFLOW_EINVAL, "no policy given");
+    hflow_replay_scorer *s = calloc(1, sizeof *s);
+    if (!s) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    snprintf(s->name, sizeof s->name, "%s", policy->name[0] ? policy->name : policy->vt->kind);
+    s->impl = policy; /* borrowed */
+    s->score = policy_score;
+    *out = s;
+    return 0;
 }

@@ -30,7 +30,7 @@ void hflow_router_train_opts_default(hflow_router_train_opts *o) {
     o->n_hidden = 1;
     o->hidden[0] = 32;
     o->act = HFLOW_ACT_RELU;
-    o->lr = 1e-3f;
+    o->lr = 3e-4f;
     o->weight_decay = 1e-2f;
     o->beta1 = 0.9f;
     o->beta2 = 0.999f;
