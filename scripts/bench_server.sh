@@ -3,10 +3,10 @@
 # concurrency 1, 4 and 16, and the server's RSS after 1,000 and 10,000
 # requests. Uses stories260K from ../shared when present, else a tiny random
 # model made with `hybridflow gen-model`.
-#   scripts/bench_server.sh [REQUESTS_PER_LEVEL (default 400)] [PARALLEL (default 2)]
+#   scripts/bench_server.sh [REQUESTS_PER_LEVEL (default 2000, at most 3000)] [PARALLEL (default 2)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-400}
+N=${1:-2000}
 PAR=${2:-2}
 build=$(bash scripts/build.sh)
 bin=$build/hybridflow
@@ -26,17 +26,15 @@ for _ in $(seq 100); do grep -q "listening on" "$tmp/out" && break; sleep 0.1; d
 url=$(sed -n 's/^listening on //p' "$tmp/out")/v1/completions
 body='{"model":"m","prompt":"Once upon a time","max_tokens":8,"temperature":0}'
 echo "model: $model; server: --parallel $PAR --threads 1; body: $body"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# The first 1,000 requests (they also warm the server up), RSS, the three
+# concurrency levels, then up to 10,000 requests in total, RSS again.
+"$load" --url "$url" --body "$body" --concurrency 8 --requests 1000 >/dev/null
+r1=$(rss)
 for c in 1 4 16; do
   "$load" --url "$url" --body "$body" --concurrency "$c" --requests "$N"
 done
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
-# RSS: after 1,000 requests in total (the runs above count), then after 10,000.
-done_n=$((3 * N))
-if [ $done_n -lt 1000 ]; then
-  "$load" --url "$url" --body "$body" --concurrency 8 --requests $((1000 - done_n)) >/dev/null
-  done_n=1000
-fi
-r1=$(rss)
-"$load" --url "$url" --body "$body" --concurrency 8 --requests $((10000 - done_n)) >/dev/null
+rest=$((10000 - 1000 - 3 * N))
+[ $rest -gt 0 ] && "$load" --url "$url" --body "$body" --concurrency 8 --requests $rest >/dev/null
 r10=$(rss)
-echo "RSS after $done_n requests: ${r1} kB; after 10000: ${r10} kB; ratio $(awk -v a="$r1" -v b="$r10" 'BEGIN{printf "%.3f", b/a}')"
+echo "RSS after 1000 requests: ${r1} kB; after 10000: ${r10} kB; ratio $(awk -v a="$r1" -v b="$r10" 'BEGIN{printf "%.3f", b/a}')"
