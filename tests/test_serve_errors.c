@@ -246,6 +246,27 @@ static void test_disconnect_frees_slot_and_queue_full(void **state) {
     tu_http_reply_free(&r);
 }
 
+static void test_disconnect_non_streamed(void **state) {
+    tu_server *s = *state;
+    expect_slots_idle(s);
+    int tokens_before = metric(s, "hflow_completion_tokens_total");
+    int gens_before = metric(s, "hflow_generations_total");
+    const char *body = "{\"model\":\"tiny\",\"prompt\":\"a\",\"temperature\":0,\"ignore_eos\":true}";
+    char req[512];
+    snprintf(req, sizeof req,
+             "POST /v1/completions HTTP/1.1\r\nHost: x\r\n" KEY_HEADER "\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    int fd = tu_tcp_connect(s->port);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    close(fd); /* gone before the answer: up to 4096 tokens would follow */
+    for (int i = 0; i < 3000 && metric(s, "hflow_generations_total") == gens_before; i++) hflow_sleep_ms(2);
+    expect_slots_idle(s);
+    int generated = metric(s, "hflow_completion_tokens_total") - tokens_before;
+    assert_true(generated >= 0 && generated < 4000);
+    expect_alive(s);
+}
+
 typedef struct stream_call { tu_server *s; tu_http_reply r; } stream_call;
 
 static void *stream_thread(void *p) {
@@ -281,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_auth_and_routes),
         cmocka_unit_test(test_truncated_http),
         cmocka_unit_test(test_disconnect_frees_slot_and_queue_full),
+        cmocka_unit_test(test_disconnect_non_streamed),
         cmocka_unit_test(test_sigterm_drains),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +105,13 @@ void hs_reply_error(hs_request *req, int status, const char *type, const char *p
     if (json) hs_reply_json(req, status, json);
     else hs_reply(req, 500, "text/plain", "out of memory\n", 14);
     free(json);
+}
+
+int hs_client_gone(hs_request *req) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return 0;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* ---- streams ---- */

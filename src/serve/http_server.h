@@ -85,6 +85,10 @@ void hs_reply_error(hs_request *req, int status, const char *type, const char *p
 #endif
     ;
 
+/* Non-zero when the client has closed its side of the connection (checked
+ * without blocking), so a handler that works long before replying can stop. */
+int hs_client_gone(hs_request *req);
+
 /* ---- streaming ---- */
 /* A new stream with one reference held by the caller. */
 hs_stream *hs_stream_new(void);

@@ -5,7 +5,8 @@
  * generate with hflow_generate, either inline (JSON reply) or on a spawned
  * producer thread writing SSE chunks (the connection thread streams them).
  * A streaming client that disconnects sets the stream's cancel flag, which
- * hflow_generate polls between tokens, so its slot is released at once. */
+ * hflow_generate polls between tokens, so its slot is released at once; a
+ * non-streamed generation checks its socket for a hang-up at every token. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ typedef struct gen_job {
     char *echo_text;       /* completion echo: the prompt's text */
     serve_slot *slot;
     hs_stream *st;         /* NULL when not streaming */
+    hs_request *req;       /* non-streamed: the request, to notice a client that left */
     volatile int no_cancel;
     char id[48];
     serve_reply_head head;
@@ -128,6 +130,7 @@ static int on_token(void *user, int32_t token, const char *text, size_t len, con
     const hflow_vocab *v = hflow_model_vocab(j->sm->model);
     int lps = want_logprobs(j) && lp;
     if (!j->st) {
+        if (hs_client_gone(j->req)) return 1; /* nobody will read the answer: free the slot */
         if (lps) serve_logprobs_add(j->logprobs, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off);
         hflow_strbuf_append(&j->text, text, len);
         j->text_off += len;
@@ -202,6 +205,7 @@ static void stream_main(void *p) {
 }
 
 static void reply_whole(gen_job *j, hs_request *req) {
+    j->req = req;
     if (j->echo_text) {
         hflow_strbuf_puts(&j->text, j->echo_text);
         j->text_off = j->text.len;
