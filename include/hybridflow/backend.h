@@ -10,6 +10,7 @@
 #ifndef HYBRIDFLOW_BACKEND_H
 #define HYBRIDFLOW_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hybridflow/error.h"
@@ -73,6 +74,9 @@ typedef struct hflow_backend_options {
     int n_threads;              /* local engine threads; 0 = all */
     int n_ctx;                  /* local engine context; 0 = default */
     int n_parallel;             /* local: sessions that may run at once; default 1 */
+    int always_stream;          /* HTTP: stream even without on_delta (gives a real ttft); default 0 */
+    const char *tokenizer_gguf; /* HTTP: a GGUF whose vocabulary counts tokens when a server omits
+                                   usage (loaded once at open); NULL: words*4/3 estimate */
 } hflow_backend_options;
 
 void hflow_backend_options_default(hflow_backend_options *o);
@@ -86,7 +90,16 @@ const char *hflow_backend_name(const hflow_backend *b);
 /* The model name requests are sent with / answered by. */
 const char *hflow_backend_model(const hflow_backend *b);
 
+/* Runs one request. `resp` is overwritten (not freed: clear it between
+ * calls) and is filled on failure too: text holds whatever arrived (e.g. the
+ * part streamed before a connection broke), finish_reason is "error" or
+ * "cancelled", and timing/retries/http_status are set. So call
+ * hflow_response_clear after every call, whatever it returned.
+ * Returns 0, or e.g. HFLOW_ENET (connection), HFLOW_EHTTP (error status, the
+ * server's error message in err), HFLOW_ETIMEOUT (idle or total deadline),
+ * HFLOW_ECANCELLED (req->cancel set, or on_delta returned non-zero). */
 int hflow_backend_complete(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err);
+/* Frees r->text and zeroes r. */
 void hflow_response_clear(hflow_response *r);
 
 /* ---- for backend implementations (local, http, test) ---- */

@@ -49,6 +49,13 @@ void hflow_sampler_reseed(hflow_sampler *s, uint64_t seed);
 int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_t *history, int n_history,
                              hflow_token_logprobs *lp);
 
+/* The exact distribution hflow_sampler_sample draws from for these logits,
+ * without the repetition penalty: top-k, temperature, top-p and min-p applied,
+ * zeros outside the kept set, one-hot on the argmax at temperature 0.
+ * probs has n_vocab entries. Speculative sampling relies on this matching the
+ * sampler exactly. */
+void hflow_sampler_probs(hflow_sampler *s, const float *logits, float *probs);
+
 /* log-softmax of logits into out (n values). */
 void hflow_log_softmax(const float *logits, int n, float *out);
 /* Index of the largest logit (first on ties). */

@@ -56,23 +56,32 @@ int hflow_tokenize(const hflow_vocab *v, const char *text, size_t len, int add_s
                    int parse_special, int32_t **out, int *n_out, hflow_error *err);
 
 /* The bytes one token stands for (byte tokens -> their byte, "▁" -> space,
- * byte-level BPE unmapped). Control tokens render as their text only when
- * render_special. Returns the byte count (may exceed n: then nothing useful was
+ * byte-level BPE unmapped). Control and unknown tokens render as their text
+ * only when render_special (else as nothing); user-defined tokens always as
+ * their text; unused tokens as nothing. Returns the byte count (may exceed n: then nothing useful was
  * written and the caller retries with a larger buffer), or negative on a bad id. */
 int hflow_token_to_piece(const hflow_vocab *v, int32_t id, int render_special, char *buf, int n);
 
-/* Detokenizes a whole sequence into a malloc'd NUL-terminated string.
- * remove_leading_space drops the SentencePiece leading space after BOS. */
+/* Detokenizes a whole sequence into a malloc'd NUL-terminated string (NULL on
+ * a bad id or out of memory). When the sequence starts with BOS and the vocab
+ * is SentencePiece with a prefix space, the one space the tokenizer added in
+ * front of the first word is dropped, so detokenize(tokenize(text, add_special=1))
+ * gives text back. A sequence that does not start with BOS (a continuation)
+ * keeps its leading space. */
 char *hflow_detokenize(const hflow_vocab *v, const int32_t *ids, int n, int render_special);
 
 /* Streaming detokenizer: buffers bytes until they form complete UTF-8
- * characters, so a character split across tokens is emitted whole. */
+ * characters, so a character split across tokens is emitted whole. The
+ * concatenated output equals hflow_detokenize of the same ids (same leading
+ * space rule), except that an incomplete tail is flushed as U+FFFD. Invalid
+ * bytes that can never complete a character are passed through. */
 typedef struct hflow_detok {
     const hflow_vocab *vocab;
     int render_special;
     int n_tokens;       /* tokens pushed so far (to drop SPM's leading space) */
     char pending[8];    /* incomplete UTF-8 sequence carried over */
     int n_pending;
+    int drop_space;     /* the next piece loses one leading space (it follows a leading BOS) */
 } hflow_detok;
 
 void hflow_detok_init(hflow_detok *d, const hflow_vocab *v, int render_special);

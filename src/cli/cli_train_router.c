@@ -1,0 +1,252 @@
+/* cli_train_router.c - `hybridflow train-router`: trains the utility router
+ * from a replay file (query level) or a profile JSONL (subtask level), holds
+ * out a split by question id, reports held-out quality, saves GGUF. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "hybridflow/eval.h"
+#include "hybridflow/router.h"
+
+typedef struct tr_args {
+    const char *data, *level, *edge, *cloud, *out;
+    double target_share, test_frac;
+    hflow_router_train_opts o;
+} tr_args;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: hybridflow train-router --data FILE --out ROUTER.gguf [--level query|subtask]\n"
+            "         [--edge NAME --cloud NAME]   (query level: models in the replay file)\n"
+            "         [--target-cloud-share X] [--seed S] [--test-frac F (0.3)]\n"
+            "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
+            "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--verbose]\n");
+}
+
+static int parse_hidden(const char *s, hflow_router_train_opts *o) {
+    o->n_hidden = 0;
+    while (*s) {
+        char *end;
+        unsigned long w = strtoul(s, &end, 10);
+        if (end == s || w < 1 || w > 1024 || o->n_hidden == HFLOW_ROUTER_MAX_HIDDEN) return -1;
+        o->hidden[o->n_hidden++] = (uint32_t)w;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return o->n_hidden ? 0 : -1;
+}
+
+/* Float flags by name, to keep parse_args short. */
+static float *float_flag(tr_args *a, const char *name) {
+    hflow_router_train_opts *o = &a->o;
+    static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
+                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max"};
+    float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
+                    &o->lambda_L, &o->L_max};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) return ptr[i];
+    return NULL;
+}
+
+static int parse_args(int argc, char **argv, tr_args *a) {
+    memset(a, 0, sizeof *a);
+    a->level = "query";
+    a->target_share = -1;
+    a->test_frac = 0.3;
+    hflow_router_train_opts_default(&a->o);
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        float *fp;
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
+        if (!strcmp(f, "--verbose")) { a->o.verbose = 1; continue; }
+        if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
+        if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
+        i++;
+        if (!strcmp(f, "--data")) a->data = v;
+        else if (!strcmp(f, "--level")) a->level = v;
+        else if (!strcmp(f, "--edge")) a->edge = v;
+        else if (!strcmp(f, "--cloud")) a->cloud = v;
+        else if (!strcmp(f, "--out")) a->out = v;
+        else if (!strcmp(f, "--target-cloud-share")) a->target_share = atof(v);
+        else if (!strcmp(f, "--test-frac")) a->test_frac = atof(v);
+        else if (!strcmp(f, "--seed")) a->o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--hash-dim")) a->o.feat.hash_dim = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--act")) a->o.act = !strcmp(v, "gelu") ? HFLOW_ACT_GELU : HFLOW_ACT_RELU;
+        else if (!strcmp(f, "--hidden")) {
+            if (parse_hidden(v, &a->o)) { fprintf(stderr, "train-router: bad --hidden '%s'\n", v); return -1; }
+        } else if ((fp = float_flag(a, f))) *fp = (float)atof(v);
+        else { fprintf(stderr, "train-router: unknown option %s\n", f); return -1; }
+    }
+    if (!a->data || !a->out) { fprintf(stderr, "train-router: --data and --out are required\n"); return -1; }
+    if (strcmp(a->level, "query") && strcmp(a->level, "subtask")) {
+        fprintf(stderr, "train-router: --level must be query or subtask\n");
+        return -1;
+    }
+    if (!strcmp(a->level, "query") && (!a->edge || !a->cloud)) {
+        fprintf(stderr, "train-router: query level needs --edge and --cloud\n");
+        return -1;
+    }
+    if (!(a->test_frac > 0 && a->test_frac < 1)) { fprintf(stderr, "train-router: --test-frac in (0,1)\n"); return -1; }
+    return 0;
+}
+
+/* ---- query level: replay file through eval's loader, split and metrics ---- */
+
+static void query_features(const hflow_replay_query *q, hflow_route_features *f) {
+    memset(f, 0, sizeof *f);
+    f->question = q->question;
+    f->task_type = q->category;
+    f->step_index = -1;
+    f->edge_confidence = -1;
+}
+
+static int add_queries(const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
+    for (size_t i = 0; i < s->n; i++) {
+        hflow_router_sample x = {0};
+        query_features(&s->q[i], &x.f);
+        x.group = s->q[i].id;
+        x.quality_edge = s->q[i].correct[0];
+        x.quality_cloud = s->q[i].correct[1];
+        x.cloud_tokens = s->q[i].tokens[1];
+        int rc = hflow_router_dataset_add(d, &x, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The router as an eval replay scorer: its utility score ranks queries. */
+static double router_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
+    hflow_route_features f;
+    query_features(q, &f);
+    float v = 0;
+    if (hflow_router_score(s->impl, &f, NULL, &v, NULL) != 0) return 0;
+    return v;
+}
+
+static void print_curve(const hflow_replay_curve *c) {
+    printf("  %-10s APGR %.3f   CPT(50%%) %.3f   CPT(80%%) %.3f\n", c->name, c->apgr, c->cpt50, c->cpt80);
+}
+
+static int held_out_report(hflow_router *r, const hflow_replay_set *train, const hflow_replay_set *test,
+                           hflow_error *err) {
+    hflow_replay_scorer rs = {.score = router_score, .impl = r};
+    snprintf(rs.name, sizeof rs.name, "router");
+    hflow_replay_scorer *cat = NULL;
+    hflow_replay_curve cr = {0}, cc = {0}, cd = {0};
+    int rc = hflow_replay_curve_compute(test, &rs, &cr, err);
+    if (!rc) rc = hflow_replay_scorer_create("category", &cat, err);
+    if (!rc && cat->fit) rc = cat->fit(cat, train, err);
+    if (!rc) rc = hflow_replay_curve_compute(test, cat, &cc, err);
+    if (!rc) rc = hflow_replay_curve_random(test, &cd, err);
+    if (!rc) {
+        printf("held-out: %zu queries, edge acc %.3f, cloud acc %.3f\n", test->n, cr.acc_edge, cr.acc_cloud);
+        print_curve(&cr);
+        print_curve(&cc);
+        print_curve(&cd);
+        size_t clouds = 0;
+        for (size_t i = 0; i < test->n; i++) {
+            hflow_route_features f;
+            query_features(&test->q[i], &f);
+            hflow_route_decision dec;
+            if ((rc = hflow_router_decide(r, &f, NULL, 0, 0, &dec, err)) != 0) break;
+            clouds += dec.tier == HFLOW_TIER_CLOUD;
+        }
+        if (!rc) printf("  decisions at delta0 %.4f: %.3f of held-out queries to the cloud\n",
+                        (double)hflow_router_params(r).delta0, (double)clouds / (double)test->n);
+    }
+    hflow_replay_curve_free(&cr);
+    hflow_replay_curve_free(&cc);
+    hflow_replay_curve_free(&cd);
+    hflow_replay_scorer_free(cat);
+    return rc;
+}
+
+static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
+    hflow_replay_set all = {0}, train = {0}, test = {0};
+    hflow_router_dataset d;
+    hflow_router_dataset_init(&d);
+    size_t skipped = 0;
+    int rc = hflow_replay_load(a->data, a->edge, a->cloud, &all, &skipped, err);
+    if (!rc) rc = hflow_replay_split(&all, a->test_frac, a->o.seed, &train, &test, err);
+    if (!rc) rc = add_queries(&train, &d, err);
+    hflow_router_train_report rep = {0};
+    if (!rc) {
+        printf("replay %s: %zu queries (%zu skipped), train %zu, held out %zu (by id)\n", a->data, all.n, skipped,
+               train.n, test.n);
+        rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);
+    }
+    if (!rc) {
+        printf("trained: %zu train / %zu val, %u epochs (best %u), val loss %.5f, %.2f s\n", rep.n_train, rep.n_val,
+               rep.epochs, rep.best_epoch, rep.val_loss, rep.seconds);
+        if (a->target_share >= 0) rc = hflow_router_calibrate(*r, &d, NULL, a->target_share, err);
+    }
+    if (!rc) rc = held_out_report(*r, &train, &test, err);
+    hflow_router_dataset_free(&d);
+    hflow_replay_split_free(&train);
+    hflow_replay_split_free(&test);
+    hflow_replay_set_free(&all);
+    return rc;
+}
+
+/* ---- subtask level: profile JSONL ---- */
+
+static int train_subtask(const tr_args *a, hflow_router **r, hflow_error *err) {
+    hflow_router_dataset d;
+    hflow_router_dataset_init(&d);
+    unsigned char *test = NULL, *train = NULL;
+    int rc = hflow_router_load_profile(a->data, &d, err);
+    if (!rc && (!(test = calloc(d.n, 1)) || !(train = calloc(d.n, 1))))
+        rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    hflow_router_train_report rep = {0};
+    if (!rc) {
+        hflow_router_split_by_group(&d, a->test_frac, a->o.seed, test);
+        for (size_t i = 0; i < d.n; i++) train[i] = !test[i];
+        rc = hflow_router_train(&d, train, &a->o, r, &rep, err);
+    }
+    if (!rc && a->target_share >= 0) rc = hflow_router_calibrate(*r, &d, train, a->target_share, err);
+    size_t n = 0, right = 0, clouds = 0;
+    for (size_t i = 0; !rc && i < d.n; i++) {
+        if (!test[i]) continue;
+        hflow_route_decision dec;
+        rc = hflow_router_decide(*r, &d.s[i].f, d.s[i].embedding, 0, 0, &dec, err);
+        hflow_router_lambdas lam = hflow_router_get_lambdas(*r);
+        int want = hflow_router_label(&lam, &d.s[i]) > 0;
+        right += (dec.tier == HFLOW_TIER_CLOUD) == want;
+        clouds += dec.tier == HFLOW_TIER_CLOUD;
+        n++;
+    }
+    if (!rc)
+        printf("profile %s: %zu steps, trained on %zu (val %zu, best epoch %u), held out %zu: "
+               "%.3f decisions agree with sign(dU), %.3f to the cloud\n",
+               a->data, d.n, rep.n_train, rep.n_val, rep.best_epoch, n, n ? (double)right / (double)n : 0.0,
+               n ? (double)clouds / (double)n : 0.0);
+    free(test);
+    free(train);
+    hflow_router_dataset_free(&d);
+    return rc;
+}
+
+int cli_train_router(int argc, char **argv) {
+    tr_args a;
+    int prc = parse_args(argc, argv, &a);
+    if (prc) {
+        usage(prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
+    }
+    hflow_error err;
+    hflow_error_clear(&err);
+    hflow_router *r = NULL;
+    int rc = !strcmp(a.level, "query") ? train_query(&a, &r, &err) : train_subtask(&a, &r, &err);
+    if (!rc) rc = hflow_router_save(r, a.out, &err);
+    if (!rc) printf("saved %s\n", a.out);
+    hflow_router_free(r);
+    if (rc) {
+        fprintf(stderr, "train-router: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}

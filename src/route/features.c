@@ -1,0 +1,243 @@
+/* features.c - the one featurizer of the utility router.
+ *
+ * Training, calibration and serving all call hflow_featurize on an
+ * hflow_route_features: the reference implementation fed its label as a
+ * feature during training and zeros at serving, a mismatch this design makes
+ * impossible (the function sees nothing but what the policy sees).
+ *
+ * Layout of the input vector (dimension hash_dim + n_dense):
+ *   [0, hash_dim)        signed hashed words and word pairs of the question and
+ *                        of the task, each field scaled to unit L2 norm
+ *   hash_dim + META_*    metadata (below)
+ *   then                 task-type one-hot (n_types + 1 slots, last = other)
+ *   then                 budget ratios: tokens, usd, latency (clipped to [0, 4])
+ *   then                 edge confidence value and "known" flag
+ *   then                 embed_dim caller-supplied embedding values
+ * Dense values are normalised (x - mean) * scale with statistics fitted on
+ * the training set (train.c). */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hybridflow/router.h"
+
+enum {
+    META_HAS_TASK, META_QUERY_LEVEL, META_N_DEPS, META_DEPTH, META_POSITION, META_N_STEPS,
+    META_IS_FIRST, META_IS_LAST, META_DIFFICULTY, META_DIFF_KNOWN, META_TOKEN_EST,
+    META_Q_WORDS, META_T_WORDS, META_COUNT
+};
+
+void hflow_router_feature_config_default(hflow_router_feature_config *c) {
+    memset(c, 0, sizeof *c);
+    c->hash_dim = 4096;
+    c->hash_seed = 0x9e3779b9u;
+    c->bigrams = 1;
+}
+
+uint32_t hflow_router_n_dense(const hflow_router_feature_config *c) {
+    return META_COUNT + (uint32_t)c->n_types + 1 + 3 + 2 + c->embed_dim;
+}
+
+int hflow_featurizer_init(hflow_featurizer *fz, const hflow_router_feature_config *c, hflow_error *err) {
+    memset(fz, 0, sizeof *fz);
+    if (c->hash_dim < 1 || c->n_types < 0 || c->n_types > HFLOW_ROUTER_MAX_TYPES || c->embed_dim > (1u << 20))
+        return hflow_error_set(err, HFLOW_EINVAL, "router features: bad config (hash_dim %u, n_types %d)",
+                               c->hash_dim, c->n_types);
+    fz->cfg = *c;
+    fz->n_dense = hflow_router_n_dense(c);
+    fz->mean = calloc(fz->n_dense, sizeof *fz->mean);
+    fz->scale = malloc(fz->n_dense * sizeof *fz->scale);
+    if (!fz->mean || !fz->scale) {
+        hflow_featurizer_free(fz);
+        return hflow_error_set(err, HFLOW_ENOMEM, "router features: out of memory");
+    }
+    for (uint32_t j = 0; j < fz->n_dense; j++) fz->scale[j] = 1.0f;
+    return 0;
+}
+
+void hflow_featurizer_free(hflow_featurizer *fz) {
+    if (!fz) return;
+    free(fz->mean);
+    free(fz->scale);
+    fz->mean = fz->scale = NULL;
+}
+
+void hflow_router_fvec_free(hflow_router_fvec *v) {
+    if (!v) return;
+    free(v->idx);
+    free(v->val);
+    free(v->dense);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- hashed text ---- */
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Final avalanche so nearby FNV states spread over buckets and sign. */
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static int push_sparse(hflow_router_fvec *v, uint32_t idx, float val) {
+    if (v->n_sparse == v->cap_sparse) {
+        uint32_t cap = v->cap_sparse ? v->cap_sparse * 2 : 256;
+        uint32_t *ni = realloc(v->idx, cap * sizeof *ni);
+        if (!ni) return -1;
+        v->idx = ni;
+        float *nv = realloc(v->val, cap * sizeof *nv);
+        if (!nv) return -1;
+        v->val = nv;
+        v->cap_sparse = cap;
+    }
+    v->idx[v->n_sparse] = idx;
+    v->val[v->n_sparse] = val;
+    v->n_sparse++;
+    return 0;
+}
+
+/* Next lower-cased word (ASCII letters/digits, plus any non-ASCII byte so
+ * UTF-8 words stay whole) into buf; returns its length, 0 at the end. */
+static size_t next_word(const char **p, char *buf, size_t cap) {
+    const unsigned char *s = (const unsigned char *)*p;
+    while (*s && !(isalnum(*s) || *s >= 0x80)) s++;
+    size_t n = 0;
+    while (*s && (isalnum(*s) || *s >= 0x80)) {
+        if (n < cap) buf[n++] = (char)tolower(*s);
+        s++;
+    }
+    *p = (const char *)s;
+    return n;
+}
+
+/* Hashes one text field into v; returns the word count. `salt` keeps the
+ * question's and the task's words apart. Entries of this field are scaled so
+ * the field has unit L2 norm before duplicates merge (a fixed 1/sqrt(count)). */
+static int hash_field(const hflow_router_feature_config *c, const char *text, uint64_t salt, hflow_router_fvec *v,
+                      uint32_t *n_words) {
+    *n_words = 0;
+    if (!text) return 0;
+    uint32_t start = v->n_sparse;
+    uint64_t base = fnv1a(0xcbf29ce484222325ull ^ ((uint64_t)c->hash_seed << 17), (const char *)&salt, sizeof salt);
+    char w[64], prev[64];
+    size_t pn = 0, n;
+    const char *p = text;
+    while ((n = next_word(&p, w, sizeof w)) > 0) {
+        (*n_words)++;
+        uint64_t h = mix64(fnv1a(base, w, n));
+        if (push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f) != 0) return -1;
+        if (c->bigrams && pn > 0) {
+            uint64_t hb = fnv1a(fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
+            hb = mix64(fnv1a(hb, w, n));
+            if (push_sparse(v, (uint32_t)(hb % c->hash_dim), (hb >> 63) ? -1.0f : 1.0f) != 0) return -1;
+        }
+        memcpy(prev, w, n);
+        pn = n;
+    }
+    uint32_t cnt = v->n_sparse - start;
+    if (cnt > 0) {
+        float sc = 1.0f / sqrtf((float)cnt);
+        for (uint32_t i = start; i < v->n_sparse; i++) v->val[i] *= sc;
+    }
+    return 0;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts by index and sums duplicates; the order of equal indices cannot
+ * change a sum of +-k/sqrt(n) terms that are added in input order. */
+static int merge_sparse(hflow_router_fvec *v) {
+    if (v->n_sparse < 2) return 0;
+    uint64_t *e = malloc(v->n_sparse * sizeof *e);
+    if (!e) return -1;
+    for (uint32_t i = 0; i < v->n_sparse; i++) e[i] = ((uint64_t)v->idx[i] << 32) | i;
+    qsort(e, v->n_sparse, sizeof *e, cmp_entry);
+    float *vals = malloc(v->n_sparse * sizeof *vals);
+    if (!vals) { free(e); return -1; }
+    memcpy(vals, v->val, v->n_sparse * sizeof *vals);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < v->n_sparse; i++) {
+        uint32_t idx = (uint32_t)(e[i] >> 32);
+        float val = vals[(uint32_t)e[i]];
+        if (m > 0 && v->idx[m - 1] == idx) v->val[m - 1] += val;
+        else { v->idx[m] = idx; v->val[m] = val; m++; }
+    }
+    v->n_sparse = m;
+    free(vals);
+    free(e);
+    return 0;
+}
+
+/* ---- dense part ---- */
+
+static int type_slot(const hflow_router_feature_config *c, const char *t) {
+    if (t)
+        for (int i = 0; i < c->n_types; i++)
+            if (!strncmp(c->types[i], t, HFLOW_ROUTER_TYPE_LEN - 1) && strlen(t) < HFLOW_ROUTER_TYPE_LEN) return i;
+    return c->n_types;
+}
+
+static float clip_ratio(double r) { return (float)(r < 0 || r != r ? 0 : r > 4 ? 4 : r); }
+
+static void fill_dense(const hflow_router_feature_config *c, const hflow_route_features *f, const float *emb,
+                       uint32_t q_words, uint32_t t_words, float *d) {
+    d[META_HAS_TASK] = f->task ? 1.0f : 0.0f;
+    d[META_QUERY_LEVEL] = f->step_index < 0 ? 1.0f : 0.0f;
+    d[META_N_DEPS] = (float)(f->n_deps > 0 ? f->n_deps : 0);
+    d[META_DEPTH] = (float)(f->depth > 0 ? f->depth : 0);
+    d[META_POSITION] = (f->step_index >= 0 && f->n_steps > 1) ? (float)f->step_index / (float)(f->n_steps - 1) : 0.0f;
+    d[META_N_STEPS] = logf(1.0f + (float)(f->n_steps > 0 ? f->n_steps : 0));
+    d[META_IS_FIRST] = f->is_first ? 1.0f : 0.0f;
+    d[META_IS_LAST] = f->is_last ? 1.0f : 0.0f;
+    d[META_DIFFICULTY] = (f->difficulty >= 1 && f->difficulty <= 9) ? (float)f->difficulty / 9.0f : 0.0f;
+    d[META_DIFF_KNOWN] = (f->difficulty >= 1 && f->difficulty <= 9) ? 1.0f : 0.0f;
+    d[META_TOKEN_EST] = logf(1.0f + (float)(f->token_estimate > 0 ? f->token_estimate : 0));
+    d[META_Q_WORDS] = logf(1.0f + (float)q_words);
+    d[META_T_WORDS] = logf(1.0f + (float)t_words);
+    uint32_t k = META_COUNT;
+    for (int i = 0; i <= c->n_types; i++) d[k + (uint32_t)i] = 0.0f;
+    d[k + (uint32_t)type_slot(c, f->task_type)] = 1.0f;
+    k += (uint32_t)c->n_types + 1;
+    d[k++] = clip_ratio(f->budget.tokens_ratio);
+    d[k++] = clip_ratio(f->budget.usd_ratio);
+    d[k++] = clip_ratio(f->budget.latency_ratio);
+    int known = f->edge_confidence >= 0 && f->edge_confidence <= 1;
+    d[k++] = known ? (float)f->edge_confidence : 0.0f;
+    d[k++] = known ? 1.0f : 0.0f;
+    for (uint32_t i = 0; i < c->embed_dim; i++) d[k + i] = emb ? emb[i] : 0.0f;
+}
+
+int hflow_featurize(const hflow_featurizer *fz, const hflow_route_features *f, const float *embedding,
+                    hflow_router_fvec *out, hflow_error *err) {
+    if (!fz || !f || !out || !fz->mean) return hflow_error_set(err, HFLOW_EINVAL, "featurize: NULL argument");
+    const hflow_router_feature_config *c = &fz->cfg;
+    out->n_sparse = 0;
+    if (out->n_dense != fz->n_dense || !out->dense) {
+        float *d = realloc(out->dense, fz->n_dense * sizeof *d);
+        if (!d) return hflow_error_set(err, HFLOW_ENOMEM, "featurize: out of memory");
+        out->dense = d;
+        out->n_dense = fz->n_dense;
+    }
+    uint32_t qw = 0, tw = 0;
+    if (hash_field(c, f->question, 0x51, out, &qw) != 0 || hash_field(c, f->task, 0x7a5c, out, &tw) != 0 ||
+        merge_sparse(out) != 0)
+        return hflow_error_set(err, HFLOW_ENOMEM, "featurize: out of memory");
+    fill_dense(c, f, embedding, qw, tw, out->dense);
+    for (uint32_t j = 0; j < fz->n_dense; j++) out->dense[j] = (out->dense[j] - fz->mean[j]) * fz->scale[j];
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* router_internal.h - the hflow_router object, shared by the files of
+ * src/route that build, use and store it. */
+#ifndef HFLOW_ROUTE_ROUTER_INTERNAL_H
+#define HFLOW_ROUTE_ROUTER_INTERNAL_H
+
+#include "hybridflow/router.h"
+
+struct hflow_router {
+    hflow_featurizer fz;
+    hflow_mlp mlp;
+    hflow_router_lambdas lam;
+    hflow_router_decision_params p;
+};
+
+/* delta_t for decision parameters and a budget state (the formula in
+ * router.h); one definition for training, calibration and serving. */
+double hflow_router_threshold_of(const hflow_router_decision_params *p, const hflow_budget_state *b);
+
+
+#endif

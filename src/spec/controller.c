@@ -1,0 +1,151 @@
+/* controller.c - choosing the draft length k each round.
+ *
+ * The objective is expected cost per generated token:
+ *     (T(k) + lambda * E(k)) / N(k)
+ * with N(k) = 1 + sum_{j=1..k} prod_{i<=j} a_i the expected tokens of a round
+ * (accepted drafts plus the target's correction/bonus token), T(k) the round's
+ * wall time (drafting, upload, RTT, verification, download) and E(k) the
+ * device energy (drafting power, radio bytes, idle power while waiting).
+ * Per-position acceptance a_i is tracked separately because acceptance falls
+ * with distance from the last verified token; an unseen position borrows the
+ * nearest seen one. Verification time is fitted as base + per_token * (k+1)
+ * by exponentially weighted least squares, since the target's cost grows with
+ * the batch it verifies. k = 0 means plain remote generation and is chosen
+ * when no draft length beats the target streaming tokens on its own. */
+#include <math.h>
+#include <string.h>
+
+#include "hybridflow/spec.h"
+
+#define ACCEPT_PRIOR 0.6
+
+void hflow_spec_controller_default(hflow_spec_controller_config *c) {
+    memset(c, 0, sizeof *c);
+    c->k_min = 1;
+    c->k_max = 8;
+    c->lambda_energy = 0.0;
+    c->ewma_alpha = 0.2;
+    c->allow_fallback = 1;
+    c->bytes_per_draft_token = 4;
+    c->bytes_overhead_up = 300;   /* HTTP request line + headers + JSON framing */
+    c->bytes_overhead_down = 250;
+    c->bytes_per_stream_token = 120;
+}
+
+void hflow_spec_estimates_init(hflow_spec_estimates *e, double rtt_s, double up_bps, double down_bps) {
+    memset(e, 0, sizeof *e);
+    for (int i = 0; i < HFLOW_SPEC_MAX_K; i++) e->accept[i] = ACCEPT_PRIOR;
+    e->rtt_s = rtt_s;
+    e->up_bps = up_bps;
+    e->down_bps = down_bps;
+    e->t_draft_s = 0.005;
+    e->t_verify_base_s = 0.01;
+    e->t_verify_per_tok_s = 0.002;
+    e->t_target_gen_s = 0.0; /* unknown until measured: fallback not considered */
+}
+
+static double ewma(double old, double sample, double alpha) { return old + alpha * (sample - old); }
+
+static double transfer_s(double bytes, double bps) { return bps > 0 ? bytes / bps : 0.0; }
+
+/* ls = {S1, Sx, Sy, Sxx, Sxy}, each decayed by (1 - alpha) per sample. */
+static void fit_verify(hflow_spec_estimates *e, double x, double y, double alpha) {
+    double *s = e->ls_verify;
+    for (int i = 0; i < 5; i++) s[i] *= 1.0 - alpha;
+    s[0] += 1; s[1] += x; s[2] += y; s[3] += x * x; s[4] += x * y;
+    double var = s[0] * s[3] - s[1] * s[1];
+    if (var > 1e-9 * s[0] * s[0]) {
+        double slope = (s[0] * s[4] - s[1] * s[2]) / var;
+        double icpt = (s[2] - slope * s[1]) / s[0];
+        if (slope >= 0 && icpt >= 0) {
+            e->t_verify_per_tok_s = slope;
+            e->t_verify_base_s = icpt;
+            return;
+        }
+    }
+    /* too little spread in k so far: keep the slope, move the intercept */
+    e->t_verify_base_s = fmax(0.0, ewma(e->t_verify_base_s, y - e->t_verify_per_tok_s * x, alpha));
+}
+
+void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estimates *e, const hflow_spec_round_obs *o) {
+    double a = e->rounds == 0 ? 1.0 : c->ewma_alpha; /* first sample replaces the prior */
+    int32_t k = o->k < HFLOW_SPEC_MAX_K ? o->k : HFLOW_SPEC_MAX_K;
+    for (int32_t i = 0; i < k && i <= o->n_accepted; i++) {
+        double sample = i < o->n_accepted ? 1.0 : 0.0;
+        double ai = e->accept_seen[i] ? c->ewma_alpha : 1.0;
+        e->accept[i] = ewma(e->accept[i], sample, ai);
+        e->accept_seen[i]++;
+    }
+    if (o->k > 0 && o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->k, a);
+    if (o->t_verify_s > 0) {
+        if (o->k == 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : o->t_verify_s, o->t_verify_s, a);
+        else fit_verify(e, (double)(o->k + 1), o->t_verify_s, c->ewma_alpha);
+    }
+    if (o->t_round_s > 0) {
+        double net = o->t_round_s - o->t_verify_s - transfer_s(o->bytes_up, e->up_bps) -
+                     transfer_s(o->bytes_down, e->down_bps);
+        e->rtt_s = fmax(0.0, ewma(e->rtt_s, fmax(0.0, net), a));
+    }
+    e->rounds++;
+}
+
+/* Acceptance at position i, borrowing the nearest observed position. */
+static double accept_at(const hflow_spec_estimates *e, int32_t i) {
+    if (i >= HFLOW_SPEC_MAX_K) i = HFLOW_SPEC_MAX_K - 1;
+    for (int32_t j = i; j >= 0; j--)
+        if (e->accept_seen[j]) return e->accept[j];
+    return e->accept[i];
+}
+
+double hflow_spec_expected_tokens(const hflow_spec_estimates *e, int32_t k) {
+    double n = 1.0, run = 1.0;
+    for (int32_t j = 0; j < k; j++) {
+        run *= accept_at(e, j);
+        n += run;
+    }
+    return n;
+}
+
+void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
+                           const hflow_device_profile *dev, int32_t k, double *time_s, double *energy_j) {
+    double up = c->bytes_overhead_up + (double)k * c->bytes_per_draft_token;
+    double down = c->bytes_overhead_down;
+    double t_draft = k * e->t_draft_s;
+    double t_wait = transfer_s(up, e->up_bps) + e->rtt_s + e->t_verify_base_s + e->t_verify_per_tok_s * (k + 1) +
+                    transfer_s(down, e->down_bps);
+    *time_s = t_draft + t_wait;
+    *energy_j = t_draft * dev->p_draft_w + up * dev->e_tx_j_per_byte + down * dev->e_rx_j_per_byte +
+                t_wait * dev->p_idle_w;
+}
+
+void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
+                         const hflow_device_profile *dev, hflow_spec_choice *out) {
+    int32_t lo = c->fixed_k > 0 ? c->fixed_k : (c->k_min > 0 ? c->k_min : 1);
+    int32_t hi = c->fixed_k > 0 ? c->fixed_k : c->k_max;
+    if (hi > HFLOW_SPEC_MAX_K) hi = HFLOW_SPEC_MAX_K;
+    if (lo > hi) lo = hi;
+    hflow_spec_choice best = {0}, cheapest = {0};
+    double best_obj = INFINITY, min_energy = INFINITY;
+    int have_best = 0;
+    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && e->t_target_gen_s > 0;
+    for (int32_t k = consider_fallback ? 0 : lo; k <= hi; k++) {
+        if (k > 0 && k < lo) continue;
+        hflow_spec_choice ch = {k, 1.0, 0, 0};
+        if (k == 0) { /* plain remote generation, streamed */
+            ch.exp_time_per_token_s = e->t_target_gen_s + transfer_s(c->bytes_per_stream_token, e->down_bps);
+            ch.exp_energy_per_token_j = c->bytes_per_stream_token * dev->e_rx_j_per_byte +
+                                        ch.exp_time_per_token_s * dev->p_idle_w;
+        } else {
+            double t, en;
+            hflow_spec_round_cost(c, e, dev, k, &t, &en);
+            ch.exp_tokens = hflow_spec_expected_tokens(e, k);
+            ch.exp_time_per_token_s = t / ch.exp_tokens;
+            ch.exp_energy_per_token_j = en / ch.exp_tokens;
+        }
+        if (ch.exp_energy_per_token_j < min_energy) { min_energy = ch.exp_energy_per_token_j; cheapest = ch; }
+        if (c->energy_budget_j > 0 && ch.exp_energy_per_token_j > c->energy_budget_j) continue;
+        double obj = ch.exp_time_per_token_s + c->lambda_energy * ch.exp_energy_per_token_j;
+        if (obj < best_obj) { best_obj = obj; best = ch; have_best = 1; }
+    }
+    *out = have_best ? best : cheapest;
+}

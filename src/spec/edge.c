@@ -1,0 +1,236 @@
+/* edge.c - the edge's speculative decoding loop.
+ *
+ * Invariant at the start of every round: the draft session's cache holds every
+ * committed token and its last logits predict the next one. A round drafts k
+ * tokens (feeding all but the last back into the draft), sends them to the
+ * target, commits the accepted prefix plus the target's token, and restores
+ * the invariant by truncating the draft cache and feeding at most two tokens.
+ * When sampling, each draft token is drawn from the draft's distribution
+ * truncated to its top-K, and exactly that distribution is sent, so the
+ * target's rejection sampling keeps the output distribution the target's own. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "hybridflow/engine.h"
+#include "hybridflow/spec.h"
+
+void hflow_spec_run_config_default(hflow_spec_run_config *c) {
+    memset(c, 0, sizeof *c);
+    hflow_spec_params_default(&c->params);
+    hflow_spec_controller_default(&c->ctl);
+    hflow_device_profile_default(&c->device);
+    c->max_tokens = 128;
+}
+
+typedef struct {
+    const hflow_spec_run_config *cfg;
+    hflow_session *sess;
+    hflow_sampler *sampler;
+    const hflow_vocab *vocab;
+    int32_t n_vocab;
+    float *probs;
+    uint64_t rng;
+    hflow_detok detok;
+    hflow_spec_text_cb cb;
+    void *user;
+    int32_t *out;
+    int32_t n_out, cap_out;
+    int done;
+    hflow_spec_stats *st;
+} edge;
+
+static double clock_now(const edge *e) {
+    return e->cfg->channel ? hflow_channel_now(e->cfg->channel) : hflow_now_s();
+}
+
+/* Draws one draft token; fills q (top-K truncated distribution) when sampling. */
+static int32_t draft_pick(edge *e, const float *logits, hflow_spec_draft_dist *q) {
+    if (e->cfg->params.temperature <= 0) return hflow_argmax(logits, e->n_vocab);
+    hflow_sampler_probs(e->sampler, logits, e->probs);
+    int32_t K = e->cfg->params.draft_top_k > 0 ? e->cfg->params.draft_top_k : 8;
+    if (K > HFLOW_SPEC_MAX_TOPK) K = HFLOW_SPEC_MAX_TOPK;
+    q->n = 0;
+    for (int32_t v = 0; v < e->n_vocab; v++) { /* insertion into a small sorted top-K */
+        float pv = e->probs[v];
+        if (pv <= 0 || (q->n == K && pv <= q->probs[K - 1])) continue;
+        int32_t j = q->n < K ? q->n++ : K - 1;
+        while (j > 0 && q->probs[j - 1] < pv) {
+            q->probs[j] = q->probs[j - 1];
+            q->ids[j] = q->ids[j - 1];
+            j--;
+        }
+        q->probs[j] = pv;
+        q->ids[j] = v;
+    }
+    double z = 0;
+    for (int32_t j = 0; j < q->n; j++) z += q->probs[j];
+    for (int32_t j = 0; j < q->n; j++) q->probs[j] = (float)(q->probs[j] / z);
+    return q->ids[hflow_spec_draw(q->probs, q->n, hflow_spec_rand(&e->rng))];
+}
+
+/* Commits one token: output, callback; marks done on EOG or max_tokens. */
+static int commit(edge *e, int32_t tok) {
+    if (e->done) return 0;
+    if (hflow_vocab_is_eog(e->vocab, tok)) {
+        e->done = 1;
+        snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "eos");
+        return 0;
+    }
+    if (e->n_out == e->cap_out) {
+        int32_t cap = e->cap_out ? e->cap_out * 2 : 64;
+        int32_t *p = realloc(e->out, (size_t)cap * sizeof *p);
+        if (!p) return HFLOW_ENOMEM;
+        e->out = p;
+        e->cap_out = cap;
+    }
+    e->out[e->n_out++] = tok;
+    e->st->n_generated++;
+    char text[512];
+    int n = hflow_detok_push(&e->detok, tok, text, sizeof text);
+    if (n > 0 && e->cb && e->cb(e->user, text, (size_t)n)) {
+        e->done = 1;
+        snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "cancelled");
+    }
+    if (!e->done && e->n_out >= e->cfg->max_tokens) {
+        e->done = 1;
+        snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "length");
+    }
+    return 0;
+}
+
+/* The link is gone: continue with the draft alone (flagged as not lossless). */
+static int edge_only(edge *e, hflow_error *err) {
+    snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "link-down-edge-only");
+    while (!e->done) {
+        hflow_spec_draft_dist q;
+        int32_t tok = draft_pick(e, hflow_session_logits(e->sess, 0), &q);
+        int rc = commit(e, tok);
+        if (!rc && !e->done) rc = hflow_session_decode(e->sess, &tok, 1, HFLOW_LOGITS_LAST, err);
+        if (rc) return rc;
+        e->st->fallback_tokens++;
+    }
+    return 0;
+}
+
+static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *est, hflow_error *err) {
+    const hflow_spec_run_config *cfg = e->cfg;
+    hflow_spec_choice ch;
+    hflow_spec_choose_k(&cfg->ctl, est, &cfg->device, &ch);
+    int32_t k = ch.k > 0 ? ch.k : 0; /* k = 0: the target generates one token itself */
+    int32_t left = cfg->max_tokens - e->n_out;
+    if (k > left - 1) k = left - 1 > 0 ? left - 1 : 0;
+    int32_t draft[HFLOW_SPEC_MAX_K];
+    hflow_spec_draft_dist q[HFLOW_SPEC_MAX_K];
+    int32_t base = hflow_session_n_past(e->sess);
+    double t0 = hflow_now_s();
+    int rc = 0;
+    for (int32_t i = 0; i < k && !rc; i++) {
+        draft[i] = draft_pick(e, hflow_session_logits(e->sess, 0), &q[i]);
+        if (hflow_vocab_is_eog(e->vocab, draft[i])) k = i + 1; /* nothing to draft past the end */
+        else if (i < k - 1) rc = hflow_session_decode(e->sess, &draft[i], 1, HFLOW_LOGITS_LAST, err);
+    }
+    if (rc) return rc;
+    double t_draft = hflow_now_s() - t0;
+    if (cfg->channel && cfg->channel->virtual_time) hflow_channel_spend(cfg->channel, t_draft);
+    double w0 = clock_now(e);
+    hflow_spec_verdict v;
+    double t_verify = 0;
+    int32_t up = 0, down = 0;
+    rc = tr->vt->verify(tr, draft, k, cfg->params.temperature > 0 ? q : NULL, &v, &t_verify, &up, &down, err);
+    if (rc) return rc;
+    double t_wait = clock_now(e) - w0;
+    if (v.n_accepted < 0 || v.n_accepted > k || v.next_token < 0 || v.next_token >= e->n_vocab)
+        return hflow_error_set(err, HFLOW_EFORMAT, "target returned an impossible verdict (%d of %d, token %d)",
+                               v.n_accepted, k, v.next_token);
+    hflow_spec_stats *st = e->st;
+    st->rounds++;
+    st->drafted += k;
+    st->accepted += v.n_accepted;
+    st->t_draft_s += t_draft;
+    st->t_wait_s += t_wait;
+    st->bytes_up += up;
+    st->bytes_down += down;
+    st->energy_j += t_draft * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
+                    down * cfg->device.e_rx_j_per_byte + t_wait * cfg->device.p_idle_w;
+    hflow_spec_round_obs obs = {k, v.n_accepted, t_draft, t_verify, t_wait, up, down};
+    hflow_spec_observe(&cfg->ctl, est, &obs);
+    for (int32_t i = 0; i < v.n_accepted && !rc; i++) rc = commit(e, draft[i]);
+    if (!rc) rc = commit(e, v.next_token);
+    if (rc || e->done) return rc;
+    /* restore the invariant: cache = committed tokens, logits predict the next */
+    int32_t feed[2], n_feed = 0;
+    if (k > 0 && v.n_accepted == k) {
+        rc = hflow_session_truncate(e->sess, base + k - 1, err);
+        feed[n_feed++] = draft[k - 1];
+    } else {
+        rc = hflow_session_truncate(e->sess, base + v.n_accepted, err);
+    }
+    feed[n_feed++] = v.next_token;
+    return rc ? rc : hflow_session_decode(e->sess, feed, n_feed, HFLOW_LOGITS_LAST, err);
+}
+
+int hflow_spec_generate(hflow_model *draft, hflow_spec_transport *tr, const int32_t *prompt, int32_t n_prompt,
+                        const hflow_spec_run_config *cfg, hflow_spec_text_cb cb, void *user, int32_t **out_tokens,
+                        hflow_spec_stats *stats, hflow_error *err) {
+    hflow_spec_stats local;
+    hflow_spec_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    if (out_tokens) *out_tokens = NULL;
+    edge e = {0};
+    e.cfg = cfg;
+    e.cb = cb;
+    e.user = user;
+    e.st = st;
+    e.vocab = hflow_model_vocab(draft);
+    e.n_vocab = hflow_model_get_info(draft)->n_vocab;
+    e.rng = hflow_spec_seed(cfg->params.seed ^ 0x5eed);
+    hflow_detok_init(&e.detok, e.vocab, 0);
+    hflow_sampler_params sp = hflow_sampler_default_params();
+    sp.temperature = cfg->params.temperature;
+    sp.top_k = cfg->params.top_k;
+    sp.top_p = cfg->params.top_p;
+    e.sampler = hflow_sampler_create(&sp, e.n_vocab);
+    e.probs = malloc((size_t)e.n_vocab * sizeof(float));
+    double t_start = clock_now(&e);
+    hflow_spec_session_info info = {0};
+    int rc = (!e.sampler || !e.probs) ? hflow_error_set(err, HFLOW_ENOMEM, "out of memory") : 0;
+    if (!rc) rc = tr->vt->open(tr, prompt, n_prompt, &cfg->params, &info, err);
+    if (!rc && info.tokenizer_fp && info.tokenizer_fp != hflow_vocab_fingerprint(e.vocab))
+        rc = hflow_error_set(err, HFLOW_EINVAL,
+                             "the draft's tokenizer (fingerprint %016llx) differs from the target '%s' (%016llx): "
+                             "speculation needs one tokenizer family",
+                             (unsigned long long)hflow_vocab_fingerprint(e.vocab), info.model,
+                             (unsigned long long)info.tokenizer_fp);
+    if (!rc) rc = hflow_session_create(draft, NULL, &e.sess, err);
+    if (!rc) rc = hflow_session_decode(e.sess, prompt, n_prompt, HFLOW_LOGITS_LAST, err);
+    hflow_spec_estimates est;
+    const hflow_channel_config *cc = cfg->channel ? &cfg->channel->cfg : NULL;
+    hflow_spec_estimates_init(&est, cc ? cc->rtt_s : 0.05, cc && cc->up_bps > 0 ? cc->up_bps : 1.25e6,
+                              cc && cc->down_bps > 0 ? cc->down_bps : 1.25e6);
+    while (!rc && !e.done) {
+        if (cfg->cancel && *cfg->cancel) {
+            snprintf(st->stop_reason, sizeof st->stop_reason, "cancelled");
+            break;
+        }
+        rc = one_round(&e, tr, &est, err);
+        if (rc == HFLOW_ENET && cfg->on_link_down_edge_only) {
+            hflow_error_wrap(err, "continuing on the edge alone (output no longer the target's)");
+            rc = edge_only(&e, err);
+        }
+    }
+    char tail[16];
+    int n = hflow_detok_flush(&e.detok, tail, sizeof tail);
+    if (n > 0 && cb && !rc) cb(user, tail, (size_t)n);
+    tr->vt->close(tr);
+    st->t_total_s = clock_now(&e) - t_start;
+    st->mean_k = st->rounds ? (double)st->drafted / st->rounds : 0;
+    hflow_session_free(e.sess);
+    hflow_sampler_free(e.sampler);
+    free(e.probs);
+    if (!rc && out_tokens) *out_tokens = e.out;
+    else free(e.out);
+    return rc;
+}
