@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "hybridflow/error.h"
 #include "engine/matmul.h"
+#include "engine/membw.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
 
@@ -218,6 +219,20 @@ static void test_matmul_rejects_bad_shapes(void **state) {
     hflow_matmul_ws_free(&ws);
 }
 
+/* The bandwidth probe runs its kernels over the pool and checks its own read
+ * sum (a wrong sum would come back negative); no assertion on speed. */
+static void test_membw_runs(void **state) {
+    (void)state;
+    hflow_pool *pool = hflow_pool_create(max_threads() >= 2 ? 2 : 1);
+    hflow_membw bw;
+    assert_int_equal(hflow_membw_measure(pool, (size_t)1 << 20, 2, &bw), 0);
+    assert_true(bw.triad_gbs > 0);
+    assert_true(bw.read_gbs > 0);
+    assert_int_equal(bw.array_bytes, (size_t)1 << 20);
+    assert_int_equal(bw.threads, hflow_pool_size(pool));
+    hflow_pool_free(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_roundtrip_all_halves),
@@ -226,6 +241,7 @@ int main(void) {
         cmocka_unit_test(test_q8_0_layout),
         cmocka_unit_test(test_matmul_matches_reference),
         cmocka_unit_test(test_matmul_rejects_bad_shapes),
+        cmocka_unit_test(test_membw_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
