@@ -243,6 +243,24 @@ int hflow_spec_transport_inproc(struct hflow_model *target, hflow_channel *chann
                                 hflow_error *err);
 void hflow_spec_transport_free(hflow_spec_transport *t);
 
+/* Our server's session API at "http://host:port/v1#model" (libcurl, one
+ * keep-alive connection). draft_tokenizer_fp (0 = don't send) lets the server
+ * refuse a foreign draft at creation. timeout_s bounds every request (<= 0:
+ * 60 s), so a dead server is an error, never a hang. */
+int hflow_spec_transport_http(const char *endpoint, uint64_t draft_tokenizer_fp, double timeout_s,
+                              hflow_spec_transport **out, hflow_error *err);
+
+/* Greedy-only verification through an OpenAI-compatible /v1/completions that
+ * accepts token-id prompts with echo + logprobs (vLLM, SGLang, our server):
+ * each round sends the whole context plus the draft with max_tokens 1; the
+ * echoed top-1 at each draft position is the target's argmax there and the
+ * generated token is the bonus. Cost: the context is uploaded and (without a
+ * prefix cache on the server) re-read every round. vocab (borrowed, may be
+ * NULL) maps token strings back to ids when the server does not return ids. */
+struct hflow_vocab;
+int hflow_spec_transport_completions(const char *endpoint, const struct hflow_vocab *vocab, double timeout_s,
+                                     hflow_spec_transport **out, hflow_error *err);
+
 /* ---------------- the edge loop ---------------- */
 
 typedef int (*hflow_spec_text_cb)(void *user, const char *text, size_t len);
