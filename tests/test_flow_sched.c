@@ -236,6 +236,10 @@ static void test_deadline_cloud_slow(void **state) {
     r.cfg.call_timeout_s = 0;
     r.cfg.query_limits.deadline_s = 0.5;
     run_query(&r.cfg, &res);
+    if (!res.deadline_hit) {
+        for (int i = 0; i < res.n_steps; i++) print_message("step %d state %d note %s end %.3f\n", i, res.steps[i].state, res.steps[i].call.note, res.steps[i].call.end_s);
+        print_message("wall %.3f\n", res.wall_s);
+    }
     assert_int_equal(res.deadline_hit, 1);
     int cut = 0;
     for (int i = 0; i < res.n_steps; i++) cut += res.steps[i].state == HFLOW_STEP_SKIPPED || res.steps[i].state == HFLOW_STEP_FAILED;

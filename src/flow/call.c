@@ -12,6 +12,12 @@
 
 double flow_rel(const flow_query *q) { return hflow_now_s() - q->t0; }
 
+void flow_mark_deadline(flow_query *q) {
+    pthread_mutex_lock(&q->mu);
+    q->deadline_hit = 1;
+    pthread_mutex_unlock(&q->mu);
+}
+
 void flow_note(hflow_call_record *rec, const char *fmt, ...) {
     size_t used = strlen(rec->note);
     if (used + 3 >= sizeof rec->note) return;
@@ -48,13 +54,19 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
     for (int attempt = 0; attempt <= retries; attempt++) {
         double left = q->call_deadline - hflow_now_s();
         if (q->cancel_calls) return hflow_error_set(err, HFLOW_ECANCELLED, "cancelled");
-        if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed before the call");
+        if (left <= 0) {
+            flow_mark_deadline(q);
+            return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed before the call");
+        }
         if (attempt > 0) {
             rec->retries++;
             double backoff = c->retry_backoff_s * pow(2, attempt - 1);
             hflow_sleep_ms(fmin(backoff, left) * 1e3);
             left = q->call_deadline - hflow_now_s();
-            if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed during backoff");
+            if (left <= 0) {
+                flow_mark_deadline(q);
+                return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed during backoff");
+            }
         }
         flow_reservation res = {0};
         int32_t max_tokens = want_tokens;
@@ -112,6 +124,8 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
             return 0;
         }
         hflow_response_clear(&resp);
+        /* Timed out because the deadline (not the per-call limit) ran out. */
+        if (rc == HFLOW_ETIMEOUT && !(c->call_timeout_s > 0 && c->call_timeout_s < left)) flow_mark_deadline(q);
         flow_note(rec, "%s attempt %d failed: %s", hflow_tier_name(tier), attempt + 1, cerr.message);
         if (err) *err = cerr;
         if (rc == HFLOW_ECANCELLED || rc == HFLOW_EINVAL) break;

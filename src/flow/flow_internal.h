@@ -76,6 +76,7 @@ void flow_note(hflow_call_record *rec, const char *fmt, ...)
 #endif
     ;
 double flow_rel(const flow_query *q); /* seconds since the query started */
+void flow_mark_deadline(flow_query *q); /* takes q->mu */
 
 /* ---- scheduler.c ---- */
 int flow_query_init(flow_query *q, const hflow_flow *f, const char *question, const hflow_query_options *opts,

@@ -1,0 +1,71 @@
+/* ops.c - scalar RMSNorm, RoPE, softmax, SwiGLU and single-head attention. */
+#include "engine/ops.h"
+
+#include <math.h>
+
+#include "engine/model.h"
+
+void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0.0; /* double: the sum of squares of a wide row loses bits in f32 */
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, int style) {
+    int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        /* theta_i = pos * base^(-2i/n_rot), computed in double once for all heads */
+        double theta = (double)pos * pow((double)theta_base, -2.0 * i / n_rot);
+        float c = (float)cos(theta), s = (float)sin(theta);
+        for (int h = 0; h < n_heads; h++) {
+            float *hx = x + (size_t)h * head_dim;
+            int a = style == HFLOW_ROPE_NEOX ? i : 2 * i;
+            int b = style == HFLOW_ROPE_NEOX ? i + half : 2 * i + 1;
+            float x0 = hx[a], x1 = hx[b];
+            hx[a] = x0 * c - x1 * s;
+            hx[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void hflow_softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+void hflow_swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void hflow_vec_add(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
+void hflow_attend(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv, int head_dim,
+                  float scale, float *scores) {
+    for (int j = 0; j < n_kv; j++) {
+        const float *kj = k + (size_t)j * stride;
+        float dot = 0.0f;
+        for (int d = 0; d < head_dim; d++) dot += q[d] * kj[d];
+        scores[j] = dot * scale;
+    }
+    hflow_softmax(scores, n_kv);
+    for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
+    for (int j = 0; j < n_kv; j++) {
+        const float *vj = v + (size_t)j * stride;
+        float p = scores[j];
+        for (int d = 0; d < head_dim; d++) out[d] += p * vj[d];
+    }
+}
