@@ -234,6 +234,36 @@ static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen,
     lp->n_top = have;
 }
 
+/* top-k -> temperature -> top-p -> min-p over s->work: the kept candidates
+ * with their (unnormalised after truncation) probabilities in s->cands[0..n). */
+static int kept_candidates(hflow_sampler *s) {
+    cand *c = s->cands;
+    int nc = s->n_vocab;
+    for (int32_t i = 0; i < nc; i++) c[i] = (cand){i, s->work[i]};
+    if (s->p.top_k > 0 && s->p.top_k < nc) {
+        select_top_k(c, nc, s->p.top_k);
+        nc = s->p.top_k;
+    }
+    softmax_cands(c, nc, s->p.temperature);
+    if (s->p.top_p > 0.0f && s->p.top_p < 1.0f) nc = apply_top_p(c, nc, s->p.top_p);
+    if (s->p.min_p > 0.0f) nc = apply_min_p(c, nc, s->p.min_p);
+    return nc;
+}
+
+void hflow_sampler_probs(hflow_sampler *s, const float *logits, float *probs) {
+    int32_t n = s->n_vocab;
+    memset(probs, 0, (size_t)n * sizeof *probs);
+    if (s->p.temperature <= 0.0f) {
+        probs[hflow_argmax(logits, n)] = 1.0f;
+        return;
+    }
+    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
+    int nc = kept_candidates(s);
+    double sum = 0.0; /* draw() renormalises over the kept set: so do we */
+    for (int i = 0; i < nc; i++) sum += s->cands[i].v;
+    for (int i = 0; i < nc; i++) probs[s->cands[i].id] = (float)(s->cands[i].v / sum);
+}
+
 int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_t *history, int n_history,
                              hflow_token_logprobs *lp) {
     if (!s || !logits) return -1;
@@ -243,17 +273,8 @@ int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_
     if (s->p.temperature <= 0.0f) {
         chosen = hflow_argmax(s->work, n);
     } else {
-        cand *c = s->cands;
-        for (int32_t i = 0; i < n; i++) c[i] = (cand){i, s->work[i]};
-        int nc = n;
-        if (s->p.top_k > 0 && s->p.top_k < nc) {
-            select_top_k(c, nc, s->p.top_k);
-            nc = s->p.top_k;
-        }
-        softmax_cands(c, nc, s->p.temperature);
-        if (s->p.top_p > 0.0f && s->p.top_p < 1.0f) nc = apply_top_p(c, nc, s->p.top_p);
-        if (s->p.min_p > 0.0f) nc = apply_min_p(c, nc, s->p.min_p);
-        chosen = draw(s, c, nc);
+        int nc = kept_candidates(s);
+        chosen = draw(s, s->cands, nc);
     }
     if (lp) fill_logprobs(s, logits, chosen, lp);
     return chosen;
