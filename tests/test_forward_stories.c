@@ -4,6 +4,7 @@
  * prompt ids reproducing the reference tokens. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 #include "refdata.h"
@@ -59,6 +60,23 @@ static void test_teacher_forced_logprobs(void **state) {
     }
 }
 
+static void test_prompt_tokenizes_to_reference(void **state) {
+    fixture *f = *state;
+    TU_REQUIRE_SHARED(f->m ? "" : NULL, MODEL);
+    const hflow_vocab *v = hflow_model_vocab(f->m);
+    assert_non_null(v);
+    for (int i = 0; i < f->n_cases; i++) {
+        int32_t *ids;
+        int n;
+        hflow_error err;
+        const char *p = f->cases[i].prompt;
+        assert_int_equal(hflow_tokenize(v, p, strlen(p), 1, 0, &ids, &n, &err), 0);
+        assert_int_equal(n, f->cases[i].n_prompt);
+        assert_memory_equal(ids, f->cases[i].prompt_ids, (size_t)n * sizeof *ids);
+        free(ids);
+    }
+}
+
 /* Greedy decoding one token at a time, as generation does. */
 static void test_greedy_reproduces_reference(void **state) {
     fixture *f = *state;
@@ -80,6 +98,7 @@ static void test_greedy_reproduces_reference(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prompt_tokenizes_to_reference),
         cmocka_unit_test(test_teacher_forced_logprobs),
         cmocka_unit_test(test_greedy_reproduces_reference),
     };

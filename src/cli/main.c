@@ -13,6 +13,7 @@ static const struct {
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
+    {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},

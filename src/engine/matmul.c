@@ -1,13 +1,16 @@
 /* matmul.c - y = W x over the thread pool.
  *
  * Activations are converted once per call into the kernel's activation format
- * (in the caller's workspace), then each thread takes a contiguous slice of
- * rows. Within a slice, rows are walked in blocks of ROW_BLOCK and tokens in
- * blocks of TOK_BLOCK: a row block (a few tens of KB) stays in cache while
- * every token block passes over it, so for prefill each weight byte comes from
- * memory once per call rather than once per token. */
+ * (in the caller's workspace), then threads take blocks of ROW_BLOCK rows from
+ * a shared atomic counter rather than fixed slices: on a busy machine a
+ * descheduled worker then costs only the block it holds, the others take the
+ * rest. Within a row block, tokens are walked in blocks of TOK_BLOCK: the row
+ * block (a few tens of KB) stays in cache while every token block passes over
+ * it, so for prefill each weight byte comes from memory once per call rather
+ * than once per token. */
 #include "engine/matmul.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "hybridflow/error.h"
@@ -29,6 +32,7 @@ typedef struct {
     size_t xa_row;
     int64_t n_tok;
     float *y;
+    atomic_llong next_row; /* first row of the next unclaimed block */
 } mm_job;
 
 void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
@@ -63,11 +67,13 @@ static void quantize_x_task(void *p, int ith, int nth) {
 
 static void matmul_task(void *p, int ith, int nth) {
     mm_job *j = p;
-    int64_t r0, r1;
-    split(j->rows, ith, nth, &r0, &r1);
+    (void)ith;
+    (void)nth;
     float out[TOK_BLOCK];
-    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-        int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+    for (;;) {
+        int64_t rb = atomic_fetch_add_explicit(&j->next_row, ROW_BLOCK, memory_order_relaxed);
+        if (rb >= j->rows) break;
+        int64_t re = rb + ROW_BLOCK < j->rows ? rb + ROW_BLOCK : j->rows;
         for (int64_t t0 = 0; t0 < j->n_tok; t0 += TOK_BLOCK) {
             int nt = (int)(j->n_tok - t0 < TOK_BLOCK ? j->n_tok - t0 : TOK_BLOCK);
             const char *xa = j->xa + (size_t)t0 * j->xa_row;
@@ -86,7 +92,7 @@ int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const voi
     size_t w_row = hflow_row_size(type, cols), xa_row = hflow_row_size(k->act_type, cols);
     if (rows < 0 || n_tok < 0 || w_row == 0 || xa_row == 0) return HFLOW_EINVAL;
     if (rows == 0 || n_tok == 0) return 0;
-    mm_job j = {k, W, w_row, rows, cols, x, NULL, NULL, xa_row, n_tok, y};
+    mm_job j = {k, W, w_row, rows, cols, x, NULL, NULL, xa_row, n_tok, y, 0};
     if (k->act_type == HFLOW_TYPE_F32) {
         j.xa = (const char *)x; /* float kernels read x directly */
     } else {

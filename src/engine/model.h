@@ -50,7 +50,7 @@ struct hflow_model {
     char *name;
     char arch[32];
     hflow_gguf *gguf;
-    hflow_vocab *vocab;   /* NULL only while no tokenizer is available */
+    hflow_vocab *vocab;
     hflow_pool *pool;
     hflow_hparams hp;
     hflow_model_info info;
