@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "engine/quantize_model.h"
 #include "hybridflow/engine.h"
 #include "hybridflow/family.h"
 #include "hybridflow/modelgen.h"
@@ -139,7 +140,7 @@ static double check_greedy_equality(hflow_model *draft, hflow_model *target, int
 
 /* ---- family built from stories260K ---- */
 
-static hflow_model *t_v1, *t_v2, *d_early, *d_foreign;
+static hflow_model *t_v1, *t_v2, *d_early, *d_quant, *d_foreign;
 
 static int setup_family(void **state) {
     (void)state;
@@ -150,7 +151,8 @@ static int setup_family(void **state) {
     hflow_error err = {0};
     if (hflow_family_stamp(src, path("v1.gguf"), "stories", "v1", 3, &err) ||
         hflow_family_evolve(path("v1.gguf"), path("v2.gguf"), 3, 0.05f, 11, "v2", &err) ||
-        hflow_family_derive_early_exit(path("v1.gguf"), path("draft.gguf"), 3, &err)) {
+        hflow_family_derive_early_exit(path("v1.gguf"), path("draft.gguf"), 3, &err) ||
+        hflow_quantize_model(path("v1.gguf"), path("draft-q4.gguf"), "q4_0", 1, NULL, &err)) {
         fprintf(stderr, "family setup: %s\n", err.message);
         return -1;
     }
@@ -160,6 +162,7 @@ static int setup_family(void **state) {
     t_v1 = load(path("v1.gguf"));
     t_v2 = load(path("v2.gguf"));
     d_early = load(path("draft.gguf"));
+    d_quant = load(path("draft-q4.gguf"));
     d_foreign = load(path("foreign.gguf"));
     return 0;
 }
@@ -169,6 +172,7 @@ static int teardown_family(void **state) {
     hflow_model_free(t_v1);
     hflow_model_free(t_v2);
     hflow_model_free(d_early);
+    hflow_model_free(d_quant);
     hflow_model_free(d_foreign);
     return 0;
 }
@@ -194,7 +198,10 @@ static void test_family_versions_and_foreign_draft(void **state) {
     REQUIRE_FAMILY();
     /* the static draft, derived from v1, verifies against v2 with v2's output */
     double a = check_greedy_equality(d_early, t_v2, 3);
-    print_message("draft from v1 on target v2: acceptance %.2f\n", a);
+    print_message("early-exit draft from v1 on target v2: acceptance %.2f\n", a);
+    double aq = check_greedy_equality(d_quant, t_v2, 3);
+    print_message("q4_0 copy of v1 as draft on target v2: acceptance %.2f\n", aq);
+    assert_true(aq > a); /* the quantized copy keeps every layer: a closer draft */
     /* the target itself as the draft: everything is accepted */
     int n_prompt;
     int32_t *prompt = tokenize(t_v1, PROMPTS[0], &n_prompt);
@@ -321,6 +328,7 @@ static void test_link_outage(void **state) {
     assert_int_equal(run_spec(d_early, t_v1, prompt, n_prompt, &o, &out, &st, &err), 0);
     assert_string_equal(st.stop_reason, "link-down-edge-only");
     assert_true(st.fallback_tokens > 0);
+    assert_true(st.not_lossless);
     assert_true(st.rounds > 0);
     assert_true(st.n_generated == N_GEN || st.n_generated == st.rounds + st.accepted + st.fallback_tokens);
     /* the tokens before the outage are still the target's */

@@ -271,7 +271,8 @@ typedef struct hflow_spec_stats {
     double bytes_up, bytes_down;
     double energy_j;     /* estimated from the device profile */
     double mean_k;
-    char stop_reason[24]; /* "eos", "length", "link-down", "cancelled" */
+    char stop_reason[24]; /* "eos", "length", "cancelled", "link-down-edge-only" */
+    int not_lossless;     /* 1 when some tokens came from the draft alone (link down) */
 } hflow_spec_stats;
 
 typedef struct hflow_spec_run_config {
