@@ -282,6 +282,8 @@ typedef struct hflow_spec_run_config {
     int32_t max_tokens;
     hflow_channel *channel;   /* clock for timing/energy accounting when emulated; may be NULL */
     int on_link_down_edge_only; /* 1: continue with the draft alone (not lossless), 0: stop with an error */
+    double draft_emulated_s_per_token; /* > 0: account drafting at this speed instead of the measured one
+                                          (benchmarks standing in for a phone-class draft; label it) */
     volatile int *cancel;
 } hflow_spec_run_config;
 

@@ -143,8 +143,10 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
         else if (i < k - 1) rc = hflow_session_decode(e->sess, &draft[i], 1, HFLOW_LOGITS_LAST, err);
     }
     if (rc) return rc;
-    double t_draft = hflow_now_s() - t0;
-    if (cfg->channel && cfg->channel->virtual_time) hflow_channel_spend(cfg->channel, t_draft);
+    double measured = hflow_now_s() - t0;
+    double t_draft = cfg->draft_emulated_s_per_token > 0 ? k * cfg->draft_emulated_s_per_token : measured;
+    /* virtual clock: all of the drafting; real clock: only an emulated excess */
+    if (cfg->channel) hflow_channel_spend(cfg->channel, cfg->channel->virtual_time ? t_draft : t_draft - measured);
     double w0 = clock_now(e);
     hflow_spec_verdict v;
     double t_verify = 0;
