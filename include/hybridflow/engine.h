@@ -75,8 +75,10 @@ int32_t hflow_session_common_prefix(const hflow_session *s, const int32_t *token
 
 /* ---- generation loop (shared by the CLI, the local backend and the server) ---- */
 
-/* Called once per generated token with its decoded text (possibly empty while
- * a UTF-8 character is incomplete). Return non-zero to stop. */
+/* Called once per generated token with the text that became safe to emit
+ * (possibly empty while a UTF-8 character is incomplete or text could still
+ * start a stop string), and once more with token -1 for held-back text at the
+ * end. lp is NULL unless want_logprobs. Return non-zero to stop. */
 typedef int (*hflow_token_cb)(void *user, int32_t token, const char *text, size_t len,
                               const hflow_token_logprobs *lp);
 

@@ -234,12 +234,14 @@ static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen,
     lp->n_top = have;
 }
 
-/* top-k -> temperature -> top-p -> min-p over s->work: the kept candidates
- * with their (unnormalised after truncation) probabilities in s->cands[0..n). */
+/* Runs top-k, temperature, top-p and min-p over s->work: the kept candidates
+ * with their (unnormalised after truncation) probabilities in s->cands[0..n).
+ * Shared by sampling and hflow_sampler_probs so both see one distribution. */
 static int kept_candidates(hflow_sampler *s) {
     cand *c = s->cands;
-    int nc = s->n_vocab;
-    for (int32_t i = 0; i < nc; i++) c[i] = (cand){i, s->work[i]};
+    int32_t n = s->n_vocab;
+    for (int32_t i = 0; i < n; i++) c[i] = (cand){i, s->work[i]};
+    int nc = n;
     if (s->p.top_k > 0 && s->p.top_k < nc) {
         select_top_k(c, nc, s->p.top_k);
         nc = s->p.top_k;
@@ -248,6 +250,18 @@ static int kept_candidates(hflow_sampler *s) {
     if (s->p.top_p > 0.0f && s->p.top_p < 1.0f) nc = apply_top_p(c, nc, s->p.top_p);
     if (s->p.min_p > 0.0f) nc = apply_min_p(c, nc, s->p.min_p);
     return nc;
+}
+
+int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_t *history, int n_history,
+                             hflow_token_logprobs *lp) {
+    if (!s || !logits) return -1;
+    int32_t n = s->n_vocab, chosen;
+    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
+    apply_repeat_penalty(s, history, n_history);
+    if (s->p.temperature <= 0.0f) chosen = hflow_argmax(s->work, n);
+    else chosen = draw(s, s->cands, kept_candidates(s));
+    if (lp) fill_logprobs(s, logits, chosen, lp);
+    return chosen;
 }
 
 void hflow_sampler_probs(hflow_sampler *s, const float *logits, float *probs) {
@@ -259,23 +273,7 @@ void hflow_sampler_probs(hflow_sampler *s, const float *logits, float *probs) {
     }
     memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     int nc = kept_candidates(s);
-    double sum = 0.0; /* draw() renormalises over the kept set: so do we */
+    double sum = 0.0;
     for (int i = 0; i < nc; i++) sum += s->cands[i].v;
     for (int i = 0; i < nc; i++) probs[s->cands[i].id] = (float)(s->cands[i].v / sum);
-}
-
-int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_t *history, int n_history,
-                             hflow_token_logprobs *lp) {
-    if (!s || !logits) return -1;
-    int32_t n = s->n_vocab, chosen;
-    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
-    apply_repeat_penalty(s, history, n_history);
-    if (s->p.temperature <= 0.0f) {
-        chosen = hflow_argmax(s->work, n);
-    } else {
-        int nc = kept_candidates(s);
-        chosen = draw(s, s->cands, nc);
-    }
-    if (lp) fill_logprobs(s, logits, chosen, lp);
-    return chosen;
 }
