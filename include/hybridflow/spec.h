@@ -202,6 +202,17 @@ int hflow_spec_target_verify(hflow_spec_target *t, const int32_t *draft, int32_t
 /* Context length so far, the pending token included. */
 int32_t hflow_spec_target_n_tokens(const hflow_spec_target *t);
 
+/* Called for each token of a plain generation as it is decided, with the
+ * forward time it took; return non-zero to stop after it. */
+typedef int (*hflow_spec_token_cb)(void *user, int32_t token, double t_forward_s);
+/* Plain remote generation (k = 0): the target generates up to n tokens on its
+ * own (argmax when greedy, a draw from its distribution when sampling), stopping
+ * after an end-of-generation token. Each token becomes the pending one, so
+ * verification can resume right after. n_out receives the count, t_forward_s
+ * the summed forward time. */
+int hflow_spec_target_generate(hflow_spec_target *t, int32_t n, hflow_spec_token_cb cb, void *user, int32_t *n_out,
+                               double *t_forward_s, hflow_error *err);
+
 /* ---------------- transports (how the edge reaches a target) ---------------- */
 
 typedef struct hflow_spec_session_info {
@@ -223,6 +234,13 @@ typedef struct hflow_spec_transport_vtable {
                   hflow_error *err);
     void (*close)(hflow_spec_transport *t);
     void (*destroy)(hflow_spec_transport *t);
+    /* Plain remote generation (k = 0): the target generates up to n tokens
+     * itself and streams them; on_token sees each as it arrives (its time
+     * argument is the target's forward time for it). Stops after an
+     * end-of-generation token. NULL when the transport cannot stream (the
+     * edge then never falls back). */
+    int (*generate)(hflow_spec_transport *t, int32_t n, hflow_spec_token_cb on_token, void *user, int32_t *n_got,
+                    double *t_gen_s, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err);
 } hflow_spec_transport_vtable;
 
 struct hflow_spec_transport {
