@@ -87,6 +87,8 @@ typedef struct hflow_spec_controller_config {
     int bytes_per_draft_token; /* uplink bytes per draft token (ids, plus probs when sampling) */
     int bytes_overhead_up, bytes_overhead_down; /* per round: headers, framing */
     int bytes_per_stream_token; /* downlink bytes per token of plain remote streaming (k = 0) */
+    int32_t stream_chunk;       /* tokens per k = 0 request (one RTT is paid per chunk); default 16 */
+    int32_t probe_every;        /* after this many k = 0 chunks in a row, one speculative round (default 4) */
 } hflow_spec_controller_config;
 
 /* Online estimates, updated after every round. */
@@ -110,6 +112,8 @@ typedef struct hflow_spec_round_obs {
     double t_verify_s;          /* target's reported forward time */
     double t_round_s;           /* wall time from send to reply */
     int32_t bytes_up, bytes_down;
+    int32_t n_streamed;         /* k = 0 (plain remote generation): tokens streamed; t_verify_s is then
+                                   their total generation time on the target */
 } hflow_spec_round_obs;
 
 typedef struct hflow_spec_choice {
@@ -129,7 +133,11 @@ double hflow_spec_expected_tokens(const hflow_spec_estimates *e, int32_t k);
 void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                            const hflow_device_profile *dev, int32_t k, double *time_s, double *energy_j);
 /* Picks k minimising time/token + lambda * energy/token, subject to the energy
- * budget when one is set (if no k meets it, the lowest-energy k). */
+ * budget when one is set (if no k meets it, the lowest-energy k). k = 0 (plain
+ * remote generation, streamed in chunks of stream_chunk) is a candidate when
+ * allow_fallback is set, no fixed k is, and the target's solo speed is known
+ * (measured from streams, or estimated from a one-token verify once a round
+ * has been observed). */
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out);
 
@@ -284,7 +292,9 @@ int hflow_spec_transport_completions(const char *endpoint, const struct hflow_vo
 typedef int (*hflow_spec_text_cb)(void *user, const char *text, size_t len);
 
 typedef struct hflow_spec_stats {
-    int32_t n_generated, rounds, drafted, accepted, fallback_tokens;
+    int32_t n_generated, rounds, drafted, accepted;
+    int32_t fallback_tokens; /* tokens not from speculation: streamed by the target (k = 0) or edge-only */
+    int32_t stream_rounds;   /* k = 0 rounds (plain remote generation chunks) */
     double t_total_s, t_draft_s, t_wait_s;
     double bytes_up, bytes_down;
     double energy_j;     /* estimated from the device profile */
