@@ -87,7 +87,7 @@ typedef struct hflow_spec_controller_config {
     int bytes_per_draft_token; /* uplink bytes per draft token (ids, plus probs when sampling) */
     int bytes_overhead_up, bytes_overhead_down; /* per round: headers, framing */
     int bytes_per_stream_token; /* downlink bytes per token of plain remote streaming (k = 0) */
-    int32_t stream_chunk;       /* tokens per k = 0 request (one RTT is paid per chunk); default 16 */
+    int32_t stream_chunk;       /* tokens per k = 0 request at least (one RTT per chunk); default 16 */
     int32_t probe_every;        /* after this many k = 0 chunks in a row, one speculative round (default 4) */
 } hflow_spec_controller_config;
 
@@ -140,6 +140,10 @@ void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_sp
  * has been observed). */
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out);
+
+/* Tokens per k = 0 request: >= stream_chunk, longer on long round trips so the
+ * RTT paid per chunk stays small, <= 8 x stream_chunk. */
+int32_t hflow_spec_stream_chunk(const hflow_spec_controller_config *c, const hflow_spec_estimates *e);
 
 /* ---------------- channel emulator ---------------- */
 

@@ -18,6 +18,7 @@
 #include "hybridflow/spec.h"
 
 #define ACCEPT_PRIOR 0.6
+#define MIN_EVIDENCE 8 /* acceptance observations before k = 0 is considered */
 
 void hflow_spec_controller_default(hflow_spec_controller_config *c) {
     memset(c, 0, sizeof *c);
@@ -135,6 +136,18 @@ void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_sp
                 t_wait * dev->p_idle_w;
 }
 
+/* Tokens per k = 0 request: at least stream_chunk, and enough that the round
+ * trip paid per chunk stays under ~5% of its generation time (long RTTs get
+ * long chunks), at most 8 x stream_chunk so the choice is revisited. */
+int32_t hflow_spec_stream_chunk(const hflow_spec_controller_config *c, const hflow_spec_estimates *e) {
+    int32_t base = c->stream_chunk > 0 ? c->stream_chunk : 16;
+    double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s : e->t_verify_base_s + e->t_verify_per_tok_s;
+    double want = t_gen > 0 ? ceil(e->rtt_s / (0.05 * t_gen)) : base;
+    if (want < base) want = base;
+    if (want > 8.0 * base) want = 8.0 * base;
+    return (int32_t)want;
+}
+
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out) {
     int32_t lo = c->fixed_k > 0 ? c->fixed_k : (c->k_min > 0 ? c->k_min : 1);
@@ -148,12 +161,13 @@ void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec
     double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s
                    : e->rounds > 0      ? e->t_verify_base_s + e->t_verify_per_tok_s
                                         : 0.0;
-    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0;
+    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk) */
+    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 && e->accept_seen[0] >= MIN_EVIDENCE;
     for (int32_t k = consider_fallback ? 0 : lo; k <= hi; k++) {
         if (k > 0 && k < lo) continue;
         hflow_spec_choice ch = {k, 1.0, 0, 0};
         if (k == 0) { /* plain remote generation, streamed in chunks: one RTT per chunk */
-            double chunk = c->stream_chunk > 0 ? c->stream_chunk : 16;
+            double chunk = hflow_spec_stream_chunk(c, e);
             double per_tok = fmax(t_gen, transfer_s(c->bytes_per_stream_token, e->down_bps));
             double head = e->rtt_s + transfer_s(c->bytes_overhead_up, e->up_bps) +
                           transfer_s(c->bytes_overhead_down, e->down_bps);

@@ -166,7 +166,7 @@ static int on_streamed(void *user, int32_t tok, double t_fwd) {
 /* k = 0: the target generates a chunk itself and streams it. */
 static int stream_round(edge *e, hflow_spec_transport *tr, hflow_error *err) {
     const hflow_spec_run_config *cfg = e->cfg;
-    int32_t n = e->ctl.stream_chunk > 0 ? e->ctl.stream_chunk : 16;
+    int32_t n = hflow_spec_stream_chunk(&e->ctl, e->est);
     if (n > cfg->max_tokens - e->n_out) n = cfg->max_tokens - e->n_out;
     int32_t got = 0, up = 0, down = 0;
     double t_gen = 0, w0 = clock_now(e), r0 = hflow_now_s();
