@@ -133,6 +133,9 @@ static void test_controller_energy_budget_and_fallback(void **state) {
     for (int i = 0; i < HFLOW_SPEC_MAX_K; i++) e.accept[i] = 0.05;
     e.t_target_gen_s = 0.01;
     hflow_spec_choose_k(&c, &e, &dev, &ch);
+    assert_true(ch.k >= 1); /* acceptance still the unmeasured prior: no switch on a guess */
+    for (int i = 0; i < HFLOW_SPEC_MAX_K; i++) e.accept_seen[i] = 10;
+    hflow_spec_choose_k(&c, &e, &dev, &ch);
     assert_int_equal(ch.k, 0);
     c.allow_fallback = 0;
     hflow_spec_choose_k(&c, &e, &dev, &ch);
