@@ -158,11 +158,13 @@ static void gen_main(void *arg) {
                             hflow_spec_target_n_tokens(j->s->target));
     }
     hflow_strbuf_puts(&b, "data: [DONE]\n\n");
+    /* give the session back before the client can see the end: its next
+     * request may follow at once and must not find the session still busy */
+    spec_table_put(j->srv->spec, j->s);
     if (!b.oom) hs_stream_write(j->st, b.data, b.len);
     hflow_strbuf_free(&b);
     hs_stream_finish(j->st);
     hs_stream_unref(j->st);
-    spec_table_put(j->srv->spec, j->s);
     free(j);
 }
 
