@@ -17,6 +17,7 @@ static const struct {
     {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
+    {"profile", cli_profile, "record per-step edge/cloud outcomes and quality labels for the router"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 
