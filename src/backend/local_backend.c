@@ -9,8 +9,8 @@
  * the model's chat template (chat.h); completion prompts are plain text.
  *
  * Defaults when the request leaves them open: max_tokens = until EOG or the
- * context is full, temperature 1 and top_p 1 (OpenAI's), a seed from the
- * clock. req->grammar names a built-in constraint (grammar.h), e.g. "plan"
+ * context is full, temperature 1 and top_p 1 (OpenAI's), the options' seed
+ * or else one from the clock. req->grammar names a built-in constraint (grammar.h), e.g. "plan"
  * or "plan:N"; the token texts it needs are computed once per backend. */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +43,7 @@ typedef struct local_backend {
     local_slot *slots;
     hflow_token_texts *texts; /* built on the first constrained call, under mu */
     uint64_t calls;           /* mixes into unseeded requests' seeds */
+    uint64_t seed;            /* options.seed: the seed of unseeded requests, 0 = from the clock */
 } local_backend;
 
 /* ---- prompt ---- */
@@ -154,6 +155,8 @@ static hflow_sampler *make_sampler(local_backend *lb, const hflow_request *req) 
     sp.top_p = req->top_p > 0 && req->top_p < 1 ? req->top_p : 1.0f;
     if (req->has_seed) {
         sp.seed = req->seed;
+    } else if (lb->seed) {
+        sp.seed = lb->seed;
     } else {
         pthread_mutex_lock(&lb->mu);
         sp.seed = hflow_now_ns() ^ (++lb->calls * 0x9e3779b97f4a7c15ULL);
@@ -274,6 +277,7 @@ int hflow_local_backend_open(const char *path, const hflow_backend_options *opts
     pthread_cond_init(&lb->cv, NULL);
     lb->n_ctx = opts->n_ctx > 0 ? opts->n_ctx : 0;
     lb->total_timeout_s = opts->total_timeout_s;
+    lb->seed = opts->seed;
     lb->n_slots = opts->n_parallel > 0 ? opts->n_parallel : 1;
     lb->slots = calloc((size_t)lb->n_slots, sizeof *lb->slots);
     hflow_model_params mp = {opts->n_threads};
