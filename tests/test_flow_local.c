@@ -15,11 +15,20 @@
 
 static char stories[4096];
 
+/* A short planner template: the real one is ~900 stories260K tokens, which
+ * only makes the test slow (the grammar, not the prompt, makes the plan). */
+static char tmpl[4096];
+
 static int setup(void **state) {
     (void)state;
     char buf[4096];
     const char *p = tu_shared_path(buf, sizeof buf, "models/stories260K.gguf");
     if (p) snprintf(stories, sizeof stories, "%s", p);
+    snprintf(tmpl, sizeof tmpl, "%s/planner-short.txt", tu_tmpdir());
+    FILE *f = fopen(tmpl, "w");
+    if (!f) fail_msg("cannot write %s", tmpl);
+    fputs("Write a plan of at most {{max_steps}} steps for: {{question}}\n", f);
+    fclose(f);
     return 0;
 }
 
@@ -62,6 +71,7 @@ static int run_query(uint64_t policy_seed, int64_t cloud_cap) {
     c.policy = pol;
     c.prices = prices;
     c.max_steps = 3;
+    c.planner_template_path = tmpl;
     c.cloud_concurrency = 2;
     c.min_step_tokens = 8;
     c.max_step_tokens = 24;
@@ -134,15 +144,16 @@ static void test_flow_both_tiers_local(void **state) {
     (void)state;
     NEED_STORIES();
     int steps = 0;
-    for (uint64_t seed = 1; seed <= 3; seed++) steps += run_query(seed, 100000);
+    steps += run_query(1, 100000);
     steps += run_query(4, 400); /* a tight cloud cap: calls shortened or moved to the edge, never over */
-    print_message("%d steps in 4 plans\n", steps);
-    assert_true(steps > 4); /* some plans have several steps (seeded: deterministic) */
+    print_message("%d steps in 2 plans\n", steps);
+    assert_true(steps > 2); /* a plan with several steps (seeded: deterministic) */
 }
 
 static int run_cli(const char *env, const char *args, char *out, size_t cap) {
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, "%s %s run --max-steps 2 --max-step-tokens 40 --answer-tokens 40 %s 2>&1 </dev/null", env, tu_cli_path(), args);
+    snprintf(cmd, sizeof cmd, "%s %s run --max-steps 2 --max-step-tokens 40 --answer-tokens 40 --planner-template '%s' %s 2>&1 </dev/null",
+             env, tu_cli_path(), tmpl, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);

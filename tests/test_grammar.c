@@ -246,7 +246,7 @@ static void test_walk_byte_vocab(void **state) {
     assert_int_equal(hflow_gen_model(&gp, path, &err), 0);
     hflow_token_texts *t = texts_from_gguf(path);
     int n_masks = 0;
-    for (uint64_t seed = 1; seed <= 20; seed++) walk(t, 1 + (int)(seed % 5), seed * 7919, 0, &n_masks);
+    for (uint64_t seed = 1; seed <= 8; seed++) walk(t, 1 + (int)(seed % 5), seed * 7919, 0, &n_masks);
     hflow_token_texts_free(t);
 }
 
@@ -257,7 +257,7 @@ static void test_walk_stories_vocab(void **state) {
     TU_REQUIRE_SHARED(p, "models/stories260K.gguf");
     hflow_token_texts *t = texts_from_gguf(p);
     int n_masks = 0;
-    for (uint64_t seed = 1; seed <= 20; seed++) walk(t, 1 + (int)(seed % 8), seed * 104729, 0, &n_masks);
+    for (uint64_t seed = 1; seed <= 8; seed++) walk(t, 1 + (int)(seed % 8), seed * 104729, 0, &n_masks);
     hflow_token_texts_free(t);
 }
 
@@ -317,9 +317,9 @@ static void test_generate_plan(void **state) {
     assert_int_equal(hflow_tokenize(hflow_model_vocab(model), prompt, strlen(prompt), 1, 0, &ids, &n, &err), 0);
     hflow_session *s;
     assert_int_equal(hflow_session_create(model, NULL, &s, &err), 0);
-    const float temps[] = {0.0f, 0.7f, 1.0f, 1.5f};
-    for (int ti = 0; ti < 4; ti++) {
-        for (uint64_t seed = 1; seed <= 3; seed++) {
+    const float temps[] = {0.0f, 0.8f, 1.5f};
+    for (int ti = 0; ti < 3; ti++) {
+        for (uint64_t seed = 1; seed <= 2; seed++) {
             hflow_grammar *g;
             assert_int_equal(hflow_grammar_create_named("plan:4", tt, &g, &err), 0);
             hflow_logits_hook hook = hflow_grammar_hook(g);
