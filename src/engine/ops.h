@@ -22,5 +22,9 @@ void hflow_vec_add(float *y, const float *x, int n);
  * k and v rows are `stride` floats apart; scores holds n_kv floats of scratch. */
 void hflow_attend(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv, int head_dim,
                   float scale, float *scores);
+/* The same over an F16 cache (k, v: IEEE half), rounding q and the softmax
+ * weights to F16 as ggml does (attend_f16.c). out must not alias q. */
+void hflow_attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                      int head_dim, float scale, float *scores);
 
 #endif
