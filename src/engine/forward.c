@@ -77,8 +77,8 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
+        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
         hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;

@@ -10,8 +10,10 @@
 /* out = x / rms(x) * w  (w may be NULL for an unweighted norm); out may alias x. */
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 /* Rotates the first n_rot dims of each of n_heads heads (head_dim apart) of x
- * by position pos; style is enum hflow_rope_style. */
-void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, int style);
+ * by position pos * freq_scale (linear rope scaling; 1 = none); style is enum
+ * hflow_rope_style. */
+void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
+                int style);
 /* In-place softmax of n values. */
 void hflow_softmax(float *x, int n);
 /* gate[i] = silu(gate[i]) * up[i]. */
