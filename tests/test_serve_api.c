@@ -15,6 +15,7 @@
 
 #include "base/strbuf.h"
 #include "http_client.h"
+#include "hybridflow/backend.h"
 #include "hybridflow/engine.h"
 #include "serve/chat_prompt.h"
 #include "serve/openai_format.h"
@@ -476,6 +477,62 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     free(ids);
 }
 
+/* ---- the project's own HTTP backend as the client ---- */
+
+static int collect_delta(void *user, const char *text, size_t len) {
+    hflow_strbuf_append(user, text, len);
+    return 0;
+}
+
+static void test_http_backend_drives_server(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "%s/v1#stories", server.base);
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.max_retries = 0;
+    hflow_backend *b;
+    hflow_error err;
+    assert_int_equal(hflow_backend_open(endpoint, &o, &b, &err), 0);
+    hflow_chat_message msgs[] = {{"user", "Tell me about a dog."}};
+    serve_message smsgs[] = {{"user", "Tell me about a dog."}};
+    gen_args a = {.temperature = 0.8f, .top_p = 0.9f, .seed = 4242, .max_tokens = 24};
+    ref_out ref;
+    ref_chat(smsgs, 1, &a, &ref);
+    for (int streamed = 0; streamed < 2; streamed++) {
+        hflow_request rq;
+        hflow_request_init(&rq);
+        rq.messages = msgs;
+        rq.n_messages = 1;
+        rq.max_tokens = a.max_tokens;
+        rq.temperature = a.temperature;
+        rq.top_p = a.top_p;
+        rq.has_seed = 1;
+        rq.seed = a.seed;
+        hflow_strbuf deltas;
+        hflow_strbuf_init(&deltas);
+        hflow_strbuf_puts(&deltas, "");
+        if (streamed) {
+            rq.on_delta = collect_delta;
+            rq.user = &deltas;
+        }
+        hflow_response resp;
+        memset(&resp, 0, sizeof resp);
+        if (hflow_backend_complete(b, &rq, &resp, &err)) fail_msg("backend: %s", err.message);
+        assert_string_equal(resp.text, ref.text.data);
+        if (streamed) assert_string_equal(deltas.data, ref.text.data);
+        assert_int_equal(resp.completion_tokens, ref.n);
+        assert_true(resp.prompt_tokens > 0);
+        assert_false(resp.usage_estimated);
+        assert_int_equal(resp.http_status, 200);
+        hflow_response_clear(&resp);
+        hflow_strbuf_free(&deltas);
+    }
+    hflow_strbuf_free(&ref.text);
+    hflow_backend_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_models),
@@ -485,6 +542,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_streams_equal_serial),
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
+        cmocka_unit_test(test_http_backend_drives_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -153,9 +153,15 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         return 1;
     }
     if (!strcmp(k, "seed")) {
-        if (get_int(v, k, -9007199254740991.0, 9007199254740991.0, &i, pe)) return -1;
+        /* Any 64-bit integer (signed or not). cJSON reads numbers as doubles,
+         * so seeds above 2^53 are rounded - the same way every time. */
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < -9223372036854775808.0 ||
+            v->valuedouble > 18446744073709551616.0)
+            return fail(pe, k, "'seed' must be a 64-bit integer");
         r->has_seed = 1;
-        r->seed = (uint64_t)i;
+        if (v->valuedouble < 0) r->seed = (uint64_t)(int64_t)v->valuedouble;
+        else if (v->valuedouble >= 18446744073709551615.0) r->seed = UINT64_MAX; /* 2^64 - 1 reads as 2^64 */
+        else r->seed = (uint64_t)v->valuedouble;
         return 1;
     }
     if (!strcmp(k, "stop")) return parse_stop(v, r, pe) ? -1 : 1;
