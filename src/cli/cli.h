@@ -15,5 +15,6 @@ int cli_serve(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_train_router(int argc, char **argv);
+int cli_profile(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"serve", cli_serve, "run the OpenAI-compatible HTTP server"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
+    {"profile", cli_profile, "record per-step edge/cloud outcomes and quality labels for the router"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 
