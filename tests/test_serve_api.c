@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/strbuf.h"
 #include "http_client.h"
 #include "hybridflow/backend.h"
+#include "hybridflow/modelgen.h"
+#include "hybridflow/serve.h"
 #include "hybridflow/engine.h"
 #include "serve/chat_prompt.h"
 #include "serve/openai_format.h"
@@ -26,6 +29,7 @@
 #define MAX_OUT 64
 
 static char model_path[1024];
+static char tiny_path[512]; /* a second, generated model served beside stories */
 static int have_model;
 static hflow_model *model;
 static tu_server server;
@@ -211,9 +215,14 @@ static int setup(void **state) {
         fprintf(stderr, "load: %s\n", err.message);
         return -1;
     }
-    char spec[1100];
+    snprintf(tiny_path, sizeof tiny_path, "%s/serve-api-tiny.gguf", tu_tmpdir());
+    hflow_gen_params gp;
+    hflow_gen_params_default(&gp);
+    if (hflow_gen_params_preset(&gp, "tiny", &err) || hflow_gen_model(&gp, tiny_path, &err)) return -1;
+    char spec[1100], spec2[600];
     snprintf(spec, sizeof spec, "stories=%s", model_path);
-    const char *args[] = {"--model", spec, "--parallel", "4", "--ctx", "512", "--threads", "1", NULL};
+    snprintf(spec2, sizeof spec2, "%s", tiny_path); /* named after its file: serve-api-tiny */
+    const char *args[] = {"--model", spec, "--model", spec2, "--parallel", "4", "--ctx", "512", "--threads", "1", NULL};
     if (tu_server_start(&server, args)) return -1;
     have_model = 1;
     return 0;
@@ -223,6 +232,7 @@ static int teardown(void **state) {
     (void)state;
     int rc = have_model ? tu_server_stop(&server) : 0;
     hflow_model_free(model);
+    if (tiny_path[0]) unlink(tiny_path);
     curl_global_cleanup();
     return rc;
 }
@@ -246,8 +256,11 @@ static void test_health_and_models(void **state) {
     tu_http("GET", tu_server_url(&server, "/v1/models", u, sizeof u), NULL, 0, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     cJSON *j = cJSON_Parse(r.body);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 2);
     cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "data"), 0);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "id")), "stories");
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "data"), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "id")), "serve-api-tiny");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "object")), "list");
     cJSON_Delete(j);
     tu_http_reply_free(&r);
@@ -443,12 +456,12 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     int32_t *ids;
     int n;
     tokenize(text, 0, &ids, &n);
-    cJSON *j = post_json("/tokenize", "{\"content\":\"Once upon a time\"}", 200);
+    cJSON *j = post_json("/tokenize", "{\"model\":\"stories\",\"content\":\"Once upon a time\"}", 200);
     cJSON *toks = cJSON_GetObjectItem(j, "tokens");
     assert_int_equal(cJSON_GetArraySize(toks), n);
     hflow_strbuf b;
     hflow_strbuf_init(&b);
-    hflow_strbuf_puts(&b, "{\"tokens\":");
+    hflow_strbuf_puts(&b, "{\"model\":\"stories\",\"tokens\":");
     for (int i = 0; i < n; i++) {
         assert_int_equal(cJSON_GetArrayItem(toks, i)->valueint, ids[i]);
         hflow_strbuf_printf(&b, "%s%d", i ? "," : "[", ids[i]);
@@ -533,6 +546,64 @@ static void test_http_backend_drives_server(void **state) {
     hflow_backend_free(b);
 }
 
+/* Two models: each request goes to the one it names; naming none is refused. */
+static void test_two_models(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    hflow_model *tiny;
+    hflow_model_params mp = {.n_threads = 1};
+    hflow_error err;
+    assert_int_equal(hflow_model_load(tiny_path, &mp, &tiny, &err), 0);
+    int32_t *ids;
+    int n;
+    assert_int_equal(hflow_tokenize(hflow_model_vocab(tiny), "abc", 3, 1, 0, &ids, &n, &err), 0);
+    cJSON *j = post_json("/tokenize", "{\"model\":\"serve-api-tiny\",\"content\":\"abc\"}", 200);
+    cJSON *toks = cJSON_GetObjectItem(j, "tokens");
+    assert_int_equal(cJSON_GetArraySize(toks), n);
+    for (int i = 0; i < n; i++) assert_int_equal(cJSON_GetArrayItem(toks, i)->valueint, ids[i]);
+    cJSON_Delete(j);
+    free(ids);
+    hflow_model_free(tiny);
+    j = post_json("/v1/completions", "{\"model\":\"serve-api-tiny\",\"prompt\":\"abc\",\"max_tokens\":4}", 200);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "model")), "serve-api-tiny");
+    cJSON_Delete(j);
+    j = post_json("/tokenize", "{\"content\":\"abc\"}", 400); /* which model? */
+    cJSON_Delete(j);
+}
+
+/* The in-process API (serve.h) with a borrowed, already loaded model. */
+static void test_in_process_server(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    hflow_serve_model sm = {.name = "mine", .model = model};
+    hflow_serve_options o;
+    hflow_serve_options_default(&o);
+    o.models = &sm;
+    o.n_models = 1;
+    o.port = 0;
+    o.n_ctx = 256;
+    hflow_server *srv;
+    hflow_error err;
+    assert_int_equal(hflow_server_start(&o, &srv, &err), 0);
+    assert_true(hflow_server_port(srv) > 0);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/v1/completions", hflow_server_port(srv));
+    const char *body = "{\"model\":\"mine\",\"prompt\":\"Once upon a time\",\"max_tokens\":16,\"temperature\":0}";
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", u, body, strlen(body), NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    gen_args a = {.temperature = 0, .top_p = 1, .max_tokens = 16};
+    ref_out ref;
+    ref_completion("Once upon a time", &a, &ref);
+    assert_string_equal(answer_text(j, 0), ref.text.data);
+    cJSON_Delete(j);
+    tu_http_reply_free(&r);
+    hflow_strbuf_free(&ref.text);
+    hflow_server_stop(srv); /* the borrowed model stays ours */
+    assert_non_null(hflow_model_get_info(model));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_models),
@@ -543,6 +614,8 @@ int main(void) {
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
         cmocka_unit_test(test_http_backend_drives_server),
+        cmocka_unit_test(test_two_models),
+        cmocka_unit_test(test_in_process_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
