@@ -343,6 +343,59 @@ static void test_chat_matches_engine(void **state) {
     check_chat(&a);
 }
 
+/* Chat logprobs, whole and streamed (one entry per chunk), equal the engine's. */
+static void check_chat_logprob_entry(cJSON *e, const ref_out *ref, int i) {
+    assert_true(i < ref->n && i < MAX_OUT);
+    assert_true(fabs(cJSON_GetObjectItem(e, "logprob")->valuedouble - ref->lp[i]) <= 1e-5);
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(e, "bytes")));
+    cJSON *top = cJSON_GetObjectItem(e, "top_logprobs");
+    assert_int_equal(cJSON_GetArraySize(top), 3);
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(cJSON_GetObjectItem(cJSON_GetArrayItem(top, k), "logprob")->valuedouble - ref->top_lp[i][k]) <=
+                    1e-5);
+}
+
+static void test_chat_logprobs_whole_and_streamed(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    serve_message msgs[] = {{"user", "Tell me about a frog."}};
+    gen_args a = {.temperature = 0, .top_p = 1, .max_tokens = 12, .n_top = 3};
+    ref_out ref;
+    ref_chat(msgs, 1, &a, &ref);
+    const char *body = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about a frog.\"}],"
+                       "\"max_tokens\":12,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3";
+    char whole[512], streamed[512];
+    snprintf(whole, sizeof whole, "%s}", body);
+    snprintf(streamed, sizeof streamed, "%s,\"stream\":true}", body);
+    cJSON *j = post_json("/v1/chat/completions", whole, 200);
+    cJSON *content = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "logprobs"), "content");
+    assert_int_equal(cJSON_GetArraySize(content), ref.n);
+    for (int i = 0; i < ref.n; i++) check_chat_logprob_entry(cJSON_GetArrayItem(content, i), &ref, i);
+    cJSON_Delete(j);
+
+    char u[256];
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", tu_server_url(&server, "/v1/chat/completions", u, sizeof u), streamed,
+                             strlen(streamed), NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    int n = 0;
+    for (const char *p = r.body; (p = strstr(p, "data: {")); p += 6) {
+        const char *end = strstr(p, "\n\n");
+        cJSON *c = cJSON_ParseWithLength(p + 6, (size_t)(end - p - 6));
+        assert_non_null(c);
+        cJSON *lp = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0), "logprobs");
+        if (cJSON_IsObject(lp)) {
+            cJSON *e;
+            cJSON_ArrayForEach(e, cJSON_GetObjectItem(lp, "content")) check_chat_logprob_entry(e, &ref, n++);
+        }
+        cJSON_Delete(c);
+    }
+    assert_int_equal(n, ref.n);
+    tu_http_reply_free(&r);
+    hflow_strbuf_free(&ref.text);
+}
+
 /* ---- concurrency ---- */
 
 #define N_CONC 8
@@ -610,6 +663,7 @@ int main(void) {
         cmocka_unit_test(test_completion_greedy_matches_engine),
         cmocka_unit_test(test_completion_sampled_matches_engine),
         cmocka_unit_test(test_chat_matches_engine),
+        cmocka_unit_test(test_chat_logprobs_whole_and_streamed),
         cmocka_unit_test(test_concurrent_streams_equal_serial),
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
