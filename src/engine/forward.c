@@ -37,9 +37,14 @@ static void attn_worker(void *ctx, int ith, int nth) {
     for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
-        const float *k = hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        const float *v = hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        hflow_attend(s->sc.att + qoff, s->sc.q + qoff, k, v, (size_t)s->kv.kv_dim, j->pos0 + t + 1, hd, scale, scores);
+        size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
+        const void *k = hflow_kv_k(&s->kv, j->il, 0), *v = hflow_kv_v(&s->kv, j->il, 0);
+        if (s->kv.type == HFLOW_KV_F16)
+            hflow_attend_f16(s->sc.att + qoff, s->sc.q + qoff, (const uint16_t *)k + off, (const uint16_t *)v + off,
+                             stride, j->pos0 + t + 1, hd, scale, scores);
+        else
+            hflow_attend(s->sc.att + qoff, s->sc.q + qoff, (const float *)k + off, (const float *)v + off, stride,
+                         j->pos0 + t + 1, hd, scale, scores);
     }
 }
 
@@ -72,10 +77,9 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        memcpy(hflow_kv_k(&s->kv, il, pos0 + t), k, (size_t)kv_dim * sizeof(float));
-        memcpy(hflow_kv_v(&s->kv, il, pos0 + t), sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;
 }

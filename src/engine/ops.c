@@ -12,12 +12,15 @@ void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
-void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, int style) {
+void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
+                int style) {
     int half = n_rot / 2;
-    for (int i = 0; i < half; i++) {
-        /* theta_i = pos * base^(-2i/n_rot), computed in double once for all heads */
-        double theta = (double)pos * pow((double)theta_base, -2.0 * i / n_rot);
-        float c = (float)cos(theta), s = (float)sin(theta);
+    /* theta_i = pos * base^(-2i/n_rot), stepped in f32 as ggml steps it: the
+     * K cache is rounded to F16 afterwards, so angles that differ in the last
+     * f32 bits flip roundings and move llama.cpp-compared logits by ~1e-3. */
+    float theta_scale = powf(theta_base, -2.0f / (float)n_rot), theta = (float)pos * freq_scale;
+    for (int i = 0; i < half; i++, theta *= theta_scale) {
+        float c = cosf(theta), s = sinf(theta);
         for (int h = 0; h < n_heads; h++) {
             float *hx = x + (size_t)h * head_dim;
             int a = style == HFLOW_ROPE_NEOX ? i : 2 * i;
