@@ -169,7 +169,7 @@ static hflow_sampler *make_sampler(local_backend *lb, const hflow_request *req) 
 static int run_on_slot(local_backend *lb, local_slot *sl, const hflow_request *req, const int32_t *ids, int n,
                        hflow_grammar *g, call_ctx *ctx, hflow_generate_stats *st, hflow_error *err) {
     if (!sl->s) {
-        hflow_session_params sp = {lb->n_ctx};
+        hflow_session_params sp = {.n_ctx = lb->n_ctx};
         int rc = hflow_session_create(lb->model, &sp, &sl->s, err);
         if (rc) return rc;
     }
