@@ -12,7 +12,8 @@
  *     x += Wdown (silu(Wgate xb) * Wup xb)
  *   logits[n_vocab] = Woutput (rmsnorm(x) * output_norm)  for the rows asked for
  * Weight products go through hflow_matmul with all T tokens at once, so a
- * weight row is read once per chunk rather than once per token. */
+ * weight row is read once per chunk rather than once per token; products that
+ * share their input (q/k/v, gate/up) run as one fused pool dispatch. */
 #include <math.h>
 #include <string.h>
 
@@ -62,9 +63,10 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     hflow_scratch *sc = &s->sc;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
     int rc;
-    if ((rc = matmul(s, &l->wq, sc->xb, n_tok, sc->q)) || (rc = matmul(s, &l->wk, sc->xb, n_tok, sc->k)) ||
-        (rc = matmul(s, &l->wv, sc->xb, n_tok, sc->v)))
-        return rc;
+    hflow_matmul_op ops[3] = {{l->wq.type, l->wq.data, l->wq.rows, sc->q},
+                              {l->wk.type, l->wk.data, l->wk.rows, sc->k},
+                              {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
     if (l->bq) add_bias(sc->q, l->bq, n_tok, q_dim);
     if (l->bk) add_bias(sc->k, l->bk, n_tok, kv_dim);
     if (l->bv) add_bias(sc->v, l->bv, n_tok, kv_dim);
@@ -102,8 +104,9 @@ static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t n_tok) {
     for (int32_t t = 0; t < n_tok; t++)
         hflow_rmsnorm(sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->ffn_norm, n_embd, hp->norm_eps);
     int rc;
-    if ((rc = matmul(s, &l->w_gate, sc->xb, n_tok, sc->gate)) || (rc = matmul(s, &l->w_up, sc->xb, n_tok, sc->up)))
-        return rc;
+    hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
+                              {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
     hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
     if ((rc = matmul(s, &l->w_down, sc->gate, n_tok, sc->out))) return rc;
     hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
