@@ -74,8 +74,9 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
+        const float *cs = sc->rope + (size_t)t * hp->n_rot;
+        hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
+        hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
         memcpy(hflow_kv_k(&s->kv, il, pos0 + t), k, (size_t)kv_dim * sizeof(float));
         memcpy(hflow_kv_v(&s->kv, il, pos0 + t), sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
     }
@@ -138,6 +139,8 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
                          int logits_rows) {
     const hflow_model *m = s->model;
     int rc = embed(s, tokens, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) /* positions are shared by q, k and every layer */
+        hflow_rope_table(s->sc.rope + (size_t)t * m->hp.n_rot, m->hp.n_rot, pos0 + t, m->hp.rope_theta);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
         if (!rc) rc = ffn_block(s, &m->layers[il], n_tok);
