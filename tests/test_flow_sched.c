@@ -90,7 +90,7 @@ static void run_query(const hflow_flow_config *cfg, hflow_flow_result *res) {
     hflow_flow *f;
     hflow_error err;
     assert_int_equal(hflow_flow_create(cfg, &f, &err), 0);
-    hflow_query_options qo = {HFLOW_ANSWER_OPTION, "mc", NULL};
+    hflow_query_options qo = {HFLOW_FORMAT_OPTION, "mc", NULL};
     int rc = hflow_flow_run(f, "Which option is right?", &qo, res, &err);
     if (rc) print_message("run failed: %s\n", err.message);
     assert_int_equal(rc, 0);

@@ -10,6 +10,7 @@
 #ifndef HYBRIDFLOW_BACKEND_H
 #define HYBRIDFLOW_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hybridflow/error.h"

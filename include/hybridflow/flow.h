@@ -82,11 +82,13 @@ enum hflow_sched_mode {
     HFLOW_SCHED_SEQUENTIAL = 2  /* one step at a time, in plan order */
 };
 
+/* Enumerators are HFLOW_FORMAT_*: eval.h owns HFLOW_ANSWER_* (answer types of
+ * dataset items), and both headers must be includable together. */
 enum hflow_answer_format {
-    HFLOW_ANSWER_FREE = 0,    /* free text */
-    HFLOW_ANSWER_OPTION = 1,  /* a single option letter */
-    HFLOW_ANSWER_INTEGER = 2, /* an integer */
-    HFLOW_ANSWER_LIST = 3     /* a comma-separated list */
+    HFLOW_FORMAT_FREE = 0,    /* free text */
+    HFLOW_FORMAT_OPTION = 1,  /* a single option letter */
+    HFLOW_FORMAT_INTEGER = 2, /* an integer */
+    HFLOW_FORMAT_LIST = 3     /* a comma-separated list */
 };
 
 enum hflow_step_state {

@@ -16,8 +16,10 @@ static const struct {
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
     {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
+    {"serve", cli_serve, "run the OpenAI-compatible HTTP server"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
+    {"profile", cli_profile, "record per-step edge/cloud outcomes and quality labels for the router"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 

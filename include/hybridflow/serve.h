@@ -1,0 +1,57 @@
+/* hybridflow/serve.h - the OpenAI-compatible HTTP server, in-process.
+ *
+ * hflow_server_start loads (or borrows) the models, creates n_parallel engine
+ * sessions per model and starts listening; requests are served on MHD's
+ * connection threads until hflow_server_stop. The CLI `hybridflow serve` is a
+ * thin wrapper; tests and other modules embed the server with these calls.
+ * Routes, parameters, error codes and metric names: docs/SERVER.md. */
+#ifndef HYBRIDFLOW_SERVE_H
+#define HYBRIDFLOW_SERVE_H
+
+#include <stddef.h>
+
+#include "hybridflow/engine.h"
+#include "hybridflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hflow_server hflow_server;
+
+/* One served model. Give either a path (the server loads and frees it) or an
+ * already loaded model (borrowed: it must outlive the server). */
+typedef struct hflow_serve_model {
+    const char *name;   /* the "model" clients ask for; copied */
+    const char *path;   /* GGUF file */
+    hflow_model *model; /* when non-NULL, used instead of path */
+} hflow_serve_model;
+
+typedef struct hflow_serve_options {
+    const hflow_serve_model *models; /* copied at start */
+    int n_models;
+    const char *host;        /* IPv4 address to bind; default "127.0.0.1" */
+    int port;                /* 0 = any free port (see hflow_server_port) */
+    int n_parallel;          /* engine sessions (slots) per model; default 1 */
+    int n_ctx;               /* context per slot; 0 = the engine's default */
+    int n_threads;           /* engine threads for models loaded by path; 0 = all */
+    const char *api_key;     /* NULL = no auth; copied */
+    size_t max_body_bytes;   /* default 8 MiB */
+    int max_queue;           /* requests that may wait per model before 503 (0 = none); default 64 */
+    double drain_timeout_s;  /* stop waits this long for in-flight work; default 30, <= 0 forever */
+} hflow_serve_options;
+
+void hflow_serve_options_default(hflow_serve_options *o);
+
+/* Starts serving. On success *out is owned by the caller (free it with
+ * hflow_server_stop). Fails with HFLOW_EIO when the address is in use. */
+int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_error *err);
+/* The bound TCP port (useful with port 0). */
+int hflow_server_port(const hflow_server *s);
+/* Stops accepting, drains in-flight requests, frees everything. NULL is allowed. */
+void hflow_server_stop(hflow_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

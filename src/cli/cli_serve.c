@@ -1,0 +1,118 @@
+/* cli_serve.c - `hybridflow serve`: run the OpenAI-compatible server until
+ * SIGINT/SIGTERM, then drain in-flight requests and exit 0.
+ *
+ * The signals are blocked before the server starts, so every MHD thread
+ * inherits the mask and only this thread receives them, in sigwait: no
+ * async-signal-safety concerns and no global flag. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "hybridflow/serve.h"
+
+#define MAX_MODELS 16
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: hybridflow serve --model NAME=PATH.gguf [--model ...] [--host 127.0.0.1] [--port 8080]\n"
+            "                        [--parallel N] [--ctx N] [--threads N] [--api-key KEY] [--max-queue N]\n"
+            "                        [--max-body BYTES]\n"
+            "  --port 0 picks a free port. Once listening, prints 'listening on http://HOST:PORT'.\n"
+            "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Fills o and the model table from argv; returns 0, 1 for --help, -1 on error. */
+static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve_model *models, char **names) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hybridflow serve: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        int n = 0, bad = 0;
+        if (!strcmp(a, "--model")) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1] || o->n_models >= MAX_MODELS) {
+                fprintf(stderr, "hybridflow serve: --model wants NAME=PATH.gguf (at most %d)\n", MAX_MODELS);
+                return -1;
+            }
+            names[o->n_models] = strndup(v, (size_t)(eq - v));
+            models[o->n_models] = (hflow_serve_model){names[o->n_models], eq + 1, NULL};
+            o->n_models++;
+        } else if (!strcmp(a, "--host")) o->host = v;
+        else if (!strcmp(a, "--port")) { bad = parse_int(v, 0, 65535, &n); o->port = n; }
+        else if (!strcmp(a, "--parallel")) { bad = parse_int(v, 1, 256, &n); o->n_parallel = n; }
+        else if (!strcmp(a, "--ctx")) { bad = parse_int(v, 0, 1 << 20, &n); o->n_ctx = n; }
+        else if (!strcmp(a, "--threads")) { bad = parse_int(v, 0, 1024, &n); o->n_threads = n; }
+        else if (!strcmp(a, "--max-queue")) { bad = parse_int(v, 0, 1 << 20, &n); o->max_queue = n; }
+        else if (!strcmp(a, "--max-body")) { bad = parse_int(v, 1, 1 << 30, &n); o->max_body_bytes = (size_t)n; }
+        else if (!strcmp(a, "--api-key")) o->api_key = v;
+        else {
+            fprintf(stderr, "hybridflow serve: unknown option %s\n", a);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "hybridflow serve: bad value for %s: %s\n", a, v);
+            return -1;
+        }
+    }
+    if (!o->n_models) {
+        fprintf(stderr, "hybridflow serve: at least one --model NAME=PATH.gguf is needed\n");
+        return -1;
+    }
+    return 0;
+}
+
+int cli_serve(int argc, char **argv) {
+    hflow_serve_options o;
+    hflow_serve_options_default(&o);
+    hflow_serve_model models[MAX_MODELS];
+    char *names[MAX_MODELS] = {0};
+    o.models = models;
+    const char *env_key = getenv("HYBRIDFLOW_API_KEY");
+    if (env_key && *env_key) o.api_key = env_key;
+    int rc = parse_args(argc, argv, &o, models, names);
+    if (rc) {
+        usage(rc > 0 ? stdout : stderr);
+        rc = rc > 0 ? 0 : 2;
+        goto out;
+    }
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hflow_server *srv;
+    hflow_error err;
+    if (hflow_server_start(&o, &srv, &err)) {
+        fprintf(stderr, "hybridflow serve: %s\n", err.message);
+        rc = 1;
+        goto out;
+    }
+    printf("listening on http://%s:%d\n", o.host, hflow_server_port(srv));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "hybridflow serve: %s received, draining in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    hflow_server_stop(srv);
+    fprintf(stderr, "hybridflow serve: stopped\n");
+out:
+    for (int i = 0; i < MAX_MODELS; i++) free(names[i]);
+    return rc;
+}

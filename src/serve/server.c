@@ -1,0 +1,76 @@
+/* server.c - hflow_server lifecycle: registry + metrics + HTTP routes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "serve/server_ctx.h"
+
+static const hs_route routes[] = {
+    {"GET", "/health", serve_route_health, 1},
+    {"GET", "/v1/models", serve_route_models, 0},
+    {"POST", "/v1/chat/completions", serve_route_chat, 0},
+    {"POST", "/v1/completions", serve_route_completions, 0},
+    {"POST", "/tokenize", serve_route_tokenize, 0},
+    {"POST", "/detokenize", serve_route_detokenize, 0},
+    {"GET", "/metrics", serve_route_metrics, 0},
+};
+
+void hflow_serve_options_default(hflow_serve_options *o) {
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->n_parallel = 1;
+    o->max_body_bytes = 8u << 20;
+    o->max_queue = 64;
+    o->drain_timeout_s = 30;
+}
+
+uint64_t serve_next_id(hflow_server *s) {
+    pthread_mutex_lock(&s->id_mu);
+    uint64_t id = ++s->next_id;
+    pthread_mutex_unlock(&s->id_mu);
+    return id;
+}
+
+static void observe(void *app, const char *route, int status, double seconds) {
+    hflow_server *s = app;
+    serve_metrics_request(&s->metrics, route, status, seconds);
+}
+
+int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_error *err) {
+    *out = NULL;
+    hflow_server *s = calloc(1, sizeof *s);
+    if (!s) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    serve_metrics_init(&s->metrics);
+    pthread_mutex_init(&s->id_mu, NULL);
+    /* Ids only need to be unique per process run; the clock keeps restarts apart. */
+    s->next_id = hflow_now_ns() & 0xffffffffffull;
+    s->drain_timeout_s = o->drain_timeout_s;
+    int rc = serve_registry_init(&s->reg, o, &s->metrics, err);
+    if (!rc) {
+        hs_config cfg = {.host = o->host, .port = o->port, .max_body = o->max_body_bytes ? o->max_body_bytes : 8u << 20,
+                         .api_key = o->api_key, .routes = routes, .n_routes = (int)(sizeof routes / sizeof routes[0]),
+                         .app = s, .observer = observe};
+        rc = hs_server_start(&cfg, &s->http, err);
+    }
+    if (rc) {
+        serve_registry_free(&s->reg);
+        pthread_mutex_destroy(&s->id_mu);
+        serve_metrics_destroy(&s->metrics);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int hflow_server_port(const hflow_server *s) { return hs_server_port(s->http); }
+
+void hflow_server_stop(hflow_server *s) {
+    if (!s) return;
+    hs_server_stop(s->http, s->drain_timeout_s);
+    serve_registry_free(&s->reg);
+    pthread_mutex_destroy(&s->id_mu);
+    serve_metrics_destroy(&s->metrics);
+    free(s);
+}
