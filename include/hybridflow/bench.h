@@ -28,7 +28,7 @@ typedef struct hflow_bench_params {
     int32_t n_prompt;    /* prefill length (default 256 when 0) */
     int32_t n_gen;       /* decoded tokens (default 64 when 0) */
     int reps;            /* repetitions (default 3 when 0) */
-    size_t membw_bytes;  /* bytes per STREAM array (default 64 MiB when 0) */
+    size_t membw_bytes;  /* bytes per STREAM array (default 256 MiB when 0: beyond the caches) */
 } hflow_bench_params;
 
 typedef struct hflow_bench_result {

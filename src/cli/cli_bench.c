@@ -14,7 +14,7 @@ static void usage(FILE *f) {
             "  -p N              prompt (prefill) length (default 256)\n"
             "  -n N              decoded tokens (default 64)\n"
             "  --reps R          repetitions; medians are reported (default 3)\n"
-            "  --bw-mib M        MiB per STREAM array (default 64)\n"
+            "  --bw-mib M        MiB per STREAM array (default 256)\n"
             "Bandwidth is measured inside every repetition, beside the model work: on a shared\n"
             "machine compare the ratio, not the absolute figures.\n");
 }

@@ -135,7 +135,7 @@ static int check_params(const hflow_bench_params *in, hflow_bench_params *p, hfl
     if (p->n_prompt == 0) p->n_prompt = 256;
     if (p->n_gen == 0) p->n_gen = 64;
     if (p->reps == 0) p->reps = 3;
-    if (p->membw_bytes == 0) p->membw_bytes = (size_t)64 << 20;
+    if (p->membw_bytes == 0) p->membw_bytes = (size_t)256 << 20;
     if (p->n_prompt < 1 || p->n_gen < 1 || p->reps < 1 || p->reps > MAX_REPS || p->n_threads < 0)
         return hflow_error_set(err, HFLOW_EINVAL,
                                "bench: need prompt >= 1, gen >= 1, 1 <= reps <= %d, threads >= 0 (got %d, %d, %d, %d)",
