@@ -9,6 +9,8 @@
  * counter runs over the blocks of all weights in turn, so fusing q/k/v costs
  * one dispatch (one wake-up and one wait) instead of three, which is most of
  * what a small model's decode step pays besides the weight reads.
+ * A single token (decode) goes through the type's 4-row gemv kernel where
+ * there is one (gemv.h; identical results).
  * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
  * (a few tens of KB) stays in cache while every token block passes over it,
  * so for prefill each weight byte comes from memory once per call rather than
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 
 #include "hybridflow/error.h"
+#include "engine/gemv.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
 
@@ -28,6 +31,7 @@
 
 typedef struct {
     const hflow_dot_kernel *k;
+    hflow_gemv_fn gemv; /* 4-row decode path, NULL when the type has none */
     const char *W;
     size_t w_row;
     int64_t rows;
@@ -79,6 +83,10 @@ static void quantize_x_task(void *p, int ith, int nth) {
 static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     float out[TOK_BLOCK];
     int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
+    if (j->n_tok == 1 && pt->gemv) {
+        pt->gemv(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xa, pt->y + rb);
+        return;
+    }
     for (int64_t t0 = 0; t0 < j->n_tok; t0 += TOK_BLOCK) {
         int nt = (int)(j->n_tok - t0 < TOK_BLOCK ? j->n_tok - t0 : TOK_BLOCK);
         const char *xa = pt->xa + (size_t)t0 * pt->xa_row;
@@ -108,6 +116,7 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];
         if (!(pt->k = hflow_dot_kernel_get(ops[i].type))) return HFLOW_EUNSUPPORTED;
+        pt->gemv = hflow_gemv_get(ops[i].type);
         pt->w_row = hflow_row_size(ops[i].type, j->cols);
         pt->xa_row = hflow_row_size(pt->k->act_type, j->cols);
         if (ops[i].rows < 0 || pt->w_row == 0 || pt->xa_row == 0) return HFLOW_EINVAL;
