@@ -115,8 +115,8 @@ static void rope_table_apply_equals_rope(void **state) {
                 float *a = rand_vec(n_heads * hd, 1.0f), *b = malloc((size_t)(n_heads * hd) * sizeof(float));
                 float cs[64];
                 memcpy(b, a, (size_t)(n_heads * hd) * sizeof(float));
-                hflow_rope(a, n_heads, hd, n_rot, pos, 10000.0f, styles[st]);
-                hflow_rope_table(cs, n_rot, pos, 10000.0f);
+                hflow_rope(a, n_heads, hd, n_rot, pos, 10000.0f, 0.25f + 0.75f * (float)(pos % 2), styles[st]);
+                hflow_rope_table(cs, n_rot, pos, 10000.0f, 0.25f + 0.75f * (float)(pos % 2));
                 hflow_rope_apply(b, n_heads, hd, n_rot, cs, styles[st]);
                 assert_memory_equal(a, b, (size_t)(n_heads * hd) * sizeof(float));
                 free(a), free(b);

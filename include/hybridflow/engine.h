@@ -48,8 +48,15 @@ const hflow_vocab *hflow_model_vocab(const hflow_model *m);
 const hflow_gguf *hflow_model_gguf(const hflow_model *m);
 const char *hflow_model_path(const hflow_model *m);
 
+/* How a session stores its KV cache. F16 (the default, as in llama.cpp) takes
+ * half the memory; attention then runs as ggml's does with an F16 cache (q
+ * and the softmax weights rounded to F16 for the two products), so logits
+ * match llama.cpp's to ~1e-4. F32 keeps every product in f32. */
+enum hflow_kv_type { HFLOW_KV_F16 = 0, HFLOW_KV_F32 = 1 };
+
 typedef struct hflow_session_params {
     int32_t n_ctx; /* 0 = min(n_ctx_train, 4096) */
+    int kv_type;   /* enum hflow_kv_type; 0 = F16 */
 } hflow_session_params;
 
 enum hflow_logits_mode { HFLOW_LOGITS_LAST = 0, HFLOW_LOGITS_ALL = 1, HFLOW_LOGITS_NONE = 2 };

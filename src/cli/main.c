@@ -16,6 +16,7 @@ static const struct {
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
     {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
     {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
+    {"spec", cli_spec, "edge-cloud speculative decoding: draft here, verify on a target"},
     {"serve", cli_serve, "run the OpenAI-compatible HTTP server"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},

@@ -158,7 +158,7 @@ int hflow_bench_run(const hflow_bench_params *in, hflow_bench_result *out, hflow
     if ((rc = hflow_model_load(p.model_path, &mp, &m, err))) return rc;
     out->load_s = hflow_now_s() - t0;
     const hflow_model_info *info = hflow_model_get_info(m);
-    hflow_session_params sp = {p.n_prompt + p.n_gen};
+    hflow_session_params sp = {.n_ctx = p.n_prompt + p.n_gen}; /* default KV type, as generate uses */
     if ((rc = hflow_session_create(m, &sp, &s, err))) goto done;
     if (!(prompt = malloc((size_t)p.n_prompt * sizeof *prompt))) {
         rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");

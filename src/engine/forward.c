@@ -38,9 +38,14 @@ static void attn_worker(void *ctx, int ith, int nth) {
     for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
-        const float *k = hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        const float *v = hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        hflow_attend(s->sc.att + qoff, s->sc.q + qoff, k, v, (size_t)s->kv.kv_dim, j->pos0 + t + 1, hd, scale, scores);
+        size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
+        const void *k = hflow_kv_k(&s->kv, j->il, 0), *v = hflow_kv_v(&s->kv, j->il, 0);
+        if (s->kv.type == HFLOW_KV_F16)
+            hflow_attend_f16(s->sc.att + qoff, s->sc.q + qoff, (const uint16_t *)k + off, (const uint16_t *)v + off,
+                             stride, j->pos0 + t + 1, hd, scale, scores);
+        else
+            hflow_attend(s->sc.att + qoff, s->sc.q + qoff, (const float *)k + off, (const float *)v + off, stride,
+                         j->pos0 + t + 1, hd, scale, scores);
     }
 }
 
@@ -77,8 +82,7 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
         const float *cs = sc->rope + (size_t)t * hp->n_rot;
         hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
         hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
-        memcpy(hflow_kv_k(&s->kv, il, pos0 + t), k, (size_t)kv_dim * sizeof(float));
-        memcpy(hflow_kv_v(&s->kv, il, pos0 + t), sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;
 }
@@ -140,7 +144,8 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
     const hflow_model *m = s->model;
     int rc = embed(s, tokens, n_tok);
     for (int32_t t = 0; t < n_tok; t++) /* positions are shared by q, k and every layer */
-        hflow_rope_table(s->sc.rope + (size_t)t * m->hp.n_rot, m->hp.n_rot, pos0 + t, m->hp.rope_theta);
+        hflow_rope_table(s->sc.rope + (size_t)t * m->hp.n_rot, m->hp.n_rot, pos0 + t, m->hp.rope_theta,
+                         m->hp.rope_freq_scale);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
         if (!rc) rc = ffn_block(s, &m->layers[il], n_tok);

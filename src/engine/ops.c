@@ -21,12 +21,12 @@ void hflow_rmsnorm_ref(float *out, const float *x, const float *w, int n, float 
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
-void hflow_rope_table(float *cs, int n_rot, int32_t pos, float theta_base) {
-    for (int i = 0; i < n_rot / 2; i++) {
-        /* theta_i = pos * base^(-2i/n_rot), computed in double */
-        double theta = (double)pos * pow((double)theta_base, -2.0 * i / n_rot);
-        cs[2 * i] = (float)cos(theta);
-        cs[2 * i + 1] = (float)sin(theta);
+void hflow_rope_table(float *cs, int n_rot, int32_t pos, float theta_base, float freq_scale) {
+    /* the angle stepping of hflow_rope below, so table + apply equals it bit for bit */
+    float theta_scale = powf(theta_base, -2.0f / (float)n_rot), theta = (float)pos * freq_scale;
+    for (int i = 0; i < n_rot / 2; i++, theta *= theta_scale) {
+        cs[2 * i] = cosf(theta);
+        cs[2 * i + 1] = sinf(theta);
     }
 }
 
@@ -45,20 +45,22 @@ void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const floa
     }
 }
 
-void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, int style) {
-    /* the same arithmetic as table + apply, pair by pair, so both agree bit for bit */
-    for (int i = 0; i < n_rot / 2; i++) {
-        float cs[2];
-        double theta = (double)pos * pow((double)theta_base, -2.0 * i / n_rot);
-        cs[0] = (float)cos(theta);
-        cs[1] = (float)sin(theta);
+void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
+                int style) {
+    int half = n_rot / 2;
+    /* theta_i = pos * base^(-2i/n_rot), stepped in f32 as ggml steps it: the
+     * K cache is rounded to F16 afterwards, so angles that differ in the last
+     * f32 bits flip roundings and move llama.cpp-compared logits by ~1e-3. */
+    float theta_scale = powf(theta_base, -2.0f / (float)n_rot), theta = (float)pos * freq_scale;
+    for (int i = 0; i < half; i++, theta *= theta_scale) {
+        float c = cosf(theta), s = sinf(theta);
         for (int h = 0; h < n_heads; h++) {
             float *hx = x + (size_t)h * head_dim;
             int a = style == HFLOW_ROPE_NEOX ? i : 2 * i;
-            int b = style == HFLOW_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+            int b = style == HFLOW_ROPE_NEOX ? i + half : 2 * i + 1;
             float x0 = hx[a], x1 = hx[b];
-            hx[a] = x0 * cs[0] - x1 * cs[1];
-            hx[b] = x0 * cs[1] + x1 * cs[0];
+            hx[a] = x0 * c - x1 * s;
+            hx[b] = x0 * s + x1 * c;
         }
     }
 }

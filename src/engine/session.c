@@ -37,13 +37,16 @@ int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_se
     int32_t n_ctx = p && p->n_ctx > 0 ? p->n_ctx : m->hp.n_ctx_train;
     if ((!p || p->n_ctx <= 0) && n_ctx > DEFAULT_MAX_CTX) n_ctx = DEFAULT_MAX_CTX;
     if (p && p->n_ctx < 0) return hflow_error_set(err, HFLOW_EINVAL, "negative context size %d", p->n_ctx);
+    int kv_type = p ? p->kv_type : HFLOW_KV_F16;
+    if (kv_type != HFLOW_KV_F16 && kv_type != HFLOW_KV_F32)
+        return hflow_error_set(err, HFLOW_EINVAL, "unknown KV cache type %d", kv_type);
     hflow_session *s = calloc(1, sizeof *s);
     if (!s) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     s->model = m;
     s->n_ctx = n_ctx;
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
     int kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim) ||
+    if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim, kv_type) ||
         scratch_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx)) {
         hflow_session_free(s);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory for a session of %d tokens", n_ctx);
