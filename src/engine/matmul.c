@@ -42,7 +42,7 @@ void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
     ws->cap = 0;
 }
 
-static int ws_reserve(hflow_matmul_ws *ws, size_t need) {
+int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need) {
     if (ws->cap >= need) return 0;
     void *p = malloc(need);
     if (!p) return HFLOW_ENOMEM;
@@ -97,7 +97,7 @@ int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const voi
         j.xa = (const char *)x; /* float kernels read x directly */
     } else {
         if (!ws) return HFLOW_EINVAL;
-        int rc = ws_reserve(ws, xa_row * (size_t)n_tok);
+        int rc = hflow_matmul_ws_reserve(ws, xa_row * (size_t)n_tok);
         if (rc) return rc;
         j.xq = ws->buf;
         j.xa = ws->buf;

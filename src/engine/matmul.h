@@ -18,9 +18,19 @@ typedef struct hflow_matmul_ws {
 } hflow_matmul_ws;
 
 void hflow_matmul_ws_free(hflow_matmul_ws *ws);
+/* Grows ws->buf to at least `need` bytes (contents not kept); 0 or HFLOW_ENOMEM. */
+int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need);
 
 /* Returns 0, HFLOW_EUNSUPPORTED for a type without kernels, HFLOW_ENOMEM. */
 int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
                  const float *x, int64_t n_tok, float *y);
+
+/* The same product rounded exactly as llama.cpp's CPU backend rounds it
+ * (matmul_ggml.c, ggml_compat.h): for F32 and F16 weights, tinyBLAS order
+ * when n_tok >= 2 and cols % 8 == 0, else ggml_vec_dot order; F16 weights
+ * multiply x rounded to half. Other types go to hflow_matmul (their integer
+ * dot products already match llama.cpp's). Scalar: slower than hflow_matmul. */
+int hflow_matmul_ggml(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows,
+                      int64_t cols, const float *x, int64_t n_tok, float *y);
 
 #endif
