@@ -13,11 +13,13 @@
 #define MODEL "models/stories260K.gguf"
 #define REF_JSONL "testdata/stories260K.reference.jsonl"
 /* Measured raw, every step, GGML numerics (llama.cpp's rounding, see
- * docs/NUMERICS.md): <= 1e-5 in all four prompts. With FAST numerics (this
+ * docs/NUMERICS.md): <= 2.4e-6 in all four prompts (the issue asks 1e-3; we
+ * hold 1e-4, below what one F16 rounding flip would cost). With FAST numerics (this
  * engine's kernels and libm expf) tail logprobs (-3 .. -11) late in a
  * sequence drift by up to 7.7e-3: F16 rounding flips of the KV cache,
  * amplified; pinned below with the old relative allowance. */
 #define TOL 1e-3f
+#define GGML_TOL 1e-4f
 #define FAST_REL_TOL 5e-3f
 
 typedef struct fixture {
@@ -48,7 +50,7 @@ static int teardown(void **state) {
     return 0;
 }
 
-static void teacher_force_all(void **state, int numerics, float rel_tol) {
+static void teacher_force_all(void **state, int numerics, float tol, float rel_tol) {
     fixture *f = *state;
     TU_REQUIRE_SHARED(f->m ? "" : NULL, MODEL);
     for (int i = 0; i < f->n_cases; i++) {
@@ -59,16 +61,16 @@ static void teacher_force_all(void **state, int numerics, float rel_tol) {
                       r.argmax_checked);
         assert_int_equal(r.gross_step, -1);
         assert_int_equal(r.n_steps, f->cases[i].n_steps);
-        assert_true(r.max_err <= TOL);
+        assert_true(r.max_err <= tol);
         assert_int_equal(r.argmax_bad, 0);
     }
 }
 
-/* The issue's bar: every top-5 logprob within 1e-3, no relative allowance. */
-static void test_teacher_forced_logprobs(void **state) { teacher_force_all(state, HFLOW_NUMERICS_GGML, 0.0f); }
+/* Every top-5 logprob within 1e-4 (the issue: 1e-3), no relative allowance. */
+static void test_teacher_forced_logprobs(void **state) { teacher_force_all(state, HFLOW_NUMERICS_GGML, GGML_TOL, 0.0f); }
 
 static void test_teacher_forced_logprobs_fast(void **state) {
-    teacher_force_all(state, HFLOW_NUMERICS_FAST, FAST_REL_TOL);
+    teacher_force_all(state, HFLOW_NUMERICS_FAST, TOL, FAST_REL_TOL);
 }
 
 static void test_prompt_tokenizes_to_reference(void **state) {

@@ -92,8 +92,10 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(s, sc->k, l->k_norm, n_tok, hp->n_head_kv, hd);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        void (*rope)(float *, int, int, int, int32_t, float, float, int) =
+            s->numerics == HFLOW_NUMERICS_GGML ? hflow_ggml_rope : hflow_rope;
+        rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
         hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/ggml_type.h"
+#include "engine/model.h"
 #include "engine/quant.h"
 #include "engine/quant_blocks.h"
 #include "engine/quant_unpack.h"
@@ -141,4 +142,19 @@ float hflow_ggml_dot_q32(uint32_t type, const void *w, const void *xq, int64_t n
         }
     }
     return hflow_ggml_hsum8(acc);
+}
+
+void hflow_ggml_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
+                     int style) {
+    int half = n_rot / 2;
+    float theta_scale = powf(theta_base, -2.0f / (float)n_rot), theta = (float)pos;
+    for (int i = 0; i < half; i++, theta *= theta_scale) {
+        float angle = freq_scale * theta, c = cosf(angle), s = sinf(angle);
+        int a = style == HFLOW_ROPE_NEOX ? i : 2 * i, b = style == HFLOW_ROPE_NEOX ? i + half : 2 * i + 1;
+        for (int h = 0; h < n_heads; h++) {
+            float *hx = x + (size_t)h * head_dim, x0 = hx[a], x1 = hx[b];
+            hx[a] = fmaf(x0, c, -(x1 * s));
+            hx[b] = fmaf(x0, s, x1 * c);
+        }
+    }
 }

@@ -56,6 +56,13 @@ void hflow_ggml_quant_q8_0(const float *x, void *dst, int64_t n);
  * integer sums, each fused-multiply-added with d_w*d_x into its own lane. */
 float hflow_ggml_dot_q32(uint32_t type, const void *w, const void *xq, int64_t n);
 
+/* hflow_rope (ops.h) as ggml_compute_forward_rope_f32 computes it: angles
+ * pos * base^(-2i/n_rot) stepped in f32, then times freq_scale, and the
+ * rotation compiled with FMA contraction: x0*c - x1*s is fma(x0, c, -(x1*s)),
+ * x0*s + x1*c is fma(x0, s, x1*c). */
+void hflow_ggml_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
+                     int style);
+
 /* Rounds a float to the nearest half (ties to even) and back. */
 float hflow_round_f16(float x);
 
