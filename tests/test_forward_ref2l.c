@@ -21,22 +21,28 @@ typedef struct ref_row {
     const char *file;
     uint32_t types[2]; /* weight types the file uses (q4_k_m mixes two) */
     int n_types;
+    int numerics;      /* enum hflow_numerics the session runs with */
     float tol;
+    const char *name;
 } ref_row;
 
-/* Measured (max over both prompts, every step): f32 7.1e-4. The quantized
- * files agree to ~1e-6 (bit-level: same activation quantization and integer
- * dot products as llama.cpp) at 88% of their steps; the others are isolated
- * runs of steps off by 0.03..0.14 (q8_0 0.10, q4_0 0.14, q6_k 0.09, q4_k_m
- * 0.09) that we could not attribute (see docs/NUMERICS.md), hence 0.15 rather
- * than the issue's 0.05. f16 is off by 1e-3..7e-3 at every step (open). */
+/* Measured (max over both prompts, every step). In GGML numerics (llama.cpp's
+ * rounding, docs/NUMERICS.md) f32, f16 and q8_0 agree to <= 2.2e-6 (held to
+ * 1e-4: one F16 rounding flip would cost more). The files with K-quant tensors (q4_0's output head is
+ * Q6_K) are not emulated (their Q8_K dot products keep this engine's
+ * rounding): they agree to ~1e-6 at most steps and by 0.03..0.14 at runs of
+ * others (activation-quantization flips), hence 0.15 rather than the issue's
+ * 0.05. FAST numerics (this engine's kernels) are pinned too: f32 7.1e-4,
+ * f16 7.1e-3 (F16 weights multiply F16-rounded activations in llama.cpp). */
 static const ref_row ROWS[] = {
-    {"ref-2L-256-f32.gguf", {HFLOW_TYPE_F32}, 1, 1e-3f},
-    {"ref-2L-256-f16.gguf", {HFLOW_TYPE_F16}, 1, 1e-2f},
-    {"ref-2L-256-q8_0.gguf", {HFLOW_TYPE_Q8_0}, 1, 0.15f},
-    {"ref-2L-256-q4_0.gguf", {HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q6_K}, 2, 0.15f}, /* output.weight is Q6_K */
-    {"ref-2L-256-q6_k.gguf", {HFLOW_TYPE_Q6_K}, 1, 0.15f},
-    {"ref-2L-256-q4_k_m.gguf", {HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q6_K}, 2, 0.15f},
+    {"ref-2L-256-f32.gguf", {HFLOW_TYPE_F32}, 1, HFLOW_NUMERICS_GGML, 1e-4f, "f32 ggml"},
+    {"ref-2L-256-f16.gguf", {HFLOW_TYPE_F16}, 1, HFLOW_NUMERICS_GGML, 1e-4f, "f16 ggml"},
+    {"ref-2L-256-q8_0.gguf", {HFLOW_TYPE_Q8_0}, 1, HFLOW_NUMERICS_GGML, 1e-4f, "q8_0 ggml"},
+    {"ref-2L-256-q4_0.gguf", {HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q6_K}, 2, HFLOW_NUMERICS_FAST, 0.15f, "q4_0 fast"},
+    {"ref-2L-256-q6_k.gguf", {HFLOW_TYPE_Q6_K}, 1, HFLOW_NUMERICS_FAST, 0.15f, "q6_k fast"},
+    {"ref-2L-256-q4_k_m.gguf", {HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q6_K}, 2, HFLOW_NUMERICS_FAST, 0.15f, "q4_k_m fast"},
+    {"ref-2L-256-f32.gguf", {HFLOW_TYPE_F32}, 1, HFLOW_NUMERICS_FAST, 1e-3f, "f32 fast"},
+    {"ref-2L-256-f16.gguf", {HFLOW_TYPE_F16}, 1, HFLOW_NUMERICS_FAST, 1e-2f, "f16 fast"},
 };
 
 static void run_row(void **state) {
@@ -62,10 +68,10 @@ static void run_row(void **state) {
     for (int i = 0; i < n_cases; i++) {
         if (!cases[i].model || strcmp(cases[i].model, row->file)) continue;
         tu_tf_result r;
-        assert_int_equal(tu_ref_teacher_force(m, &cases[i], MIN_GAP, 0.0f, &r), 0);
-        print_message("%s \"%s\": %d steps (%d held-back tokens rebuilt), max |dlogprob| %.2e (step %d), "
+        assert_int_equal(tu_ref_teacher_force(m, &cases[i], row->numerics, MIN_GAP, 0.0f, &r), 0);
+        print_message("%s (%s) \"%s\": %d steps (%d held-back tokens rebuilt), max |dlogprob| %.2e (step %d), "
                       "argmax %d/%d checked steps differ\n",
-                      row->file, cases[i].prompt, r.n_steps, r.n_held, r.max_err, r.worst_step, r.argmax_bad,
+                      row->file, row->name, cases[i].prompt, r.n_steps, r.n_held, r.max_err, r.worst_step, r.argmax_bad,
                       r.argmax_checked);
         /* Known: some reference runs depart from every engine state we can
          * reproduce at one position (10+ nats; see the report); at least the
@@ -85,7 +91,7 @@ int main(void) {
     struct CMUnitTest tests[sizeof ROWS / sizeof ROWS[0]];
     for (size_t i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(run_row, (void *)&ROWS[i]);
-        tests[i].name = ROWS[i].file;
+        tests[i].name = ROWS[i].name;
     }
     return _cmocka_run_group_tests("forward_ref2l", tests, sizeof ROWS / sizeof ROWS[0], NULL, NULL);
 }

@@ -12,13 +12,15 @@
 
 #define MODEL "models/stories260K.gguf"
 #define REF_JSONL "testdata/stories260K.reference.jsonl"
-/* Plus this fraction of |logprob|. Measured raw (session default: F16 KV
- * cache rounded as llama.cpp rounds it): top-1 logprobs agree to ~1e-5, but
- * some tail ones (-3 .. -11) late in a sequence are off by up to 7.7e-3
- * ("Lily..." step 36): F16 rounding flips amplified; the same ~7e-3 with an
- * F32 cache. Open: see docs/NUMERICS.md. */
+/* Measured raw, every step, GGML numerics (llama.cpp's rounding, see
+ * docs/NUMERICS.md): <= 2.4e-6 in all four prompts (the issue asks 1e-3; we
+ * hold 1e-4, below what one F16 rounding flip would cost). With FAST numerics (this
+ * engine's kernels and libm expf) tail logprobs (-3 .. -11) late in a
+ * sequence drift by up to 7.7e-3: F16 rounding flips of the KV cache,
+ * amplified; pinned below with the old relative allowance. */
 #define TOL 1e-3f
-#define REL_TOL 5e-3f
+#define GGML_TOL 1e-4f
+#define FAST_REL_TOL 5e-3f
 
 typedef struct fixture {
     hflow_model *m;
@@ -48,19 +50,27 @@ static int teardown(void **state) {
     return 0;
 }
 
-static void test_teacher_forced_logprobs(void **state) {
+static void teacher_force_all(void **state, int numerics, float tol, float rel_tol) {
     fixture *f = *state;
     TU_REQUIRE_SHARED(f->m ? "" : NULL, MODEL);
     for (int i = 0; i < f->n_cases; i++) {
         tu_tf_result r;
-        assert_int_equal(tu_ref_teacher_force(f->m, &f->cases[i], 0.05f, REL_TOL, &r), 0);
-        print_message("\"%s\": %d steps, max excess |dlogprob| %.2e (step %d), argmax %d/%d differ\n",
-                      f->cases[i].prompt, r.n_steps, r.max_err, r.worst_step, r.argmax_bad, r.argmax_checked);
+        assert_int_equal(tu_ref_teacher_force(f->m, &f->cases[i], numerics, 0.05f, rel_tol, &r), 0);
+        print_message("\"%s\": %d steps, max |dlogprob| beyond %.0e*|logprob|: %.2e (step %d), argmax %d/%d differ\n",
+                      f->cases[i].prompt, r.n_steps, rel_tol, r.max_err, r.worst_step, r.argmax_bad,
+                      r.argmax_checked);
         assert_int_equal(r.gross_step, -1);
         assert_int_equal(r.n_steps, f->cases[i].n_steps);
-        assert_true(r.max_err <= TOL);
+        assert_true(r.max_err <= tol);
         assert_int_equal(r.argmax_bad, 0);
     }
+}
+
+/* Every top-5 logprob within 1e-4 (the issue: 1e-3), no relative allowance. */
+static void test_teacher_forced_logprobs(void **state) { teacher_force_all(state, HFLOW_NUMERICS_GGML, GGML_TOL, 0.0f); }
+
+static void test_teacher_forced_logprobs_fast(void **state) {
+    teacher_force_all(state, HFLOW_NUMERICS_FAST, TOL, FAST_REL_TOL);
 }
 
 static void test_prompt_tokenizes_to_reference(void **state) {
@@ -103,6 +113,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompt_tokenizes_to_reference),
         cmocka_unit_test(test_teacher_forced_logprobs),
+        cmocka_unit_test(test_teacher_forced_logprobs_fast),
         cmocka_unit_test(test_greedy_reproduces_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

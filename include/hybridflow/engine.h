@@ -54,9 +54,16 @@ const char *hflow_model_path(const hflow_model *m);
  * match llama.cpp's to ~1e-4. F32 keeps every product in f32. */
 enum hflow_kv_type { HFLOW_KV_F16 = 0, HFLOW_KV_F32 = 1 };
 
+/* How the forward pass rounds (docs/NUMERICS.md). GGML reproduces llama.cpp's
+ * CPU backend to the bit for F32/F16 weights and an F16 cache (summation
+ * orders, F16-rounded activations, its vectorized exp), so logits match the
+ * reference decodings; FAST uses this engine's own SIMD kernels. */
+enum hflow_numerics { HFLOW_NUMERICS_DEFAULT = 0, HFLOW_NUMERICS_GGML = 1, HFLOW_NUMERICS_FAST = 2 };
+
 typedef struct hflow_session_params {
     int32_t n_ctx; /* 0 = min(n_ctx_train, 4096) */
     int kv_type;   /* enum hflow_kv_type; 0 = F16 */
+    int numerics;  /* enum hflow_numerics; 0 = the default (HFLOW_NUMERICS_FAST) */
 } hflow_session_params;
 
 enum hflow_logits_mode { HFLOW_LOGITS_LAST = 0, HFLOW_LOGITS_ALL = 1, HFLOW_LOGITS_NONE = 2 };

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/ggml_compat.h"
 #include "engine/ggml_type.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
@@ -34,13 +35,19 @@ static void attn_worker(void *ctx, int ith, int nth) {
     const hflow_hparams *hp = &s->model->hp;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
-    float *scores = s->sc.scores + (size_t)ith * s->n_ctx;
+    float *scores = s->sc.scores + (size_t)ith * s->sc.score_stride;
+    float *col = scores + ((s->n_ctx + 31) & ~31);
+    int ggml = s->numerics == HFLOW_NUMERICS_GGML;
     for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
         size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
         const void *k = hflow_kv_k(&s->kv, j->il, 0), *v = hflow_kv_v(&s->kv, j->il, 0);
-        if (s->kv.type == HFLOW_KV_F16)
+        if (s->kv.type == HFLOW_KV_F16 && ggml)
+            hflow_attend_f16_ggml(s->sc.att + qoff, s->sc.q + qoff, (const uint16_t *)k + off,
+                                  (const uint16_t *)v + off, stride, j->pos0 + t + 1, hd, scale, scores, col,
+                                  j->n_tok >= 2);
+        else if (s->kv.type == HFLOW_KV_F16)
             hflow_attend_f16(s->sc.att + qoff, s->sc.q + qoff, (const uint16_t *)k + off, (const uint16_t *)v + off,
                              stride, j->pos0 + t + 1, hd, scale, scores);
         else
@@ -50,7 +57,15 @@ static void attn_worker(void *ctx, int ith, int nth) {
 }
 
 static int matmul(hflow_session *s, const hflow_weight *w, const float *x, int32_t n_tok, float *y) {
+    if (s->numerics == HFLOW_NUMERICS_GGML)
+        return hflow_matmul_ggml(s->model->pool, &s->ws, w->type, w->data, w->rows, w->cols, x, n_tok, y);
     return hflow_matmul(s->model->pool, &s->ws, w->type, w->data, w->rows, w->cols, x, n_tok, y);
+}
+
+static void rmsnorm(const hflow_session *s, float *out, const float *x, const float *w, int n) {
+    float eps = s->model->hp.norm_eps;
+    if (s->numerics == HFLOW_NUMERICS_GGML) hflow_ggml_rmsnorm(out, x, w, n, eps);
+    else hflow_rmsnorm(out, x, w, n, eps);
 }
 
 static void add_bias(float *y, const float *b, int32_t n_tok, int dim) {
@@ -58,8 +73,8 @@ static void add_bias(float *y, const float *b, int32_t n_tok, int dim) {
 }
 
 /* Per-head RMSNorm (qwen3's q_norm/k_norm hook). */
-static void head_norm(float *y, const float *w, int32_t n_tok, int n_heads, int hd, float eps) {
-    for (int64_t i = 0; i < (int64_t)n_tok * n_heads; i++) hflow_rmsnorm(y + i * hd, y + i * hd, w, hd, eps);
+static void head_norm(const hflow_session *s, float *y, const float *w, int32_t n_tok, int n_heads, int hd) {
+    for (int64_t i = 0; i < (int64_t)n_tok * n_heads; i++) rmsnorm(s, y + i * hd, y + i * hd, w, hd);
 }
 
 /* q, k, v projections, family hooks, RoPE, and the cache write. */
@@ -68,20 +83,33 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     hflow_scratch *sc = &s->sc;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
     int rc;
-    hflow_matmul_op ops[3] = {{l->wq.type, l->wq.data, l->wq.rows, sc->q},
-                              {l->wk.type, l->wk.data, l->wk.rows, sc->k},
-                              {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
-    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
+    if (s->numerics == HFLOW_NUMERICS_GGML) {
+        if ((rc = matmul(s, &l->wq, sc->xb, n_tok, sc->q)) || (rc = matmul(s, &l->wk, sc->xb, n_tok, sc->k)) ||
+            (rc = matmul(s, &l->wv, sc->xb, n_tok, sc->v)))
+            return rc;
+    } else {
+        hflow_matmul_op ops[3] = {{l->wq.type, l->wq.data, l->wq.rows, sc->q},
+                                  {l->wk.type, l->wk.data, l->wk.rows, sc->k},
+                                  {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
+        if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
+    }
     if (l->bq) add_bias(sc->q, l->bq, n_tok, q_dim);
     if (l->bk) add_bias(sc->k, l->bk, n_tok, kv_dim);
     if (l->bv) add_bias(sc->v, l->bv, n_tok, kv_dim);
-    if (l->q_norm) head_norm(sc->q, l->q_norm, n_tok, hp->n_head, hd, hp->norm_eps);
-    if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
+    if (l->q_norm) head_norm(s, sc->q, l->q_norm, n_tok, hp->n_head, hd);
+    if (l->k_norm) head_norm(s, sc->k, l->k_norm, n_tok, hp->n_head_kv, hd);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        const float *cs = sc->rope + (size_t)t * hp->n_rot;
-        hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
-        hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
+        if (s->numerics == HFLOW_NUMERICS_GGML) {
+            hflow_ggml_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale,
+                            hp->rope_style);
+            hflow_ggml_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale,
+                            hp->rope_style);
+        } else {
+            const float *cs = sc->rope + (size_t)t * hp->n_rot;
+            hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
+            hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
+        }
         hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;
@@ -92,7 +120,7 @@ static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, i
     hflow_scratch *sc = &s->sc;
     int n_embd = hp->n_embd;
     for (int32_t t = 0; t < n_tok; t++)
-        hflow_rmsnorm(sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->attn_norm, n_embd, hp->norm_eps);
+        rmsnorm(s, sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->attn_norm, n_embd);
     int rc = qkv_project(s, l, il, n_tok, pos0);
     if (rc) return rc;
     attn_job job = {s, il, n_tok, pos0};
@@ -102,19 +130,27 @@ static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, i
     return 0;
 }
 
-static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t n_tok) {
+/* The FFN sub-layer of rows [first, first+n_tok) of the chunk. */
+static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t first, int32_t n_tok) {
     const hflow_hparams *hp = &s->model->hp;
     hflow_scratch *sc = &s->sc;
     int n_embd = hp->n_embd;
+    float *x = sc->x + (size_t)first * n_embd;
     for (int32_t t = 0; t < n_tok; t++)
-        hflow_rmsnorm(sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->ffn_norm, n_embd, hp->norm_eps);
+        rmsnorm(s, sc->xb + (size_t)t * n_embd, x + (size_t)t * n_embd, l->ffn_norm, n_embd);
     int rc;
-    hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
-                              {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
-    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
-    hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
+    if (s->numerics == HFLOW_NUMERICS_GGML) {
+        if ((rc = matmul(s, &l->w_gate, sc->xb, n_tok, sc->gate)) || (rc = matmul(s, &l->w_up, sc->xb, n_tok, sc->up)))
+            return rc;
+        hflow_ggml_swiglu(sc->gate, sc->up, n_tok, hp->n_ff);
+    } else {
+        hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
+                                  {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
+        if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
+        hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
+    }
     if ((rc = matmul(s, &l->w_down, sc->gate, n_tok, sc->out))) return rc;
-    hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
+    hflow_vec_add(x, sc->out, n_tok * n_embd);
     return 0;
 }
 
@@ -134,11 +170,13 @@ static int output_head(hflow_session *s, int32_t first, int32_t n, float *out) {
     const hflow_model *m = s->model;
     int n_embd = m->hp.n_embd;
     for (int32_t t = 0; t < n; t++)
-        hflow_rmsnorm(s->sc.xb + (size_t)t * n_embd, s->sc.x + (size_t)(first + t) * n_embd, m->output_norm, n_embd,
-                      m->hp.norm_eps);
+        rmsnorm(s, s->sc.xb + (size_t)t * n_embd, s->sc.x + (size_t)(first + t) * n_embd, m->output_norm, n_embd);
     return matmul(s, &m->output, s->sc.xb, n, out);
 }
 
+/* After the last layer's attention only the rows whose logits are wanted
+ * matter, so its FFN runs on those alone (as llama.cpp prunes to its output
+ * rows there: which also decides its summation order for them). */
 static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok, int32_t pos0, float *logits,
                          int logits_rows) {
     const hflow_model *m = s->model;
@@ -148,7 +186,10 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
                          m->hp.rope_freq_scale);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
-        if (!rc) rc = ffn_block(s, &m->layers[il], n_tok);
+        int last = il == m->hp.n_layer - 1;
+        if (!rc && !(last && logits_rows == 0))
+            rc = last ? ffn_block(s, &m->layers[il], n_tok - logits_rows, logits_rows)
+                      : ffn_block(s, &m->layers[il], 0, n_tok);
     }
     if (!rc && logits_rows) rc = output_head(s, n_tok - logits_rows, logits_rows, logits);
     return rc;

@@ -59,7 +59,7 @@ void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
     ws->cap = 0;
 }
 
-static int ws_reserve(hflow_matmul_ws *ws, size_t need) {
+int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need) {
     if (ws->cap >= need) return 0;
     void *p = malloc(need);
     if (!p) return HFLOW_ENOMEM;
@@ -137,7 +137,7 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
     }
     j->n_part = n_ops;
     if (j->n_fmt && !ws) return HFLOW_EINVAL;
-    int rc = j->n_fmt ? ws_reserve(ws, need) : 0;
+    int rc = j->n_fmt ? hflow_matmul_ws_reserve(ws, need) : 0;
     if (rc) return rc;
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];

@@ -35,6 +35,13 @@ void hflow_attend(float *out, const float *q, const float *k, const float *v, si
  * weights to F16 as ggml does (attend_f16.c). out must not alias q. */
 void hflow_attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
                       int head_dim, float scale, float *scores);
+/* The same rounded exactly as llama.cpp (non-flash attention, ggml-cpu on
+ * x86; attend_f16.c): batched selects the summation order ggml uses when the
+ * micro-batch has >= 2 tokens. scores and col hold (n_kv+31)/32*32 floats of
+ * scratch each (col also >= head_dim). */
+void hflow_attend_f16_ggml(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                           int head_dim, float scale, float *scores, float *col, int batched);
+
 /* 1 when the plain names above run SIMD code on this CPU. */
 int hflow_ops_impl_is_simd(void);
 

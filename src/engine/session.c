@@ -15,7 +15,8 @@
 static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_threads, int32_t n_ctx) {
     size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot;
-    float *p = malloc((per_tok * HFLOW_UBATCH + (size_t)n_threads * (size_t)n_ctx) * sizeof(float));
+    sc->score_stride = 2 * (((size_t)n_ctx + 31) & ~(size_t)31) + (size_t)hp->head_dim;
+    float *p = malloc((per_tok * HFLOW_UBATCH + (size_t)n_threads * sc->score_stride) * sizeof(float));
     if (!p) return HFLOW_ENOMEM;
     sc->x = p;
     sc->xb = sc->x + (size_t)HFLOW_UBATCH * hp->n_embd;
@@ -40,9 +41,13 @@ int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_se
     int kv_type = p ? p->kv_type : HFLOW_KV_F16;
     if (kv_type != HFLOW_KV_F16 && kv_type != HFLOW_KV_F32)
         return hflow_error_set(err, HFLOW_EINVAL, "unknown KV cache type %d", kv_type);
+    int numerics = p ? p->numerics : HFLOW_NUMERICS_DEFAULT;
+    if (numerics < HFLOW_NUMERICS_DEFAULT || numerics > HFLOW_NUMERICS_FAST)
+        return hflow_error_set(err, HFLOW_EINVAL, "unknown numerics mode %d", numerics);
     hflow_session *s = calloc(1, sizeof *s);
     if (!s) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     s->model = m;
+    s->numerics = numerics == HFLOW_NUMERICS_DEFAULT ? HFLOW_NUMERICS_FAST : numerics;
     s->n_ctx = n_ctx;
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
     int kv_dim = m->hp.n_head_kv * m->hp.head_dim;

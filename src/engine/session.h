@@ -25,7 +25,8 @@ typedef struct hflow_scratch {
     float *up;     /* [UBATCH][n_ff] */
     float *out;    /* [UBATCH][n_embd] sub-layer output before the residual add */
     float *rope;   /* [UBATCH][n_rot] cos/sin of each token's position (hflow_rope_table) */
-    float *scores; /* [n_threads][n_ctx] attention scores, one row per pool thread */
+    float *scores; /* [n_threads][score_stride] attention scratch, one row per pool thread */
+    size_t score_stride; /* 2 * n_ctx rounded up to 32, + head_dim (ggml-mode attention needs both) */
 } hflow_scratch;
 
 struct hflow_session {
@@ -33,6 +34,7 @@ struct hflow_session {
     int32_t n_ctx, n_past;
     int32_t *tokens;    /* [n_ctx]; the first n_past are in the cache */
     hflow_kv_cache kv;
+    int numerics;       /* enum hflow_numerics, resolved (never DEFAULT) */
     hflow_scratch sc;
     hflow_matmul_ws ws;
     float *logits;      /* [n_logits][n_vocab] of the last decode */

@@ -135,39 +135,6 @@ static int held_back(const text_tail *t, const hflow_vocab *v, int32_t id) {
 /* Fills ids[0..*n_ids) with the prompt and every token the reference
  * generated, held ones rebuilt, and step_pos[i] with the position whose logits
  * predict step i. ids has room for n_prompt + 4 * n_steps. */
-static int rebuild_tokens(hflow_model *m, const tu_ref_case *c, int32_t *ids, int *n_ids, int *step_pos, int *n_held) {
-    const hflow_vocab *v = hflow_model_vocab(m);
-    int32_t n_vocab = hflow_model_get_info(m)->n_vocab;
-    hflow_session_params sp = {.n_ctx = c->n_prompt + 4 * c->n_steps};
-    hflow_session *s;
-    hflow_error err;
-    int rc = hflow_session_create(m, &sp, &s, &err);
-    if (rc) return rc;
-    text_tail tail = {{0}, 0};
-    int n = c->n_prompt;
-    memcpy(ids, c->prompt_ids, (size_t)n * sizeof *ids);
-    rc = hflow_session_decode(s, ids, n, HFLOW_LOGITS_LAST, &err);
-    for (int i = 0; !rc && i < c->n_steps; i++) {
-        for (int held = 0; !rc && held < 3; held++) { /* a UTF-8 sequence holds back at most 3 tokens */
-            int32_t g = hflow_argmax(hflow_session_logits(s, 0), n_vocab);
-            if (g == c->steps[i].token || !held_back(&tail, v, g)) break;
-            tail_push(&tail, v, g);
-            if (getenv("HFLOW_REF_VERBOSE")) print_message("  before step %d: rebuilt held-back token %d\n", i, g);
-            ids[n++] = g;
-            (*n_held)++;
-            rc = hflow_session_decode(s, &g, 1, HFLOW_LOGITS_LAST, &err);
-        }
-        step_pos[i] = n - 1;
-        tail_push(&tail, v, c->steps[i].token);
-        ids[n++] = c->steps[i].token;
-        if (!rc && i + 1 < c->n_steps) rc = hflow_session_decode(s, &c->steps[i].token, 1, HFLOW_LOGITS_LAST, &err);
-    }
-    if (rc) print_message("decode failed: %s\n", err.message);
-    *n_ids = n;
-    hflow_session_free(s);
-    return rc;
-}
-
 static void compare_step(const float *logits, float *lsm, int32_t n_vocab, const tu_ref_step *st, int i, float min_gap,
                          float rel_tol, tu_tf_result *r) {
     hflow_log_softmax(logits, n_vocab, lsm);
@@ -194,27 +161,40 @@ static void compare_step(const float *logits, float *lsm, int32_t n_vocab, const
     }
 }
 
-int tu_ref_teacher_force(hflow_model *m, const tu_ref_case *c, float min_gap, float rel_tol, tu_tf_result *r) {
+/* Decodes as llama.cpp's server did: the prompt in one batch, then one token
+ * at a time (its CPU backend sums in a different order for a batch than for
+ * one token), comparing each step's logits as soon as they exist. Held-back
+ * tokens are rebuilt from our greedy choice (the reference is greedy): the
+ * next step's comparison verifies each. */
+int tu_ref_teacher_force(hflow_model *m, const tu_ref_case *c, int numerics, float min_gap, float rel_tol,
+                         tu_tf_result *r) {
     memset(r, 0, sizeof *r);
     r->gross_step = -1;
+    const hflow_vocab *v = hflow_model_vocab(m);
     int32_t n_vocab = hflow_model_get_info(m)->n_vocab;
-    int32_t *ids = malloc((size_t)(c->n_prompt + 4 * c->n_steps) * sizeof *ids);
-    int *step_pos = malloc((size_t)c->n_steps * sizeof *step_pos);
     float *lsm = malloc((size_t)n_vocab * sizeof *lsm);
+    hflow_session_params sp = {.n_ctx = c->n_prompt + 4 * c->n_steps, .numerics = numerics};
     hflow_session *s = NULL;
     hflow_error err;
-    int n = 0, rc = ids && step_pos && lsm ? 0 : HFLOW_ENOMEM;
-    if (!rc) rc = rebuild_tokens(m, c, ids, &n, step_pos, &r->n_held);
-    /* Then the whole sequence in one batched decode, logits for every position. */
-    hflow_session_params sp = {.n_ctx = n};
-    if (!rc) rc = hflow_session_create(m, &sp, &s, &err);
-    if (!rc && (rc = hflow_session_decode(s, ids, n - 1, HFLOW_LOGITS_ALL, &err)))
-        print_message("decode failed: %s\n", err.message);
-    for (int i = 0; !rc && i < c->n_steps; i++)
-        compare_step(hflow_session_logits(s, step_pos[i]), lsm, n_vocab, &c->steps[i], i, min_gap, rel_tol, r);
+    int rc = lsm ? hflow_session_create(m, &sp, &s, &err) : HFLOW_ENOMEM;
+    text_tail tail = {{0}, 0};
+    if (!rc) rc = hflow_session_decode(s, c->prompt_ids, c->n_prompt, HFLOW_LOGITS_LAST, &err);
+    for (int i = 0; !rc && i < c->n_steps; i++) {
+        for (int held = 0; !rc && held < 3; held++) { /* a UTF-8 sequence holds back at most 3 tokens */
+            int32_t g = hflow_argmax(hflow_session_logits(s, 0), n_vocab);
+            if (g == c->steps[i].token || !held_back(&tail, v, g)) break;
+            tail_push(&tail, v, g);
+            if (getenv("HFLOW_REF_VERBOSE")) print_message("  before step %d: rebuilt held-back token %d\n", i, g);
+            r->n_held++;
+            rc = hflow_session_decode(s, &g, 1, HFLOW_LOGITS_LAST, &err);
+        }
+        if (rc) break;
+        compare_step(hflow_session_logits(s, 0), lsm, n_vocab, &c->steps[i], i, min_gap, rel_tol, r);
+        tail_push(&tail, v, c->steps[i].token);
+        if (i + 1 < c->n_steps) rc = hflow_session_decode(s, &c->steps[i].token, 1, HFLOW_LOGITS_LAST, &err);
+    }
+    if (rc && s) print_message("decode failed: %s\n", err.message);
     hflow_session_free(s);
     free(lsm);
-    free(step_pos);
-    free(ids);
     return rc;
 }

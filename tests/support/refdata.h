@@ -48,14 +48,15 @@ typedef struct tu_tf_result {
 
 /* Teacher forcing: rebuilds the tokens the reference generated (the reported
  * ones plus those its server held back mid UTF-8 character, which it never
- * reports: see refdata.c), feeds prompt and tokens in one batched decode
- * (logits for all positions, default session: F16 KV cache as llama.cpp) and
- * compares, at every step, our log-softmax at the reference's top-5 ids with
+ * reports: see refdata.c), decodes them as llama.cpp's server did (prompt in
+ * one batch, then token by token; session with the given enum hflow_numerics
+ * and an F16 KV cache as llama.cpp) and compares, at every step, our log-softmax at the reference's top-5 ids with
  * its logprobs. The error of a logprob is measured beyond rel_tol *
  * |reference logprob|. Every step is compared; gross_step reports the first
  * one off by more than 1 nat. Returns 0, or the HFLOW_E* code of a failed
  * session call. */
-int tu_ref_teacher_force(hflow_model *m, const tu_ref_case *c, float min_gap, float rel_tol, tu_tf_result *r);
+int tu_ref_teacher_force(hflow_model *m, const tu_ref_case *c, int numerics, float min_gap, float rel_tol,
+                         tu_tf_result *r);
 #endif
 
 #endif
