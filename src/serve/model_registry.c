@@ -40,8 +40,8 @@ static int add_model(serve_registry *r, const hflow_serve_model *spec, const hfl
 
 int serve_registry_init(serve_registry *r, const hflow_serve_options *o, serve_metrics *metrics, hflow_error *err) {
     memset(r, 0, sizeof *r);
-    if (o->n_models < 1) return hflow_error_set(err, HFLOW_EINVAL, "no model to serve");
-    if (!(r->models = calloc((size_t)o->n_models, sizeof *r->models)))
+    /* n_models may be 0 when the server offers only the virtual model. */
+    if (!(r->models = calloc((size_t)o->n_models + 1, sizeof *r->models)))
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     for (int i = 0; i < o->n_models; i++) {
         int rc = add_model(r, &o->models[i], o, metrics, err);
