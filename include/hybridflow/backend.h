@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hybridflow/chat.h"
 #include "hybridflow/error.h"
 
 #ifdef __cplusplus
@@ -21,10 +22,8 @@ extern "C" {
 
 typedef struct hflow_backend hflow_backend;
 
-typedef struct hflow_chat_message {
-    const char *role;    /* "system", "user", "assistant" */
-    const char *content;
-} hflow_chat_message;
+/* A chat message is the chat template's message type: one definition for both. */
+typedef hflow_chat_msg hflow_chat_message;
 
 /* Streaming callback: a piece of generated text. Return non-zero to cancel. */
 typedef int (*hflow_delta_cb)(void *user, const char *text, size_t len);
