@@ -43,6 +43,7 @@ typedef struct hflow_serve_hybrid {
     const char *planner_template; /* NULL = prompts/planner.txt */
     hflow_budget_limits limits;   /* per query; zeros = no caps */
     int max_steps;          /* 0 = the orchestrator's default */
+    int max_tokens;         /* > 0: caps every call (planner, steps, aggregator); 0 = defaults */
     double call_timeout_s;  /* per tier call; 0 = up to the deadline */
 } hflow_serve_hybrid;
 

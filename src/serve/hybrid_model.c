@@ -65,6 +65,9 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
     hflow_backend_options bo;
     hflow_backend_options_default(&bo);
     bo.always_stream = 1; /* real time-to-first-token in the traces */
+    /* The orchestrator retries and falls back to the other tier itself; deep
+     * HTTP retries would only delay that fallback when a tier is down. */
+    bo.max_retries = 1;
     const char *hdr[1];
     if (api_key && *api_key) {
         size_t n = strlen(api_key) + 32;
@@ -96,6 +99,11 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
         f->prices = h->prices;
         f->query_limits = c->limits;
         if (c->max_steps > 0) f->max_steps = c->max_steps;
+        if (c->max_tokens > 0) {
+            f->planner_max_tokens = f->aggregator_max_tokens = f->max_step_tokens = c->max_tokens;
+            if (f->default_step_tokens > c->max_tokens) f->default_step_tokens = c->max_tokens;
+            if (f->min_step_tokens > c->max_tokens) f->min_step_tokens = c->max_tokens;
+        }
         f->call_timeout_s = c->call_timeout_s;
         f->planner_template_path = c->planner_template;
         rc = hflow_flow_create(f, &h->flow, err);
