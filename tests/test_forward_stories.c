@@ -12,9 +12,12 @@
 
 #define MODEL "models/stories260K.gguf"
 #define REF_JSONL "testdata/stories260K.reference.jsonl"
+/* Plus this fraction of |logprob|. Measured raw (session default: F16 KV
+ * cache rounded as llama.cpp rounds it): top-1 logprobs agree to ~1e-5, but
+ * some tail ones (-3 .. -11) late in a sequence are off by up to 7.7e-3
+ * ("Lily..." step 36): F16 rounding flips amplified; the same ~7e-3 with an
+ * F32 cache. Open: see docs/NUMERICS.md. */
 #define TOL 1e-3f
-/* Plus this fraction of |logprob|: llama.cpp's F16 KV cache moves tail
- * logprobs (-5 .. -12) by up to ~3e-2 (measured) while the top ones agree to 1e-4. */
 #define REL_TOL 5e-3f
 
 typedef struct fixture {

@@ -139,7 +139,7 @@ static void test_cancel_and_limits(void **state) {
     /* prompt longer than the context is refused cleanly */
     hflow_error err;
     hflow_session *s;
-    hflow_session_params sp = {8};
+    hflow_session_params sp = {.n_ctx = 8};
     assert_int_equal(hflow_session_create(model, &sp, &s, &err), 0);
     int32_t ids[9] = {1, 403, 407, 261, 378, 432, 383, 322, 353};
     hflow_sampler *smp = hflow_sampler_create(NULL, hflow_model_get_info(model)->n_vocab);

@@ -48,8 +48,15 @@ const hflow_vocab *hflow_model_vocab(const hflow_model *m);
 const hflow_gguf *hflow_model_gguf(const hflow_model *m);
 const char *hflow_model_path(const hflow_model *m);
 
+/* How a session stores its KV cache. F16 (the default, as in llama.cpp) takes
+ * half the memory; attention then runs as ggml's does with an F16 cache (q
+ * and the softmax weights rounded to F16 for the two products), so logits
+ * match llama.cpp's to ~1e-4. F32 keeps every product in f32. */
+enum hflow_kv_type { HFLOW_KV_F16 = 0, HFLOW_KV_F32 = 1 };
+
 typedef struct hflow_session_params {
     int32_t n_ctx; /* 0 = min(n_ctx_train, 4096) */
+    int kv_type;   /* enum hflow_kv_type; 0 = F16 */
 } hflow_session_params;
 
 enum hflow_logits_mode { HFLOW_LOGITS_LAST = 0, HFLOW_LOGITS_ALL = 1, HFLOW_LOGITS_NONE = 2 };
@@ -82,6 +89,19 @@ int32_t hflow_session_common_prefix(const hflow_session *s, const int32_t *token
 typedef int (*hflow_token_cb)(void *user, int32_t token, const char *text, size_t len,
                               const hflow_token_logprobs *lp);
 
+/* A logits hook constrains generation (grammar.h builds one from a grammar):
+ * mask() sees a private copy of each step's logits before sampling and sets
+ * the logits of forbidden tokens to -INFINITY; accept() is told the chosen
+ * token and returns 0 to go on, 1 when the constraint is complete (the token
+ * is emitted, then generation ends with finish_reason "stop"), or a negative
+ * HFLOW_E* code (generation fails with that code). Logprobs reported to the
+ * callback are those of the masked distribution. */
+typedef struct hflow_logits_hook {
+    int (*mask)(void *user, float *logits, int32_t n_vocab, hflow_error *err);
+    int (*accept)(void *user, int32_t token, hflow_error *err);
+    void *user;
+} hflow_logits_hook;
+
 typedef struct hflow_generate_params {
     int32_t max_tokens;          /* <= 0: until EOG or context full */
     const char *const *stop;     /* stop strings (not included in output) */
@@ -89,6 +109,7 @@ typedef struct hflow_generate_params {
     int ignore_eos;
     int want_logprobs;           /* pass logprobs to the callback */
     volatile int *cancel;        /* polled between tokens when non-NULL */
+    const hflow_logits_hook *hook; /* optional constraint (borrowed for the call) */
 } hflow_generate_params;
 
 typedef struct hflow_generate_stats {

@@ -243,6 +243,24 @@ int hflow_spec_transport_inproc(struct hflow_model *target, hflow_channel *chann
                                 hflow_error *err);
 void hflow_spec_transport_free(hflow_spec_transport *t);
 
+/* Our server's session API at "http://host:port/v1#model" (libcurl, one
+ * keep-alive connection). draft_tokenizer_fp (0 = don't send) lets the server
+ * refuse a foreign draft at creation. timeout_s bounds every request (<= 0:
+ * 60 s), so a dead server is an error, never a hang. */
+int hflow_spec_transport_http(const char *endpoint, uint64_t draft_tokenizer_fp, double timeout_s,
+                              hflow_spec_transport **out, hflow_error *err);
+
+/* Greedy-only verification through an OpenAI-compatible /v1/completions that
+ * accepts token-id prompts with echo + logprobs (vLLM, SGLang, our server):
+ * each round sends the whole context plus the draft with max_tokens 1; the
+ * echoed top-1 at each draft position is the target's argmax there and the
+ * generated token is the bonus. Cost: the context is uploaded and (without a
+ * prefix cache on the server) re-read every round. vocab (borrowed, may be
+ * NULL) maps token strings back to ids when the server does not return ids. */
+struct hflow_vocab;
+int hflow_spec_transport_completions(const char *endpoint, const struct hflow_vocab *vocab, double timeout_s,
+                                     hflow_spec_transport **out, hflow_error *err);
+
 /* ---------------- the edge loop ---------------- */
 
 typedef int (*hflow_spec_text_cb)(void *user, const char *text, size_t len);
@@ -253,7 +271,8 @@ typedef struct hflow_spec_stats {
     double bytes_up, bytes_down;
     double energy_j;     /* estimated from the device profile */
     double mean_k;
-    char stop_reason[24]; /* "eos", "length", "link-down", "cancelled" */
+    char stop_reason[24]; /* "eos", "length", "cancelled", "link-down-edge-only" */
+    int not_lossless;     /* 1 when some tokens came from the draft alone (link down) */
 } hflow_spec_stats;
 
 typedef struct hflow_spec_run_config {
@@ -263,6 +282,8 @@ typedef struct hflow_spec_run_config {
     int32_t max_tokens;
     hflow_channel *channel;   /* clock for timing/energy accounting when emulated; may be NULL */
     int on_link_down_edge_only; /* 1: continue with the draft alone (not lossless), 0: stop with an error */
+    double draft_emulated_s_per_token; /* > 0: account drafting at this speed instead of the measured one
+                                          (benchmarks standing in for a phone-class draft; label it) */
     volatile int *cancel;
 } hflow_spec_run_config;
 

@@ -74,7 +74,7 @@ int cli_generate(int argc, char **argv) {
     int n_ids = 0;
     char *rendered = NULL;
     hflow_model_params mp = {a.threads};
-    hflow_session_params sp = {a.ctx};
+    hflow_session_params sp = {.n_ctx = a.ctx};
     int rc = hflow_model_load(a.model, &mp, &m, &err);
     const char *text = a.prompt;
     if (!rc && a.chat) {

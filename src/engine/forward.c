@@ -12,7 +12,8 @@
  *     x += Wdown (silu(Wgate xb) * Wup xb)
  *   logits[n_vocab] = Woutput (rmsnorm(x) * output_norm)  for the rows asked for
  * Weight products go through hflow_matmul with all T tokens at once, so a
- * weight row is read once per chunk rather than once per token. */
+ * weight row is read once per chunk rather than once per token; products that
+ * share their input (q/k/v, gate/up) run as one fused pool dispatch. */
 #include <math.h>
 #include <string.h>
 
@@ -37,9 +38,14 @@ static void attn_worker(void *ctx, int ith, int nth) {
     for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
-        const float *k = hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        const float *v = hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        hflow_attend(s->sc.att + qoff, s->sc.q + qoff, k, v, (size_t)s->kv.kv_dim, j->pos0 + t + 1, hd, scale, scores);
+        size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
+        const void *k = hflow_kv_k(&s->kv, j->il, 0), *v = hflow_kv_v(&s->kv, j->il, 0);
+        if (s->kv.type == HFLOW_KV_F16)
+            hflow_attend_f16(s->sc.att + qoff, s->sc.q + qoff, (const uint16_t *)k + off, (const uint16_t *)v + off,
+                             stride, j->pos0 + t + 1, hd, scale, scores);
+        else
+            hflow_attend(s->sc.att + qoff, s->sc.q + qoff, (const float *)k + off, (const float *)v + off, stride,
+                         j->pos0 + t + 1, hd, scale, scores);
     }
 }
 
@@ -62,9 +68,10 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     hflow_scratch *sc = &s->sc;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
     int rc;
-    if ((rc = matmul(s, &l->wq, sc->xb, n_tok, sc->q)) || (rc = matmul(s, &l->wk, sc->xb, n_tok, sc->k)) ||
-        (rc = matmul(s, &l->wv, sc->xb, n_tok, sc->v)))
-        return rc;
+    hflow_matmul_op ops[3] = {{l->wq.type, l->wq.data, l->wq.rows, sc->q},
+                              {l->wk.type, l->wk.data, l->wk.rows, sc->k},
+                              {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
     if (l->bq) add_bias(sc->q, l->bq, n_tok, q_dim);
     if (l->bk) add_bias(sc->k, l->bk, n_tok, kv_dim);
     if (l->bv) add_bias(sc->v, l->bv, n_tok, kv_dim);
@@ -72,10 +79,10 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_style);
-        memcpy(hflow_kv_k(&s->kv, il, pos0 + t), k, (size_t)kv_dim * sizeof(float));
-        memcpy(hflow_kv_v(&s->kv, il, pos0 + t), sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        const float *cs = sc->rope + (size_t)t * hp->n_rot;
+        hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
+        hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
+        hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;
 }
@@ -102,8 +109,9 @@ static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t n_tok) {
     for (int32_t t = 0; t < n_tok; t++)
         hflow_rmsnorm(sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->ffn_norm, n_embd, hp->norm_eps);
     int rc;
-    if ((rc = matmul(s, &l->w_gate, sc->xb, n_tok, sc->gate)) || (rc = matmul(s, &l->w_up, sc->xb, n_tok, sc->up)))
-        return rc;
+    hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
+                              {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
     hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
     if ((rc = matmul(s, &l->w_down, sc->gate, n_tok, sc->out))) return rc;
     hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
@@ -135,6 +143,9 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
                          int logits_rows) {
     const hflow_model *m = s->model;
     int rc = embed(s, tokens, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) /* positions are shared by q, k and every layer */
+        hflow_rope_table(s->sc.rope + (size_t)t * m->hp.n_rot, m->hp.n_rot, pos0 + t, m->hp.rope_theta,
+                         m->hp.rope_freq_scale);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
         if (!rc) rc = ffn_block(s, &m->layers[il], n_tok);

@@ -27,6 +27,7 @@ typedef struct hflow_hparams {
     int32_t n_rot;       /* rope.dimension_count (<= head_dim, even) */
     int32_t n_ctx_train;
     float norm_eps, rope_theta;
+    float rope_freq_scale; /* 1 / rope.scaling.factor for linear scaling, else 1 */
     int rope_style;      /* enum hflow_rope_style */
 } hflow_hparams;
 

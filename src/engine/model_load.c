@@ -22,10 +22,12 @@ typedef struct arch_traits {
     int has_qk_norm;  /* loads blk.N.attn_{q,k}_norm.weight (qwen3) */
 } arch_traits;
 
-/* Only llama is wired and tested here; qwen2 ({NEOX, bias}) and qwen3
- * ({NEOX, qk-norm}) become one row each once their tests exist. */
+/* Pinned by tests/test_forward_arch.c against a reference forward computed
+ * in the test. */
 static const arch_traits ARCHS[] = {
     {"llama", HFLOW_ROPE_NORM, 0, 0},
+    {"qwen2", HFLOW_ROPE_NEOX, 1, 0},
+    {"qwen3", HFLOW_ROPE_NEOX, 0, 1},
 };
 
 static const arch_traits *find_arch(const char *name, size_t len) {
@@ -59,6 +61,28 @@ static int get_arch_float(const hflow_gguf *g, const char *arch, const char *key
     if (rc && rc != HFLOW_ENOTFOUND) return hflow_error_set(err, HFLOW_EFORMAT, "metadata key %s is not a float", full);
     if (!isfinite(v)) return hflow_error_set(err, HFLOW_EFORMAT, "metadata %s is not finite", full);
     *out = (float)v;
+    return 0;
+}
+
+/* `{arch}.rope.scaling.type`: "none" or absent, or "linear" with
+ * `rope.scaling.factor` f (positions are divided by f). YaRN and others are
+ * refused rather than run with the wrong positions. */
+static int load_rope_scaling(hflow_model *m, hflow_error *err) {
+    char key[128];
+    const char *type;
+    size_t len;
+    m->hp.rope_freq_scale = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
+    if (hflow_gguf_get_str(m->gguf, key, &type, &len) != 0 || (len == 4 && !memcmp(type, "none", 4))) return 0;
+    if (len != 6 || memcmp(type, "linear", 6))
+        return hflow_error_set(err, HFLOW_EUNSUPPORTED, "rope scaling '%.*s' is not supported (only linear)",
+                               len > 32 ? 32 : (int)len, type);
+    float factor = 1.0f;
+    int rc = get_arch_float(m->gguf, m->arch, "rope.scaling.factor", 1.0, &factor, err);
+    if (rc) return rc;
+    if (factor < 1.0f)
+        return hflow_error_set(err, HFLOW_EFORMAT, "rope.scaling.factor %g must be >= 1", factor);
+    m->hp.rope_freq_scale = 1.0f / factor;
     return 0;
 }
 
@@ -99,7 +123,7 @@ static int load_hparams(hflow_model *m, hflow_error *err) {
     if (hp->norm_eps < 0 || hp->rope_theta <= 0)
         return hflow_error_set(err, HFLOW_EFORMAT, "bad rms epsilon %g or rope.freq_base %g", hp->norm_eps,
                                hp->rope_theta);
-    return 0;
+    return load_rope_scaling(m, err);
 }
 
 /* ---- tensors ---- */

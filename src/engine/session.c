@@ -14,7 +14,7 @@
 
 static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_threads, int32_t n_ctx) {
     size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-    size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff;
+    size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot;
     float *p = malloc((per_tok * HFLOW_UBATCH + (size_t)n_threads * (size_t)n_ctx) * sizeof(float));
     if (!p) return HFLOW_ENOMEM;
     sc->x = p;
@@ -26,7 +26,8 @@ static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_thread
     sc->v = sc->k + HFLOW_UBATCH * kv_dim;
     sc->gate = sc->v + HFLOW_UBATCH * kv_dim;
     sc->up = sc->gate + (size_t)HFLOW_UBATCH * hp->n_ff;
-    sc->scores = sc->up + (size_t)HFLOW_UBATCH * hp->n_ff;
+    sc->rope = sc->up + (size_t)HFLOW_UBATCH * hp->n_ff;
+    sc->scores = sc->rope + (size_t)HFLOW_UBATCH * hp->n_rot;
     return 0;
 }
 
@@ -36,13 +37,16 @@ int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_se
     int32_t n_ctx = p && p->n_ctx > 0 ? p->n_ctx : m->hp.n_ctx_train;
     if ((!p || p->n_ctx <= 0) && n_ctx > DEFAULT_MAX_CTX) n_ctx = DEFAULT_MAX_CTX;
     if (p && p->n_ctx < 0) return hflow_error_set(err, HFLOW_EINVAL, "negative context size %d", p->n_ctx);
+    int kv_type = p ? p->kv_type : HFLOW_KV_F16;
+    if (kv_type != HFLOW_KV_F16 && kv_type != HFLOW_KV_F32)
+        return hflow_error_set(err, HFLOW_EINVAL, "unknown KV cache type %d", kv_type);
     hflow_session *s = calloc(1, sizeof *s);
     if (!s) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     s->model = m;
     s->n_ctx = n_ctx;
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
     int kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim) ||
+    if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim, kv_type) ||
         scratch_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx)) {
         hflow_session_free(s);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory for a session of %d tokens", n_ctx);

@@ -89,11 +89,15 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
     e->rounds++;
 }
 
-/* Acceptance at position i, borrowing the nearest observed position. */
+/* Acceptance at position i. An unseen position borrows the nearest observed
+ * one, but optimistically (never below the prior): conditional acceptance
+ * tends to rise with depth (easy stretches run long), and a pessimistic guess
+ * would keep k from ever growing enough to measure those positions. */
 static double accept_at(const hflow_spec_estimates *e, int32_t i) {
     if (i >= HFLOW_SPEC_MAX_K) i = HFLOW_SPEC_MAX_K - 1;
-    for (int32_t j = i; j >= 0; j--)
-        if (e->accept_seen[j]) return e->accept[j];
+    if (e->accept_seen[i]) return e->accept[i];
+    for (int32_t j = i - 1; j >= 0; j--)
+        if (e->accept_seen[j]) return e->accept[j] > ACCEPT_PRIOR ? e->accept[j] : ACCEPT_PRIOR;
     return e->accept[i];
 }
 

@@ -103,7 +103,7 @@ static int commit(edge *e, int32_t tok) {
 
 /* The link is gone: continue with the draft alone (flagged as not lossless). */
 static int edge_only(edge *e, hflow_error *err) {
-    snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "link-down-edge-only");
+    e->st->not_lossless = 1;
     while (!e->done) {
         hflow_spec_draft_dist q;
         int32_t tok = draft_pick(e, hflow_session_logits(e->sess, 0), &q);
@@ -112,7 +112,17 @@ static int edge_only(edge *e, hflow_error *err) {
         if (rc) return rc;
         e->st->fallback_tokens++;
     }
+    snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "link-down-edge-only");
     return 0;
+}
+
+/* A round failed after drafting: drop the drafted tokens from the draft cache
+ * and recompute the logits that predict the next committed token. */
+static int restore_draft(edge *e, int32_t base, hflow_error *err) {
+    if (hflow_session_n_past(e->sess) == base) return 0; /* nothing was fed (k <= 1) */
+    int32_t last = hflow_session_tokens(e->sess)[base - 1];
+    int rc = hflow_session_truncate(e->sess, base - 1, err);
+    return rc ? rc : hflow_session_decode(e->sess, &last, 1, HFLOW_LOGITS_LAST, err);
 }
 
 static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *est, hflow_error *err) {
@@ -133,14 +143,19 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
         else if (i < k - 1) rc = hflow_session_decode(e->sess, &draft[i], 1, HFLOW_LOGITS_LAST, err);
     }
     if (rc) return rc;
-    double t_draft = hflow_now_s() - t0;
-    if (cfg->channel && cfg->channel->virtual_time) hflow_channel_spend(cfg->channel, t_draft);
+    double measured = hflow_now_s() - t0;
+    double t_draft = cfg->draft_emulated_s_per_token > 0 ? k * cfg->draft_emulated_s_per_token : measured;
+    /* virtual clock: all of the drafting; real clock: only an emulated excess */
+    if (cfg->channel) hflow_channel_spend(cfg->channel, cfg->channel->virtual_time ? t_draft : t_draft - measured);
     double w0 = clock_now(e);
     hflow_spec_verdict v;
     double t_verify = 0;
     int32_t up = 0, down = 0;
     rc = tr->vt->verify(tr, draft, k, cfg->params.temperature > 0 ? q : NULL, &v, &t_verify, &up, &down, err);
-    if (rc) return rc;
+    if (rc) {
+        restore_draft(e, base, NULL); /* the caller may go on edge-only from here */
+        return rc;
+    }
     double t_wait = clock_now(e) - w0;
     if (v.n_accepted < 0 || v.n_accepted > k || v.next_token < 0 || v.next_token >= e->n_vocab)
         return hflow_error_set(err, HFLOW_EFORMAT, "target returned an impossible verdict (%d of %d, token %d)",

@@ -26,12 +26,6 @@ struct hflow_spec_target {
     float *scratch; /* [n_vocab] */
 };
 
-void hflow_spec_params_default(hflow_spec_params *p) {
-    memset(p, 0, sizeof *p);
-    p->top_p = 1.0f;
-    p->draft_top_k = 8;
-}
-
 void hflow_spec_target_free(hflow_spec_target *t) {
     if (!t) return;
     hflow_session_free(t->sess);

@@ -106,7 +106,3 @@ int hflow_spec_transport_inproc(hflow_model *target, hflow_channel *channel, con
     *out = t;
     return 0;
 }
-
-void hflow_spec_transport_free(hflow_spec_transport *t) {
-    if (t) t->vt->destroy(t);
-}

@@ -41,19 +41,20 @@ typedef struct tu_tf_result {
     int worst_step;     /* where it occurred */
     int n_steps;        /* steps compared */
     int gross_step;     /* first step where the two disagree by > 1 nat, or -1 */
+    int n_held;         /* generated tokens the reference did not report, rebuilt (see refdata.c) */
     int argmax_checked; /* steps whose reference top-1/top-2 gap >= min_gap */
     int argmax_bad;     /* of those, steps where our argmax differs */
 } tu_tf_result;
 
-/* Teacher forcing: feeds the prompt plus the reference's chosen tokens in one
- * batched decode (logits for all positions) and compares, step by step, our
- * log-softmax at the reference's top-5 ids with its logprobs. The error of a
- * logprob is measured beyond rel_tol * |reference logprob|, because the
- * reference rounds its KV cache to F16, which moves tail logprobs most.
- * Comparison stops at the first step where the two disagree by more than
- * 1 nat (gross_step): no rounding explains that, the reference's cache then
- * holds a different state, and later steps are not comparable. Returns 0,
- * or the HFLOW_E* code of a failed session call. */
+/* Teacher forcing: rebuilds the tokens the reference generated (the reported
+ * ones plus those its server held back mid UTF-8 character, which it never
+ * reports: see refdata.c), feeds prompt and tokens in one batched decode
+ * (logits for all positions, default session: F16 KV cache as llama.cpp) and
+ * compares, at every step, our log-softmax at the reference's top-5 ids with
+ * its logprobs. The error of a logprob is measured beyond rel_tol *
+ * |reference logprob|. Every step is compared; gross_step reports the first
+ * one off by more than 1 nat. Returns 0, or the HFLOW_E* code of a failed
+ * session call. */
 int tu_ref_teacher_force(hflow_model *m, const tu_ref_case *c, float min_gap, float rel_tol, tu_tf_result *r);
 #endif
 
