@@ -12,6 +12,7 @@
 
 #include "hybridflow/engine.h"
 #include "hybridflow/error.h"
+#include "hybridflow/flow.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +28,25 @@ typedef struct hflow_serve_model {
     hflow_model *model; /* when non-NULL, used instead of path */
 } hflow_serve_model;
 
+/* The virtual model: chat requests naming it run the orchestrator (plan ->
+ * DAG -> routed steps -> aggregated answer) over an edge and a cloud endpoint
+ * and answer as a normal chat completion, with per-tier usage in the
+ * "hybridflow" extension field (docs/SERVER.md). Every string is copied at start. */
+typedef struct hflow_serve_hybrid {
+    const char *name;       /* the model id clients ask for; NULL = "hybridflow" */
+    const char *edge;       /* endpoint (http://host:port/v1#model, a GGUF path, or the NAME
+                               of a model this server serves); required */
+    const char *cloud;      /* the same; NULL = everything on the edge */
+    const char *policy;     /* hflow_policy_create spec; NULL = "difficulty:6" */
+    const char *planner;    /* "edge" (default) or "cloud" */
+    const char *prices;     /* price table JSON (hflow_price_table_load); NULL = free */
+    const char *planner_template; /* NULL = prompts/planner.txt */
+    hflow_budget_limits limits;   /* per query; zeros = no caps */
+    int max_steps;          /* 0 = the orchestrator's default */
+    int max_tokens;         /* > 0: caps every call (planner, steps, aggregator); 0 = defaults */
+    double call_timeout_s;  /* per tier call; 0 = up to the deadline */
+} hflow_serve_hybrid;
+
 typedef struct hflow_serve_options {
     const hflow_serve_model *models; /* copied at start */
     int n_models;
@@ -41,6 +61,8 @@ typedef struct hflow_serve_options {
     double drain_timeout_s;  /* stop waits this long for in-flight work; default 30, <= 0 forever */
     int spec_max_sessions;   /* open speculative sessions at most (429 beyond); default 16 */
     double spec_idle_timeout_s; /* a spec session idle this long expires; default 300 */
+    const hflow_serve_hybrid *hybrid; /* optional virtual model (copied at start); with it,
+                                         n_models may be 0 */
 } hflow_serve_options;
 
 void hflow_serve_options_default(hflow_serve_options *o);

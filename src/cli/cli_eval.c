@@ -240,6 +240,13 @@ static int eval_live(int argc, char **argv, int cmd_argc, char **cmd_argv) {
     hflow_flow_config_default(&fc);
     fc.query_limits = a.limits;
     fc.prices = r.prices;
+    if (a.max_tokens > 0) {
+        /* --max-tokens caps every model call, the flow methods' planner, steps and aggregator too. */
+        int32_t m = (int32_t)a.max_tokens;
+        fc.planner_max_tokens = fc.aggregator_max_tokens = fc.max_step_tokens = m;
+        if (fc.default_step_tokens > m) fc.default_step_tokens = m;
+        if (fc.min_step_tokens > m) fc.min_step_tokens = m;
+    }
     cli_progress prog;
     cli_progress_init(&prog, "eval");
     hflow_eval_run_config cfg;

@@ -2,11 +2,13 @@
  * with a live view of the DAG on a terminal (plain progress lines otherwise)
  * and a cost/latency summary. The library owns every decision; this file
  * parses flags, opens backends and prints. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "hybridflow/backend.h"
 #include "hybridflow/flow.h"
@@ -21,21 +23,43 @@ typedef struct run_view {
     char task[VIEW_MAX_STEPS][72];
     char deps[VIEW_MAX_STEPS][24];
     const char *phase;
-    double t;
+    int phase_tier;
+    double t, t0;     /* seconds of the last event; monotonic start of the query */
+    pthread_mutex_t mu; /* the ticker and the progress callback both draw */
+    int stop;
 } run_view;
 
 static void view_draw(run_view *v) {
     if (v->lines_drawn) printf("\033[%dA", v->lines_drawn);
-    printf("\033[J[%6.2fs] %s\n", v->t, v->phase);
+    printf("\033[J[%6.2fs] %s%s%s\n", v->t, v->phase, v->phase_tier >= 0 ? " on " : "",
+           v->phase_tier >= 0 ? hflow_tier_name(v->phase_tier) : "");
     for (int i = 0; i < v->n; i++)
-        printf("  %2d %-8s %-5s deps[%-6s] %s\n", i + 1, hflow_step_state_name(v->state[i]),
-               v->tier[i] >= 0 ? hflow_tier_name(v->tier[i]) : "-", v->deps[i], v->task[i]);
+        printf("  %2d %-8s %-5s deps %-7s %s\n", i + 1, hflow_step_state_name(v->state[i]),
+               v->tier[i] >= 0 ? hflow_tier_name(v->tier[i]) : "-", v->deps[i][0] ? v->deps[i] : "-", v->task[i]);
     v->lines_drawn = v->n + 1;
     fflush(stdout);
 }
 
+/* Redraws the clock four times a second, so a long planner or step call does
+ * not look like a hang (events alone only arrive when something changes). */
+static void *view_ticker(void *p) {
+    run_view *v = p;
+    for (;;) {
+        hflow_sleep_ms(250);
+        pthread_mutex_lock(&v->mu);
+        int stop = v->stop;
+        if (!stop) {
+            v->t = hflow_now_s() - v->t0;
+            view_draw(v);
+        }
+        pthread_mutex_unlock(&v->mu);
+        if (stop) return NULL;
+    }
+}
+
 static void on_progress(void *user, const hflow_flow_event *ev) {
     run_view *v = user;
+    pthread_mutex_lock(&v->mu);
     v->t = ev->t_s;
     int i = ev->step;
     if (i >= 0 && i < VIEW_MAX_STEPS) {
@@ -53,10 +77,10 @@ static void on_progress(void *user, const hflow_flow_event *ev) {
         if (ev->tier >= 0) v->tier[i] = ev->tier;
     }
     switch (ev->kind) {
-    case HFLOW_EV_PLAN_STARTED: v->phase = "planning"; break;
-    case HFLOW_EV_PLAN_DONE: v->phase = "running steps"; break;
-    case HFLOW_EV_AGGREGATE_STARTED: v->phase = "aggregating"; break;
-    case HFLOW_EV_DONE: v->phase = "done"; break;
+    case HFLOW_EV_PLAN_STARTED: v->phase = "planning"; v->phase_tier = ev->tier; break;
+    case HFLOW_EV_PLAN_DONE: v->phase = "running steps"; v->phase_tier = -1; break;
+    case HFLOW_EV_AGGREGATE_STARTED: v->phase = "aggregating"; v->phase_tier = ev->tier; break;
+    case HFLOW_EV_DONE: v->phase = "done"; v->phase_tier = -1; v->stop = 1; break;
     default: break;
     }
     if (v->tty) {
@@ -66,6 +90,7 @@ static void on_progress(void *user, const hflow_flow_event *ev) {
                hflow_tier_name(ev->tier), v->task[i < VIEW_MAX_STEPS ? i : 0]);
         fflush(stdout);
     }
+    pthread_mutex_unlock(&v->mu);
 }
 
 static void usage(FILE *f) {
@@ -171,7 +196,7 @@ static void print_summary(const hflow_flow_result *r) {
         printf("%-5s calls %d, tokens %lld in / %lld out, $%.6f, busy %.2fs\n", hflow_tier_name(t), r->usage[t].calls,
                (long long)r->usage[t].prompt_tokens, (long long)r->usage[t].completion_tokens, r->usage[t].usd,
                r->usage[t].busy_s);
-    printf("cloud share %.1f%%, $%.6f total, critical path %d of %d steps, %d plan repairs\n", r->cloud_share * 100,
+    printf("cloud share %.1f%%, $%.6f total, critical path %d of %d steps, plan repairs: %d\n", r->cloud_share * 100,
            r->usd, r->critical_path, r->n_steps, r->n_repairs);
 }
 
@@ -217,6 +242,8 @@ int cli_run(int argc, char **argv) {
     memset(&view, 0, sizeof view);
     view.tty = isatty(STDOUT_FILENO);
     view.phase = "starting";
+    view.phase_tier = -1;
+    pthread_mutex_init(&view.mu, NULL);
     if (!rc) {
         a.cfg.edge = edge;
         a.cfg.cloud = cloud;
@@ -230,7 +257,14 @@ int cli_run(int argc, char **argv) {
     }
     if (!rc) {
         hflow_query_options qo = {a.format, NULL, NULL};
+        pthread_t ticker;
+        view.t0 = hflow_now_s();
+        int ticking = view.tty && !pthread_create(&ticker, NULL, view_ticker, &view);
         rc = hflow_flow_run(flow, a.question, &qo, &res, &err);
+        pthread_mutex_lock(&view.mu);
+        view.stop = 1;
+        pthread_mutex_unlock(&view.mu);
+        if (ticking) pthread_join(ticker, NULL);
         if (!rc) print_summary(&res);
         if (write_traces(&a, &res) && !rc) rc = 1;
     }
@@ -241,5 +275,6 @@ int cli_run(int argc, char **argv) {
     hflow_policy_free(policy);
     hflow_backend_free(cloud);
     hflow_backend_free(edge);
+    pthread_mutex_destroy(&view.mu);
     return rc ? 1 : 0;
 }

@@ -20,6 +20,12 @@ static void usage(FILE *out) {
             "usage: hybridflow serve --model [NAME=]PATH.gguf [--model ...] [--host 127.0.0.1] [--port 8080]\n"
             "                        [--parallel N] [--ctx N] [--threads N] [--api-key KEY] [--max-queue N]\n"
             "                        [--max-body BYTES] [--spec-max-sessions N] [--spec-idle-timeout S]\n"
+            "                        [--hybrid-edge EP [--hybrid-cloud EP] [--hybrid-policy SPEC]\n"
+            "                         [--hybrid-planner edge|cloud] [--hybrid-name NAME] [--hybrid-prices FILE]\n"
+            "                         [--hybrid-budget-tokens N] [--hybrid-budget-usd X] [--hybrid-deadline S]\n"
+            "                         [--hybrid-max-steps N] [--hybrid-max-tokens N] [--hybrid-call-timeout S] [--hybrid-planner-template FILE]]\n"
+            "  --hybrid-* add the virtual model 'hybridflow' (plan + route over an edge and a cloud\n"
+            "  endpoint: http://host:port/v1#model, a GGUF path, or the NAME of a --model served here).\n"
             "  --port 0 picks a free port. Once listening, prints 'listening on http://HOST:PORT'.\n"
             "  Without NAME= a model is named after its file (stories260K.gguf -> stories260K).\n"
             "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n"
@@ -55,7 +61,51 @@ static int add_model(const char *v, hflow_serve_model *m, char **name) {
 }
 
 /* Fills o and the model table from argv; returns 0, 1 for --help, -1 on error. */
-static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve_model *models, char **names) {
+static int parse_double(const char *s, double lo, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* --hybrid-* flags; returns 1 when a consumed, 0 when not a hybrid flag, -1 on a bad value. */
+static int parse_hybrid(const char *a, const char *v, hflow_serve_hybrid *h) {
+    int n = 0;
+    double d = 0;
+    if (strncmp(a, "--hybrid-", 9)) return 0;
+    const char *k = a + 9;
+    if (!strcmp(k, "edge")) h->edge = v;
+    else if (!strcmp(k, "cloud")) h->cloud = v;
+    else if (!strcmp(k, "policy")) h->policy = v;
+    else if (!strcmp(k, "planner")) h->planner = v;
+    else if (!strcmp(k, "name")) h->name = v;
+    else if (!strcmp(k, "prices")) h->prices = v;
+    else if (!strcmp(k, "planner-template")) h->planner_template = v;
+    else if (!strcmp(k, "budget-tokens")) {
+        if (parse_int(v, 1, 1 << 30, &n)) return -1;
+        h->limits.cloud_tokens = n;
+    } else if (!strcmp(k, "budget-usd")) {
+        if (parse_double(v, 0, &d)) return -1;
+        h->limits.usd = d;
+    } else if (!strcmp(k, "deadline")) {
+        if (parse_double(v, 0, &d)) return -1;
+        h->limits.deadline_s = d;
+    } else if (!strcmp(k, "call-timeout")) {
+        if (parse_double(v, 0, &d)) return -1;
+        h->call_timeout_s = d;
+    } else if (!strcmp(k, "max-tokens")) {
+        if (parse_int(v, 1, 1 << 20, &n)) return -1;
+        h->max_tokens = n;
+    } else if (!strcmp(k, "max-steps")) {
+        if (parse_int(v, 1, 64, &n)) return -1;
+        h->max_steps = n;
+    } else return -1;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve_model *models, char **names,
+                      hflow_serve_hybrid *hy) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
@@ -65,6 +115,12 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
         }
         const char *v = argv[++i];
         int n = 0, bad = 0;
+        int hr = parse_hybrid(a, v, hy);
+        if (hr < 0) {
+            fprintf(stderr, "hybridflow serve: bad %s: %s\n", a, v);
+            return -1;
+        }
+        if (hr > 0) continue;
         if (!strcmp(a, "--model")) {
             if (o->n_models >= MAX_MODELS || add_model(v, &models[o->n_models], &names[o->n_models])) {
                 fprintf(stderr, "hybridflow serve: --model wants NAME=PATH.gguf or PATH.gguf (at most %d)\n",
@@ -95,8 +151,16 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
             return -1;
         }
     }
-    if (!o->n_models) {
-        fprintf(stderr, "hybridflow serve: at least one --model NAME=PATH.gguf is needed\n");
+    int hybrid_set = hy->edge || hy->cloud || hy->policy || hy->planner || hy->name || hy->prices ||
+                     hy->planner_template || hy->max_steps || hy->max_tokens || hy->limits.cloud_tokens || hy->limits.usd ||
+                     hy->limits.deadline_s || hy->call_timeout_s;
+    if (hybrid_set && !hy->edge) {
+        fprintf(stderr, "hybridflow serve: the --hybrid-* options need --hybrid-edge EP\n");
+        return -1;
+    }
+    if (hybrid_set) o->hybrid = hy;
+    if (!o->n_models && !o->hybrid) {
+        fprintf(stderr, "hybridflow serve: at least one --model NAME=PATH.gguf (or --hybrid-edge EP) is needed\n");
         return -1;
     }
     return 0;
@@ -123,7 +187,9 @@ int cli_serve(int argc, char **argv) {
     o.models = models;
     const char *env_key = getenv("HYBRIDFLOW_API_KEY");
     if (env_key && *env_key) o.api_key = env_key;
-    int rc = parse_args(argc, argv, &o, models, names);
+    hflow_serve_hybrid hybrid;
+    memset(&hybrid, 0, sizeof hybrid);
+    int rc = parse_args(argc, argv, &o, models, names, &hybrid);
     if (rc) {
         usage(rc > 0 ? stdout : stderr);
         rc = rc > 0 ? 0 : 2;

@@ -105,7 +105,9 @@ static int single_call(ev_run_ctx *c, int tier, const char *tmpl, const hflow_ev
     req.max_tokens = cfg->max_tokens > 0 ? cfg->max_tokens : 1024;
     req.temperature = 0;
     req.has_seed = 1;
-    req.seed = hflow_id_hash(item->id, cfg->seed);
+    /* 31 bits: servers differ in the seeds they take (ours refuses JSON
+     * integers beyond 2^53, llama.cpp keeps 32 bits), and every one takes these. */
+    req.seed = hflow_id_hash(item->id, cfg->seed) & 0x7fffffffu;
     req.cancel = cfg->cancel;
     req.timeout_s = cfg->timeout_s;
     hflow_response resp;

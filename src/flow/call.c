@@ -134,7 +134,8 @@ int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *sys
         hflow_response_clear(&resp);
         /* Timed out because the deadline (not the per-call limit) ran out. */
         if (rc == HFLOW_ETIMEOUT && !(c->call_timeout_s > 0 && c->call_timeout_s < left)) flow_mark_deadline(q);
-        flow_note(rec, "%s attempt %d failed: %s", hflow_tier_name(tier), attempt + 1, cerr.message);
+        /* Kept short so the notes that follow (fallback, budget) still fit the record. */
+        flow_note(rec, "%s attempt %d failed: %.90s", hflow_tier_name(tier), attempt + 1, cerr.message);
         if (err) *err = cerr;
         if (rc == HFLOW_ECANCELLED || rc == HFLOW_EINVAL) break;
     }

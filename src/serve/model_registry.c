@@ -91,11 +91,8 @@ int serve_registry_init(serve_registry *r, const hflow_serve_options *o, serve_m
     r->n_threads = o->n_threads;
     r->max_queue = o->max_queue >= 0 ? o->max_queue : 64;
     r->metrics = metrics;
-    if (o->n_models < 1) {
-        serve_registry_free(r);
-        return hflow_error_set(err, HFLOW_EINVAL, "no model to serve");
-    }
-    if (!(r->models = calloc((size_t)o->n_models, sizeof *r->models))) {
+    /* n_models may be 0 when the server offers only the virtual model. */
+    if (!(r->models = calloc((size_t)o->n_models + 1, sizeof *r->models))) {
         serve_registry_free(r);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }

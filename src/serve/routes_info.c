@@ -29,6 +29,8 @@ void serve_route_models(void *app, hs_request *req) {
         serve_model_release(&s->reg, m);
         cJSON_AddItemToArray(data, e);
     }
+    serve_hybrid *h = serve_get_hybrid(s);
+    if (h) cJSON_AddItemToArray(data, serve_hybrid_model_entry(h));
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (json) hs_reply_json(req, 200, json);

@@ -245,6 +245,13 @@ static void handle(hflow_server *srv, hs_request *req, int kind) {
         job_free(j);
         return;
     }
+    if (kind == SERVE_CHAT && srv->hybrid_name && j->rq.model && !strcmp(j->rq.model, srv->hybrid_name)) {
+        serve_hybrid *h = serve_get_hybrid(srv);
+        if (h) serve_hybrid_chat(srv, h, req, &j->rq);
+        else hs_reply_error(req, 503, NULL, NULL, NULL, "the hybrid model is still starting; retry later");
+        job_free(j);
+        return;
+    }
     if (!(j->sm = serve_find_model_or_404(srv, req, j->rq.model)) || build_prompt(j, req)) {
         job_free(j);
         return;

@@ -43,6 +43,38 @@ static void observe(void *app, const char *route, int status, double seconds) {
     serve_metrics_request(&s->metrics, route, status, seconds);
 }
 
+serve_hybrid *serve_get_hybrid(hflow_server *s) {
+    pthread_mutex_lock(&s->id_mu);
+    serve_hybrid *h = s->hybrid;
+    pthread_mutex_unlock(&s->id_mu);
+    return h;
+}
+
+/* The virtual model may name this server's own models, so it is opened once
+ * the port is known; until then its requests get 503. */
+static int start_hybrid(hflow_server *s, const hflow_serve_options *o, hflow_error *err) {
+    const char *host = o->host && strcmp(o->host, "0.0.0.0") ? o->host : "127.0.0.1";
+    char base[128];
+    snprintf(base, sizeof base, "http://%s:%d/v1", host, hs_server_port(s->http));
+    serve_hybrid *h;
+    int rc = serve_hybrid_create(o->hybrid, &s->reg, base, o->api_key, &h, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->id_mu);
+    s->hybrid = h;
+    pthread_mutex_unlock(&s->id_mu);
+    return 0;
+}
+
+static void free_server(hflow_server *s) {
+    serve_hybrid_free(s->hybrid);
+    free(s->hybrid_name);
+    spec_table_free(s->spec); /* sessions pin model versions: before the registry */
+    serve_registry_free(&s->reg);
+    pthread_mutex_destroy(&s->id_mu);
+    serve_metrics_destroy(&s->metrics);
+    free(s);
+}
+
 int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_error *err) {
     *out = NULL;
     hflow_server *s = calloc(1, sizeof *s);
@@ -52,20 +84,23 @@ int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_e
     /* Ids only need to be unique per process run; the clock keeps restarts apart. */
     s->next_id = hflow_now_ns() & 0xffffffffffull;
     s->drain_timeout_s = o->drain_timeout_s;
-    int rc = serve_registry_init(&s->reg, o, &s->metrics, err);
+    int rc = 0;
+    if (o->hybrid) {
+        const char *hn = o->hybrid->name && *o->hybrid->name ? o->hybrid->name : "hybridflow";
+        if (!(s->hybrid_name = strdup(hn))) rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    }
+    if (!rc && o->n_models < 1 && !o->hybrid) rc = hflow_error_set(err, HFLOW_EINVAL, "no model to serve");
+    if (!rc) rc = serve_registry_init(&s->reg, o, &s->metrics, err);
     if (!rc) rc = spec_table_create(&s->reg, o->spec_max_sessions, o->spec_idle_timeout_s, &s->spec, err);
     if (!rc) {
         hs_config cfg = {.host = o->host, .port = o->port, .max_body = o->max_body_bytes ? o->max_body_bytes : 8u << 20,
                          .api_key = o->api_key, .routes = routes, .n_routes = (int)(sizeof routes / sizeof routes[0]),
                          .app = s, .observer = observe};
         rc = hs_server_start(&cfg, &s->http, err);
+        if (!rc && o->hybrid && (rc = start_hybrid(s, o, err))) hs_server_stop(s->http, 0);
     }
     if (rc) {
-        spec_table_free(s->spec);
-        serve_registry_free(&s->reg);
-        pthread_mutex_destroy(&s->id_mu);
-        serve_metrics_destroy(&s->metrics);
-        free(s);
+        free_server(s);
         return rc;
     }
     *out = s;
@@ -77,9 +112,5 @@ int hflow_server_port(const hflow_server *s) { return hs_server_port(s->http); }
 void hflow_server_stop(hflow_server *s) {
     if (!s) return;
     hs_server_stop(s->http, s->drain_timeout_s);
-    spec_table_free(s->spec); /* sessions pin versions: before the registry */
-    serve_registry_free(&s->reg);
-    pthread_mutex_destroy(&s->id_mu);
-    serve_metrics_destroy(&s->metrics);
-    free(s);
+    free_server(s);
 }

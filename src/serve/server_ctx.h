@@ -7,6 +7,7 @@
 
 #include "hybridflow/serve.h"
 #include "serve/http_server.h"
+#include "serve/hybrid_model.h"
 #include "serve/metrics.h"
 #include "serve/model_registry.h"
 #include "serve/spec_sessions.h"
@@ -19,7 +20,12 @@ struct hflow_server {
     pthread_mutex_t id_mu;
     uint64_t next_id; /* request ids and default seeds */
     spec_table *spec;  /* speculative sessions (routes_spec.c) */
+    char *hybrid_name;    /* the virtual model's id, known before it is ready; NULL = none */
+    serve_hybrid *hybrid; /* set once after listening starts (it may call this server); read via serve_get_hybrid */
 };
+
+/* The virtual model, or NULL while it is being set up (or when none). */
+serve_hybrid *serve_get_hybrid(hflow_server *s);
 
 /* A fresh number per call (ids, default seeds). */
 uint64_t serve_next_id(hflow_server *s);
