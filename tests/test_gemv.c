@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "base/cpu.h"
 #include "engine/gemv.h"
 #include "engine/ggml_type.h"
 #include "engine/quant.h"
@@ -20,12 +21,7 @@ static float frand(void) {
     return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
 }
 
-static void check_type(uint32_t type) {
-    hflow_gemv_fn gemv = hflow_gemv_get(type);
-    if (!gemv) {
-        print_message("skipped: no gemv kernel for %s on this CPU\n", hflow_type_name(type));
-        return;
-    }
+static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
     const int64_t widths[] = {32, 96, 576};
     for (size_t wi = 0; wi < 3; wi++)
@@ -54,18 +50,36 @@ static void check_type(uint32_t type) {
         }
 }
 
+/* The chosen kernel and, when the CPU has AVX-VNNI (so the chosen one is the
+ * VNNI variant), the plain AVX2 one as well. */
+static int kernels_of(uint32_t type, int gemm, void *fns[2]) {
+    int n = 0;
+    void *best = gemm ? (void *)hflow_gemm_get(type) : (void *)hflow_gemv_get(type);
+    if (best) fns[n++] = best;
+#if defined(__x86_64__)
+    if (hflow_cpu_has_avx2_fma_f16c()) {
+        void *avx2 = gemm ? (void *)hflow_gemm_avx2(type) : (void *)hflow_gemv_avx2(type);
+        if (avx2 && avx2 != best) fns[n++] = avx2;
+    }
+#endif
+    if (!n) print_message("skipped: no %s kernel for %s on this CPU\n", gemm ? "gemm" : "gemv", hflow_type_name(type));
+    return n;
+}
+
 static void gemv_equals_dot_kernel(void **state) {
     (void)state;
-    check_type(HFLOW_TYPE_Q8_0);
-    check_type(HFLOW_TYPE_Q4_0);
-    check_type(HFLOW_TYPE_Q5_0);
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        void *fns[2];
+        int n = kernels_of(types[i], 0, fns);
+        for (int f = 0; f < n; f++) check_gemv(types[i], (hflow_gemv_fn)fns[f]);
+    }
 }
 
 /* rows x ntok outputs of the gemm kernel against one dot-kernel call per row
  * (all tokens) and the scalar reference; y has a stride wider than rows so a
  * write outside the tile would show. */
-static void check_gemm(uint32_t type, int64_t rows, int64_t cols, int64_t ntok) {
-    hflow_gemm_fn gemm = hflow_gemm_get(type);
+static void check_gemm(uint32_t type, hflow_gemm_fn gemm, int64_t rows, int64_t cols, int64_t ntok) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
     size_t rs = hflow_row_size(type, cols), xs = hflow_row_size(k->act_type, cols);
     int64_t ys = rows + 3;
@@ -103,14 +117,14 @@ static void gemm_equals_dot_kernel(void **state) {
     (void)state;
     const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!hflow_gemm_get(types[i])) {
-            print_message("skipped: no gemm kernel for %s on this CPU\n", hflow_type_name(types[i]));
-            continue;
-        }
+        void *fns[2];
+        int n = kernels_of(types[i], 1, fns);
         const int64_t widths[] = {32, 96, 576};
-        for (size_t wi = 0; wi < 3; wi++)
-            for (int64_t rows = 1; rows <= 9; rows++)
-                for (int64_t ntok = 1; ntok <= 13; ntok += (ntok < 8 ? 1 : 5)) check_gemm(types[i], rows, widths[wi], ntok);
+        for (int f = 0; f < n; f++)
+            for (size_t wi = 0; wi < 3; wi++)
+                for (int64_t rows = 1; rows <= 9; rows++)
+                    for (int64_t ntok = 1; ntok <= 13; ntok += (ntok < 8 ? 1 : 5))
+                        check_gemm(types[i], (hflow_gemm_fn)fns[f], rows, widths[wi], ntok);
     }
 }
 
