@@ -39,6 +39,8 @@ typedef struct hflow_serve_options {
     size_t max_body_bytes;   /* default 8 MiB */
     int max_queue;           /* requests that may wait per model before 503 (0 = none); default 64 */
     double drain_timeout_s;  /* stop waits this long for in-flight work; default 30, <= 0 forever */
+    int spec_max_sessions;   /* open speculative sessions at most (429 beyond); default 16 */
+    double spec_idle_timeout_s; /* a spec session idle this long expires; default 300 */
 } hflow_serve_options;
 
 void hflow_serve_options_default(hflow_serve_options *o);
@@ -48,6 +50,12 @@ void hflow_serve_options_default(hflow_serve_options *o);
 int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_error *err);
 /* The bound TCP port (useful with port 0). */
 int hflow_server_port(const hflow_server *s);
+/* Hot swap: loads `path` as the new version of the served model `name` and
+ * makes it current without a restart. New requests and speculative sessions
+ * use the new version; open sessions finish on the version they started
+ * with, which is freed when its last user goes. HFLOW_ENOTFOUND for an
+ * unknown name; on a load error the current version stays. Thread-safe. */
+int hflow_server_swap_model(hflow_server *s, const char *name, const char *path, hflow_error *err);
 /* Stops accepting, drains in-flight requests, frees everything. NULL is allowed. */
 void hflow_server_stop(hflow_server *s);
 

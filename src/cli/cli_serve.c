@@ -19,10 +19,12 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: hybridflow serve --model [NAME=]PATH.gguf [--model ...] [--host 127.0.0.1] [--port 8080]\n"
             "                        [--parallel N] [--ctx N] [--threads N] [--api-key KEY] [--max-queue N]\n"
-            "                        [--max-body BYTES]\n"
+            "                        [--max-body BYTES] [--spec-max-sessions N] [--spec-idle-timeout S]\n"
             "  --port 0 picks a free port. Once listening, prints 'listening on http://HOST:PORT'.\n"
             "  Without NAME= a model is named after its file (stories260K.gguf -> stories260K).\n"
-            "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n");
+            "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n"
+            "  SIGHUP reloads every --model from its path (hot swap: open spec sessions\n"
+            "  finish on the version they started with).\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -78,6 +80,12 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
         else if (!strcmp(a, "--max-queue")) { bad = parse_int(v, 0, 1 << 20, &n); o->max_queue = n; }
         else if (!strcmp(a, "--max-body")) { bad = parse_int(v, 1, 1 << 30, &n); o->max_body_bytes = (size_t)n; }
         else if (!strcmp(a, "--api-key")) o->api_key = v;
+        else if (!strcmp(a, "--spec-max-sessions")) { bad = parse_int(v, 1, 1 << 16, &n); o->spec_max_sessions = n; }
+        else if (!strcmp(a, "--spec-idle-timeout")) {
+            char *end;
+            o->spec_idle_timeout_s = strtod(v, &end);
+            bad = !*v || *end || !(o->spec_idle_timeout_s > 0);
+        }
         else {
             fprintf(stderr, "hybridflow serve: unknown option %s\n", a);
             return -1;
@@ -92,6 +100,19 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
         return -1;
     }
     return 0;
+}
+
+/* SIGHUP: re-read every --model from its path (a file replaced on disk
+ * becomes the new version); a model that fails to load keeps its old version. */
+static void reload(hflow_server *srv, const hflow_serve_options *o) {
+    for (int i = 0; i < o->n_models; i++) {
+        hflow_error err;
+        if (hflow_server_swap_model(srv, o->models[i].name, o->models[i].path, &err))
+            fprintf(stderr, "hybridflow serve: SIGHUP: %s kept its current version: %s\n", o->models[i].name,
+                    err.message);
+        else
+            fprintf(stderr, "hybridflow serve: SIGHUP: reloaded %s from %s\n", o->models[i].name, o->models[i].path);
+    }
 }
 
 int cli_serve(int argc, char **argv) {
@@ -113,6 +134,7 @@ int cli_serve(int argc, char **argv) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -126,7 +148,7 @@ int cli_serve(int argc, char **argv) {
     printf("listening on http://%s:%d\n", o.host, hflow_server_port(srv));
     fflush(stdout);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) reload(srv, &o);
     fprintf(stderr, "hybridflow serve: %s received, draining in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     hflow_server_stop(srv);
     fprintf(stderr, "hybridflow serve: stopped\n");

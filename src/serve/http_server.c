@@ -278,11 +278,18 @@ static int authorized(hs_server *s, struct MHD_Connection *conn) {
     return key_equal(h + 7, s->api_key);
 }
 
+/* Exact, or a prefix when the route's path ends in '*' (e.g. the sessions prefix + star). */
+static int path_matches(const char *pattern, const char *path) {
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*') return strncmp(pattern, path, n - 1) == 0 && path[n - 1] != '\0';
+    return strcmp(pattern, path) == 0;
+}
+
 static void dispatch(hs_server *s, hs_conn *c, hs_request *req) {
     const hs_route *path_match = NULL, *match = NULL;
-    for (int i = 0; i < s->cfg.n_routes; i++) {
+    for (int i = 0; i < s->cfg.n_routes && !match; i++) {
         const hs_route *r = &s->cfg.routes[i];
-        if (strcmp(r->path, req->path) != 0) continue;
+        if (!path_matches(r->path, req->path)) continue;
         path_match = r;
         if (!strcmp(r->method, req->method)) match = r;
     }

@@ -45,7 +45,7 @@ typedef void (*hs_handler)(void *app, hs_request *req);
 
 typedef struct hs_route {
     const char *method; /* "GET", "POST" */
-    const char *path;   /* exact match */
+    const char *path;   /* exact match, or a prefix when it ends in '*' (the handler parses the rest) */
     hs_handler fn;
     int public_route;   /* 1: no API key needed (health) */
 } hs_route;

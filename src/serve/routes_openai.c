@@ -45,6 +45,7 @@ typedef struct gen_job {
 static void job_free(gen_job *j) {
     if (!j) return;
     if (j->slot) serve_slots_release(j->sm->slots, j->slot);
+    if (j->sm) serve_model_release(&j->srv->reg, j->sm);
     serve_gen_request_free(&j->rq);
     free(j->prompt);
     free(j->echo_text);

@@ -60,6 +60,7 @@ void serve_route_tokenize(void *app, hs_request *req) {
         reply_cjson(req, o);
     }
     free(ids);
+    serve_model_release(&((hflow_server *)app)->reg, m);
     serve_tokenize_request_free(&r);
 }
 
@@ -81,6 +82,7 @@ void serve_route_detokenize(void *app, hs_request *req) {
         if (r.tokens[i] >= hflow_vocab_size(v)) {
             hs_reply_error(req, 400, NULL, "tokens", "invalid_token_id", "tokens[%d] = %d is not a token id", i,
                            r.tokens[i]);
+            serve_model_release(&((hflow_server *)app)->reg, m);
             serve_detokenize_request_free(&r);
             return;
         }
@@ -93,5 +95,6 @@ void serve_route_detokenize(void *app, hs_request *req) {
         reply_cjson(req, o);
     }
     free(text);
+    serve_model_release(&((hflow_server *)app)->reg, m);
     serve_detokenize_request_free(&r);
 }

@@ -13,6 +13,10 @@ static const hs_route routes[] = {
     {"POST", "/tokenize", serve_route_tokenize, 0},
     {"POST", "/detokenize", serve_route_detokenize, 0},
     {"GET", "/metrics", serve_route_metrics, 0},
+    {"POST", "/v1/spec/sessions", serve_route_spec_create, 0},
+    {"POST", "/v1/spec/sessions/*", serve_route_spec_session, 0},
+    {"DELETE", "/v1/spec/sessions/*", serve_route_spec_delete, 0},
+    {"POST", "/admin/models/*", serve_route_admin_model, 0},
 };
 
 void hflow_serve_options_default(hflow_serve_options *o) {
@@ -23,6 +27,8 @@ void hflow_serve_options_default(hflow_serve_options *o) {
     o->max_body_bytes = 8u << 20;
     o->max_queue = 64;
     o->drain_timeout_s = 30;
+    o->spec_max_sessions = 16;
+    o->spec_idle_timeout_s = 300;
 }
 
 uint64_t serve_next_id(hflow_server *s) {
@@ -47,6 +53,7 @@ int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_e
     s->next_id = hflow_now_ns() & 0xffffffffffull;
     s->drain_timeout_s = o->drain_timeout_s;
     int rc = serve_registry_init(&s->reg, o, &s->metrics, err);
+    if (!rc) rc = spec_table_create(&s->reg, o->spec_max_sessions, o->spec_idle_timeout_s, &s->spec, err);
     if (!rc) {
         hs_config cfg = {.host = o->host, .port = o->port, .max_body = o->max_body_bytes ? o->max_body_bytes : 8u << 20,
                          .api_key = o->api_key, .routes = routes, .n_routes = (int)(sizeof routes / sizeof routes[0]),
@@ -54,6 +61,7 @@ int hflow_server_start(const hflow_serve_options *o, hflow_server **out, hflow_e
         rc = hs_server_start(&cfg, &s->http, err);
     }
     if (rc) {
+        spec_table_free(s->spec);
         serve_registry_free(&s->reg);
         pthread_mutex_destroy(&s->id_mu);
         serve_metrics_destroy(&s->metrics);
@@ -69,6 +77,7 @@ int hflow_server_port(const hflow_server *s) { return hs_server_port(s->http); }
 void hflow_server_stop(hflow_server *s) {
     if (!s) return;
     hs_server_stop(s->http, s->drain_timeout_s);
+    spec_table_free(s->spec); /* sessions pin versions: before the registry */
     serve_registry_free(&s->reg);
     pthread_mutex_destroy(&s->id_mu);
     serve_metrics_destroy(&s->metrics);

@@ -9,6 +9,7 @@
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/model_registry.h"
+#include "serve/spec_sessions.h"
 
 struct hflow_server {
     hs_server *http;
@@ -17,12 +18,14 @@ struct hflow_server {
     double drain_timeout_s;
     pthread_mutex_t id_mu;
     uint64_t next_id; /* request ids and default seeds */
+    spec_table *spec;  /* speculative sessions (routes_spec.c) */
 };
 
 /* A fresh number per call (ids, default seeds). */
 uint64_t serve_next_id(hflow_server *s);
 
-/* Finds the request's model or replies 404 (NULL returned). */
+/* Finds the request's model and pins its current version (release it with
+ * serve_model_release(&s->reg, m)), or replies 404 (NULL returned). */
 serve_model *serve_find_model_or_404(hflow_server *s, hs_request *req, const char *name);
 
 /* Route handlers; app is the hflow_server. */
@@ -33,5 +36,9 @@ void serve_route_chat(void *app, hs_request *req);
 void serve_route_completions(void *app, hs_request *req);
 void serve_route_tokenize(void *app, hs_request *req);
 void serve_route_detokenize(void *app, hs_request *req);
+void serve_route_spec_create(void *app, hs_request *req);
+void serve_route_spec_session(void *app, hs_request *req); /* POST {id}/verify, {id}/generate */
+void serve_route_spec_delete(void *app, hs_request *req);
+void serve_route_admin_model(void *app, hs_request *req);
 
 #endif

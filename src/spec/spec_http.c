@@ -79,11 +79,36 @@ static int map_curl_error(CURLcode cc, const char *url, const char *msg, hflow_e
     return hflow_error_set(err, HFLOW_ENET, "spec: cannot reach %s: %s", url, msg);
 }
 
-int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *path, const char *body,
-                         hflow_strbuf *resp, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
+typedef struct stream_ctx {
+    CURL *c;
+    hflow_spec_http_sink sink; /* NULL: buffer into resp */
+    void *user;
+    hflow_strbuf *resp;        /* the body when buffering; an error body when streaming */
+    size_t n_body;
+    int sink_stopped;
+} stream_ctx;
+
+/* Streams a 2xx body to the sink; anything else (an error body) is buffered. */
+static size_t on_stream(char *ptr, size_t size, size_t nmemb, void *user) {
+    stream_ctx *x = user;
+    size_t n = size * nmemb;
+    x->n_body += n;
+    long status = 0;
+    if (x->sink) curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+    if (!x->sink || status < 200 || status >= 300) return on_write(ptr, size, nmemb, x->resp);
+    if (x->sink(x->user, ptr, n)) {
+        x->sink_stopped = 1;
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+static int perform(hflow_spec_http *h, const char *method, const char *path, const char *body, stream_ctx *x,
+                   int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", h->base, path);
     CURL *c = h->curl;
+    x->c = c;
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_reset(c); /* keeps the connection cache */
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -94,8 +119,8 @@ int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *pat
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->timeout_s * 1000));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(h->timeout_s * 1000));
@@ -103,8 +128,9 @@ int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *pat
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
-    hflow_strbuf_reset(resp);
+    hflow_strbuf_reset(x->resp);
     CURLcode cc = curl_easy_perform(c);
+    if (cc == CURLE_WRITE_ERROR && x->sink_stopped) cc = CURLE_OK; /* the sink had enough */
     if (cc != CURLE_OK) return map_curl_error(cc, url, errbuf[0] ? errbuf : curl_easy_strerror(cc), err);
     long status = 0, req_size = 0, hdr_size = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -114,10 +140,22 @@ int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *pat
     curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &body_up);
     /* REQUEST_SIZE counts the request head; the body is counted by SIZE_UPLOAD */
     if (bytes_up) *bytes_up = (int32_t)(req_size + (long)body_up);
-    if (bytes_down) *bytes_down = (int32_t)(hdr_size + (long)resp->len);
+    if (bytes_down) *bytes_down = (int32_t)(hdr_size + (long)x->n_body);
     if (status >= 200 && status < 300) return 0;
     char msg[400];
-    server_message(resp, msg, sizeof msg);
+    server_message(x->resp, msg, sizeof msg);
     return hflow_error_set(err, status == 404 ? HFLOW_ENOTFOUND : HFLOW_EHTTP, "spec: %s %s -> HTTP %ld: %s", method,
                            path, status, msg);
+}
+
+int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *path, const char *body,
+                         hflow_strbuf *resp, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
+    stream_ctx x = {.resp = resp};
+    return perform(h, method, path, body, &x, bytes_up, bytes_down, err);
+}
+
+int hflow_spec_http_stream(hflow_spec_http *h, const char *path, const char *body, hflow_spec_http_sink sink,
+                           void *user, hflow_strbuf *errbuf, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
+    stream_ctx x = {.sink = sink, .user = user, .resp = errbuf};
+    return perform(h, "POST", path, body, &x, bytes_up, bytes_down, err);
 }

@@ -35,4 +35,12 @@ void hflow_spec_http_free(hflow_spec_http *h);
  * bytes sent/received including headers. */
 int hflow_spec_http_call(hflow_spec_http *h, const char *method, const char *path, const char *body,
                          hflow_strbuf *resp, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err);
+
+/* Receives a streamed 2xx body as it arrives; return non-zero to stop reading
+ * (the transfer then ends without an error). */
+typedef int (*hflow_spec_http_sink)(void *user, const char *data, size_t n);
+/* POST whose 2xx body goes to `sink` as it arrives (SSE). Other statuses are
+ * errors as in hflow_spec_http_call, their body buffered in errbuf. */
+int hflow_spec_http_stream(hflow_spec_http *h, const char *path, const char *body, hflow_spec_http_sink sink,
+                           void *user, hflow_strbuf *errbuf, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err);
 #endif

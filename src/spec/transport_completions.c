@@ -169,7 +169,7 @@ static void comp_destroy(hflow_spec_transport *t) {
     free(t);
 }
 
-static const hflow_spec_transport_vtable comp_vt = {"completions", comp_open, comp_verify, comp_close, comp_destroy};
+static const hflow_spec_transport_vtable comp_vt = {"completions", comp_open, comp_verify, comp_close, comp_destroy, NULL};
 
 int hflow_spec_transport_completions(const char *endpoint, const hflow_vocab *vocab, double timeout_s,
                                      hflow_spec_transport **out, hflow_error *err) {

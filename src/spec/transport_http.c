@@ -2,6 +2,7 @@
  * API (see docs/SPEC.md):
  *   POST   {base}/spec/sessions              create (prompt ids, sampling, draft tokenizer fingerprint)
  *   POST   {base}/spec/sessions/{id}/verify  one round (spec_wire.h)
+ *   POST   {base}/spec/sessions/{id}/generate  k = 0: the target streams n tokens (SSE)
  *   DELETE {base}/spec/sessions/{id}         close
  * The target keeps the KV cache, so each round sends only the draft. Errors
  * keep their meaning for the edge loop: HFLOW_ENET when the server is gone
@@ -11,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "backend/sse.h"
 #include "hybridflow/spec.h"
 #include "spec/spec_http.h"
 #include "spec/spec_wire.h"
@@ -70,6 +74,79 @@ static int http_verify(hflow_spec_transport *t, const int32_t *draft, int32_t k,
     return rc;
 }
 
+/* ---- generate: SSE events {"token":ID,"ms":F} ... {"n":N,"gen_ms":F,"n_tokens":T} [DONE] ---- */
+
+typedef struct gen_ctx {
+    hflow_sse_parser sse;
+    hflow_spec_token_cb on_token;
+    void *user;
+    int32_t n_got;
+    double gen_s;
+    int stopped, summary;
+    hflow_error *err;
+    int rc;
+} gen_ctx;
+
+static int on_event(void *user, const char *event, const char *data, size_t len) {
+    (void)event;
+    gen_ctx *g = user;
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "token");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "ms");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    int stop = 0;
+    if (cJSON_IsNumber(tok) && tok->valuedouble >= 0) {
+        g->n_got++;
+        double t = cJSON_IsNumber(ms) ? ms->valuedouble / 1000.0 : 0;
+        if (g->on_token && g->on_token(g->user, (int32_t)tok->valuedouble, t)) stop = g->stopped = 1;
+    } else if (cJSON_IsObject(e)) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+        g->rc = hflow_error_set(g->err, HFLOW_EHTTP, "spec generate failed on the server: %s",
+                                cJSON_IsString(m) ? m->valuestring : "(no message)");
+        stop = 1;
+    } else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "n"))) {
+        const cJSON *gm = cJSON_GetObjectItemCaseSensitive(root, "gen_ms");
+        g->gen_s = cJSON_IsNumber(gm) ? gm->valuedouble / 1000.0 : 0;
+        g->summary = 1;
+    } else {
+        g->rc = hflow_error_set(g->err, HFLOW_EFORMAT, "spec generate: unexpected event '%.80s'", data);
+        stop = 1;
+    }
+    cJSON_Delete(root);
+    return stop;
+}
+
+static int gen_sink(void *user, const char *data, size_t n) {
+    gen_ctx *g = user;
+    return hflow_sse_feed(&g->sse, data, n) != 0;
+}
+
+static int http_generate(hflow_spec_transport *t, int32_t n, hflow_spec_token_cb on_token, void *user, int32_t *n_got,
+                         double *t_gen_s, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
+    http_tr *h = t->impl;
+    if (!h->session[0]) return hflow_error_set(err, HFLOW_ESTATE, "spec transport: no open session");
+    char path[128], body[48];
+    snprintf(path, sizeof path, "/spec/sessions/%s/generate", h->session);
+    snprintf(body, sizeof body, "{\"n\":%d}", n);
+    gen_ctx g = {.on_token = on_token, .user = user, .err = err};
+    hflow_sse_init(&g.sse, on_event, &g);
+    int rc = hflow_spec_http_stream(&h->http, path, body, gen_sink, &g, &h->resp, bytes_up, bytes_down, err);
+    int clean = hflow_sse_finish(&g.sse);
+    hflow_sse_free(&g.sse);
+    if (n_got) *n_got = g.n_got;
+    if (t_gen_s) *t_gen_s = g.gen_s;
+    if (rc == HFLOW_ENOTFOUND) {
+        h->session[0] = '\0';
+        hflow_error_wrap(err, "spec session expired or unknown");
+        return rc;
+    }
+    if (rc) return rc;
+    if (g.rc) return g.rc;
+    if (!g.stopped && (!g.summary || !clean))
+        return hflow_error_set(err, HFLOW_ENET, "spec generate: the stream broke off after %d tokens", g.n_got);
+    return 0;
+}
+
 static void http_destroy(hflow_spec_transport *t) {
     http_tr *h = t->impl;
     http_close(t);
@@ -80,7 +157,8 @@ static void http_destroy(hflow_spec_transport *t) {
     free(t);
 }
 
-static const hflow_spec_transport_vtable http_vt = {"http", http_open, http_verify, http_close, http_destroy};
+static const hflow_spec_transport_vtable http_vt = {"http", http_open, http_verify, http_close, http_destroy,
+                                                     http_generate};
 
 int hflow_spec_transport_http(const char *endpoint, uint64_t draft_tokenizer_fp, double timeout_s,
                               hflow_spec_transport **out, hflow_error *err) {
