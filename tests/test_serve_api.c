@@ -12,9 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/strbuf.h"
 #include "http_client.h"
+#include "hybridflow/backend.h"
+#include "hybridflow/modelgen.h"
+#include "hybridflow/serve.h"
 #include "hybridflow/engine.h"
 #include "serve/chat_prompt.h"
 #include "serve/openai_format.h"
@@ -25,6 +29,7 @@
 #define MAX_OUT 64
 
 static char model_path[1024];
+static char tiny_path[512]; /* a second, generated model served beside stories */
 static int have_model;
 static hflow_model *model;
 static tu_server server;
@@ -210,9 +215,14 @@ static int setup(void **state) {
         fprintf(stderr, "load: %s\n", err.message);
         return -1;
     }
-    char spec[1100];
+    snprintf(tiny_path, sizeof tiny_path, "%s/serve-api-tiny.gguf", tu_tmpdir());
+    hflow_gen_params gp;
+    hflow_gen_params_default(&gp);
+    if (hflow_gen_params_preset(&gp, "tiny", &err) || hflow_gen_model(&gp, tiny_path, &err)) return -1;
+    char spec[1100], spec2[600];
     snprintf(spec, sizeof spec, "stories=%s", model_path);
-    const char *args[] = {"--model", spec, "--parallel", "4", "--ctx", "512", "--threads", "1", NULL};
+    snprintf(spec2, sizeof spec2, "%s", tiny_path); /* named after its file: serve-api-tiny */
+    const char *args[] = {"--model", spec, "--model", spec2, "--parallel", "4", "--ctx", "512", "--threads", "1", NULL};
     if (tu_server_start(&server, args)) return -1;
     have_model = 1;
     return 0;
@@ -222,6 +232,7 @@ static int teardown(void **state) {
     (void)state;
     int rc = have_model ? tu_server_stop(&server) : 0;
     hflow_model_free(model);
+    if (tiny_path[0]) unlink(tiny_path);
     curl_global_cleanup();
     return rc;
 }
@@ -245,8 +256,11 @@ static void test_health_and_models(void **state) {
     tu_http("GET", tu_server_url(&server, "/v1/models", u, sizeof u), NULL, 0, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     cJSON *j = cJSON_Parse(r.body);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")), 2);
     cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "data"), 0);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "id")), "stories");
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "data"), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "id")), "serve-api-tiny");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "object")), "list");
     cJSON_Delete(j);
     tu_http_reply_free(&r);
@@ -327,6 +341,59 @@ static void test_chat_matches_engine(void **state) {
     a.temperature = 0.7f;
     a.seed = 7;
     check_chat(&a);
+}
+
+/* Chat logprobs, whole and streamed (one entry per chunk), equal the engine's. */
+static void check_chat_logprob_entry(cJSON *e, const ref_out *ref, int i) {
+    assert_true(i < ref->n && i < MAX_OUT);
+    assert_true(fabs(cJSON_GetObjectItem(e, "logprob")->valuedouble - ref->lp[i]) <= 1e-5);
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(e, "bytes")));
+    cJSON *top = cJSON_GetObjectItem(e, "top_logprobs");
+    assert_int_equal(cJSON_GetArraySize(top), 3);
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(cJSON_GetObjectItem(cJSON_GetArrayItem(top, k), "logprob")->valuedouble - ref->top_lp[i][k]) <=
+                    1e-5);
+}
+
+static void test_chat_logprobs_whole_and_streamed(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    serve_message msgs[] = {{"user", "Tell me about a frog."}};
+    gen_args a = {.temperature = 0, .top_p = 1, .max_tokens = 12, .n_top = 3};
+    ref_out ref;
+    ref_chat(msgs, 1, &a, &ref);
+    const char *body = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about a frog.\"}],"
+                       "\"max_tokens\":12,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3";
+    char whole[512], streamed[512];
+    snprintf(whole, sizeof whole, "%s}", body);
+    snprintf(streamed, sizeof streamed, "%s,\"stream\":true}", body);
+    cJSON *j = post_json("/v1/chat/completions", whole, 200);
+    cJSON *content = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "logprobs"), "content");
+    assert_int_equal(cJSON_GetArraySize(content), ref.n);
+    for (int i = 0; i < ref.n; i++) check_chat_logprob_entry(cJSON_GetArrayItem(content, i), &ref, i);
+    cJSON_Delete(j);
+
+    char u[256];
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", tu_server_url(&server, "/v1/chat/completions", u, sizeof u), streamed,
+                             strlen(streamed), NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    int n = 0;
+    for (const char *p = r.body; (p = strstr(p, "data: {")); p += 6) {
+        const char *end = strstr(p, "\n\n");
+        cJSON *c = cJSON_ParseWithLength(p + 6, (size_t)(end - p - 6));
+        assert_non_null(c);
+        cJSON *lp = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0), "logprobs");
+        if (cJSON_IsObject(lp)) {
+            cJSON *e;
+            cJSON_ArrayForEach(e, cJSON_GetObjectItem(lp, "content")) check_chat_logprob_entry(e, &ref, n++);
+        }
+        cJSON_Delete(c);
+    }
+    assert_int_equal(n, ref.n);
+    tu_http_reply_free(&r);
+    hflow_strbuf_free(&ref.text);
 }
 
 /* ---- concurrency ---- */
@@ -442,12 +509,12 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     int32_t *ids;
     int n;
     tokenize(text, 0, &ids, &n);
-    cJSON *j = post_json("/tokenize", "{\"content\":\"Once upon a time\"}", 200);
+    cJSON *j = post_json("/tokenize", "{\"model\":\"stories\",\"content\":\"Once upon a time\"}", 200);
     cJSON *toks = cJSON_GetObjectItem(j, "tokens");
     assert_int_equal(cJSON_GetArraySize(toks), n);
     hflow_strbuf b;
     hflow_strbuf_init(&b);
-    hflow_strbuf_puts(&b, "{\"tokens\":");
+    hflow_strbuf_puts(&b, "{\"model\":\"stories\",\"tokens\":");
     for (int i = 0; i < n; i++) {
         assert_int_equal(cJSON_GetArrayItem(toks, i)->valueint, ids[i]);
         hflow_strbuf_printf(&b, "%s%d", i ? "," : "[", ids[i]);
@@ -476,15 +543,133 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     free(ids);
 }
 
+/* ---- the project's own HTTP backend as the client ---- */
+
+static int collect_delta(void *user, const char *text, size_t len) {
+    hflow_strbuf_append(user, text, len);
+    return 0;
+}
+
+static void test_http_backend_drives_server(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "%s/v1#stories", server.base);
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.max_retries = 0;
+    hflow_backend *b;
+    hflow_error err;
+    assert_int_equal(hflow_backend_open(endpoint, &o, &b, &err), 0);
+    hflow_chat_message msgs[] = {{"user", "Tell me about a dog."}};
+    serve_message smsgs[] = {{"user", "Tell me about a dog."}};
+    gen_args a = {.temperature = 0.8f, .top_p = 0.9f, .seed = 4242, .max_tokens = 24};
+    ref_out ref;
+    ref_chat(smsgs, 1, &a, &ref);
+    for (int streamed = 0; streamed < 2; streamed++) {
+        hflow_request rq;
+        hflow_request_init(&rq);
+        rq.messages = msgs;
+        rq.n_messages = 1;
+        rq.max_tokens = a.max_tokens;
+        rq.temperature = a.temperature;
+        rq.top_p = a.top_p;
+        rq.has_seed = 1;
+        rq.seed = a.seed;
+        hflow_strbuf deltas;
+        hflow_strbuf_init(&deltas);
+        hflow_strbuf_puts(&deltas, "");
+        if (streamed) {
+            rq.on_delta = collect_delta;
+            rq.user = &deltas;
+        }
+        hflow_response resp;
+        memset(&resp, 0, sizeof resp);
+        if (hflow_backend_complete(b, &rq, &resp, &err)) fail_msg("backend: %s", err.message);
+        assert_string_equal(resp.text, ref.text.data);
+        if (streamed) assert_string_equal(deltas.data, ref.text.data);
+        assert_int_equal(resp.completion_tokens, ref.n);
+        assert_true(resp.prompt_tokens > 0);
+        assert_false(resp.usage_estimated);
+        assert_int_equal(resp.http_status, 200);
+        hflow_response_clear(&resp);
+        hflow_strbuf_free(&deltas);
+    }
+    hflow_strbuf_free(&ref.text);
+    hflow_backend_free(b);
+}
+
+/* Two models: each request goes to the one it names; naming none is refused. */
+static void test_two_models(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    hflow_model *tiny;
+    hflow_model_params mp = {.n_threads = 1};
+    hflow_error err;
+    assert_int_equal(hflow_model_load(tiny_path, &mp, &tiny, &err), 0);
+    int32_t *ids;
+    int n;
+    assert_int_equal(hflow_tokenize(hflow_model_vocab(tiny), "abc", 3, 1, 0, &ids, &n, &err), 0);
+    cJSON *j = post_json("/tokenize", "{\"model\":\"serve-api-tiny\",\"content\":\"abc\"}", 200);
+    cJSON *toks = cJSON_GetObjectItem(j, "tokens");
+    assert_int_equal(cJSON_GetArraySize(toks), n);
+    for (int i = 0; i < n; i++) assert_int_equal(cJSON_GetArrayItem(toks, i)->valueint, ids[i]);
+    cJSON_Delete(j);
+    free(ids);
+    hflow_model_free(tiny);
+    j = post_json("/v1/completions", "{\"model\":\"serve-api-tiny\",\"prompt\":\"abc\",\"max_tokens\":4}", 200);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "model")), "serve-api-tiny");
+    cJSON_Delete(j);
+    j = post_json("/tokenize", "{\"content\":\"abc\"}", 400); /* which model? */
+    cJSON_Delete(j);
+}
+
+/* The in-process API (serve.h) with a borrowed, already loaded model. */
+static void test_in_process_server(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    hflow_serve_model sm = {.name = "mine", .model = model};
+    hflow_serve_options o;
+    hflow_serve_options_default(&o);
+    o.models = &sm;
+    o.n_models = 1;
+    o.port = 0;
+    o.n_ctx = 256;
+    hflow_server *srv;
+    hflow_error err;
+    assert_int_equal(hflow_server_start(&o, &srv, &err), 0);
+    assert_true(hflow_server_port(srv) > 0);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/v1/completions", hflow_server_port(srv));
+    const char *body = "{\"model\":\"mine\",\"prompt\":\"Once upon a time\",\"max_tokens\":16,\"temperature\":0}";
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", u, body, strlen(body), NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    cJSON *j = cJSON_Parse(r.body);
+    gen_args a = {.temperature = 0, .top_p = 1, .max_tokens = 16};
+    ref_out ref;
+    ref_completion("Once upon a time", &a, &ref);
+    assert_string_equal(answer_text(j, 0), ref.text.data);
+    cJSON_Delete(j);
+    tu_http_reply_free(&r);
+    hflow_strbuf_free(&ref.text);
+    hflow_server_stop(srv); /* the borrowed model stays ours */
+    assert_non_null(hflow_model_get_info(model));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_models),
         cmocka_unit_test(test_completion_greedy_matches_engine),
         cmocka_unit_test(test_completion_sampled_matches_engine),
         cmocka_unit_test(test_chat_matches_engine),
+        cmocka_unit_test(test_chat_logprobs_whole_and_streamed),
         cmocka_unit_test(test_concurrent_streams_equal_serial),
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
+        cmocka_unit_test(test_http_backend_drives_server),
+        cmocka_unit_test(test_two_models),
+        cmocka_unit_test(test_in_process_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -235,7 +235,10 @@ static void test_disconnect_frees_slot_and_queue_full(void **state) {
     int fd = open_long_stream(s);
     /* The only slot is busy and --max-queue 0: the next generation gets 503. */
     assert_int_equal(metric(s, "hflow_slots_busy"), 1);
-    post_expect(s, "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"b\",\"max_tokens\":2}", 503, "queue_full", NULL);
+    tu_http_reply busy = call(s, "POST", "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"b\",\"max_tokens\":2}",
+                              KEY_HEADER);
+    assert_non_null(strstr(busy.headers, "Retry-After: 1"));
+    expect_error(s, &busy, 503, "queue_full", NULL);
     close(fd); /* client gone mid-stream */
     expect_slots_idle(s);
     /* Freed by the cancel, not by running to the end of the 4096-token context. */

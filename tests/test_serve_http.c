@@ -329,6 +329,19 @@ static void test_parse_chat(void **state) {
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
                     "\"stream_options\":{\"include_usage\":true}}", 0, "stream_options");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]} trailing", 0, "");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"seed\":18446744073709551615}",
+                 1, NULL); /* UINT64_MAX (a double reads it as 2^64) */
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"seed\":1e20}", 0, "seed");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"seed\":9223372036854775807}",
+                 1, NULL);
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"seed\":-5}", 1, NULL);
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"seed\":1.5}", 0, "seed");
+    /* Found by fuzz_request_parse (leaked the first value): duplicate keys are refused. */
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"stop\":[\"a\"],\"stop\":\"b\"}",
+                 0, "stop");
+    expect_parse(0, "{\"model\":\"m\",\"prompt\":[1],\"prompt\":[2]}", 0, "prompt");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"role\":\"user\",\"content\":\"a\"}]}", 0,
+                 "role");
 }
 
 static void test_parse_completion(void **state) {

@@ -50,8 +50,8 @@ static void test_prefix_choice(void **state) {
     assert_int_equal(serve_slots_count(s), 3);
     const int32_t a[] = {1, 10, 11, 12, 13, 14}, b[] = {1, 20, 21, 22};
     serve_slot *x, *y, *z;
-    assert_int_equal(serve_slots_acquire(s, a, 6, NULL, &x), 0);
-    assert_int_equal(serve_slots_acquire(s, b, 4, NULL, &y), 0);
+    assert_int_equal(serve_slots_acquire(s, a, 6, NULL, NULL, &x), 0);
+    assert_int_equal(serve_slots_acquire(s, b, 4, NULL, NULL, &y), 0);
     assert_true(x != y);
     fill(x, a, 6);
     fill(y, b, 4);
@@ -59,17 +59,17 @@ static void test_prefix_choice(void **state) {
     serve_slots_release(s, y);
     /* Extends a: the slot holding a. */
     const int32_t a2[] = {1, 10, 11, 12, 99};
-    assert_int_equal(serve_slots_acquire(s, a2, 5, NULL, &z), 0);
+    assert_int_equal(serve_slots_acquire(s, a2, 5, NULL, NULL, &z), 0);
     assert_ptr_equal(z, x);
     serve_slots_release(s, z);
     /* Shares b's prefix. */
     const int32_t b2[] = {1, 20, 21};
-    assert_int_equal(serve_slots_acquire(s, b2, 3, NULL, &z), 0);
+    assert_int_equal(serve_slots_acquire(s, b2, 3, NULL, NULL, &z), 0);
     assert_ptr_equal(z, y);
     serve_slots_release(s, z);
     /* Shares only BOS with both: the empty third slot, keeping both caches. */
     const int32_t c[] = {1, 50, 51};
-    assert_int_equal(serve_slots_acquire(s, c, 3, NULL, &z), 0);
+    assert_int_equal(serve_slots_acquire(s, c, 3, NULL, NULL, &z), 0);
     assert_true(z != x && z != y);
     assert_int_equal(hflow_session_n_past(z->session), 0);
     serve_slots_release(s, z);
@@ -85,10 +85,12 @@ typedef struct waiter_arg {
     pthread_mutex_t mu;
 } waiter_arg;
 
+static int waiter_gone(void *p) { return ((waiter_arg *)p)->cancel; }
+
 static void *waiter_main(void *p) {
     waiter_arg *w = p;
     const int32_t t[] = {1, 2};
-    int rc = serve_slots_acquire(w->s, t, 2, &w->cancel, &w->got);
+    int rc = serve_slots_acquire(w->s, t, 2, waiter_gone, w, &w->got);
     pthread_mutex_lock(&w->mu);
     w->rc = rc;
     w->done = 1;
@@ -124,7 +126,7 @@ static void test_queue_full_cancel_and_handoff(void **state) {
     assert_int_equal(m.slots_total, 1);
     const int32_t t[] = {1, 2};
     serve_slot *held;
-    assert_int_equal(serve_slots_acquire(s, t, 2, NULL, &held), 0);
+    assert_int_equal(serve_slots_acquire(s, t, 2, NULL, NULL, &held), 0);
     assert_int_equal(m.slots_busy, 1);
 
     /* One waiter fits the queue ... */
@@ -135,7 +137,7 @@ static void test_queue_full_cancel_and_handoff(void **state) {
     wait_gauge(&m, 1);
     /* ... a second one is refused at once. */
     serve_slot *none;
-    assert_int_equal(serve_slots_acquire(s, t, 2, NULL, &none), HFLOW_EBUDGET);
+    assert_int_equal(serve_slots_acquire(s, t, 2, NULL, NULL, &none), HFLOW_EBUDGET);
     assert_null(none);
     /* Cancelling the waiter frees its queue place. */
     w1.cancel = 1;

@@ -89,6 +89,19 @@ int32_t hflow_session_common_prefix(const hflow_session *s, const int32_t *token
 typedef int (*hflow_token_cb)(void *user, int32_t token, const char *text, size_t len,
                               const hflow_token_logprobs *lp);
 
+/* A logits hook constrains generation (grammar.h builds one from a grammar):
+ * mask() sees a private copy of each step's logits before sampling and sets
+ * the logits of forbidden tokens to -INFINITY; accept() is told the chosen
+ * token and returns 0 to go on, 1 when the constraint is complete (the token
+ * is emitted, then generation ends with finish_reason "stop"), or a negative
+ * HFLOW_E* code (generation fails with that code). Logprobs reported to the
+ * callback are those of the masked distribution. */
+typedef struct hflow_logits_hook {
+    int (*mask)(void *user, float *logits, int32_t n_vocab, hflow_error *err);
+    int (*accept)(void *user, int32_t token, hflow_error *err);
+    void *user;
+} hflow_logits_hook;
+
 typedef struct hflow_generate_params {
     int32_t max_tokens;          /* <= 0: until EOG or context full */
     const char *const *stop;     /* stop strings (not included in output) */
@@ -96,6 +109,7 @@ typedef struct hflow_generate_params {
     int ignore_eos;
     int want_logprobs;           /* pass logprobs to the callback */
     volatile int *cancel;        /* polled between tokens when non-NULL */
+    const hflow_logits_hook *hook; /* optional constraint (borrowed for the call) */
 } hflow_generate_params;
 
 typedef struct hflow_generate_stats {

@@ -164,6 +164,11 @@ typedef struct hflow_flow_config {
 
     hflow_flow_progress_cb progress; /* optional */
     void *progress_user;
+
+    int constrain_plan;      /* default 1: a planner on the in-process engine (backend kind "local") is
+                                held to the plan format by the "plan:<max_steps>" grammar (grammar.h);
+                                remote planners are never constrained (response_format can only ask
+                                for JSON, not this format) */
 } hflow_flow_config;
 
 void hflow_flow_config_default(hflow_flow_config *c);

@@ -5,6 +5,7 @@
 
 typedef int (*hflow_cli_fn)(int argc, char **argv);
 
+int cli_bench(int argc, char **argv);
 int cli_family(int argc, char **argv);
 int cli_gen_model(int argc, char **argv);
 int cli_generate(int argc, char **argv);

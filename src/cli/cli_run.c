@@ -73,11 +73,16 @@ static void usage(FILE *f) {
             "usage: hybridflow run [options] \"question\"\n"
             "  --edge ENDPOINT        edge model (URL#model or .gguf path; default: HYBRIDFLOW_EDGE)\n"
             "  --cloud ENDPOINT       cloud model (default: HYBRIDFLOW_CLOUD; none = edge only)\n"
+            "                         With neither, both tiers run in-process on the .gguf files of\n"
+            "                         $HYBRIDFLOW_MODELS (else ../shared/models): edge = smallest file,\n"
+            "                         cloud = largest (the same file when there is one).\n"
+            "  --no-constrain         let a local planner write freely (default: plan grammar)\n"
             "  --planner edge|cloud   which tier writes the plan (default edge)\n"
             "  --policy SPEC          edge, cloud, random:P[:SEED], difficulty:T, learned:ROUTER.gguf (default difficulty:6)\n"
             "  --force-first-cloud, --force-last-cloud\n"
             "  --mode completion|waves|sequential   scheduling (default completion)\n"
             "  --max-steps N          (default 8)   --cloud-concurrency N (default 4)\n"
+            "  --max-step-tokens N    cap on a step's answer (default 1024)   --answer-tokens N (default 512)\n"
             "  --budget-tokens N      cloud token cap per query\n"
             "  --budget-usd X         dollar cap per query   --prices FILE  price table JSON\n"
             "  --deadline S           wall-clock deadline per query\n"
@@ -117,6 +122,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (TAKE("--deadline")) a->cfg.query_limits.deadline_s = atof(v);
         else if (TAKE("--max-steps")) a->cfg.max_steps = atoi(v);
         else if (TAKE("--cloud-concurrency")) a->cfg.cloud_concurrency = atoi(v);
+        else if (TAKE("--max-step-tokens")) a->cfg.max_step_tokens = atoi(v);
+        else if (TAKE("--answer-tokens")) a->cfg.aggregator_max_tokens = atoi(v);
         else if (TAKE("--mode")) {
             if ((a->cfg.mode = hflow_sched_mode_parse(v)) < 0) return -1;
         } else if (TAKE("--format")) {
@@ -127,13 +134,33 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (a->format < 0) return -1;
         } else if (!strcmp(o, "--force-first-cloud")) a->cfg.force_first_cloud = 1;
         else if (!strcmp(o, "--force-last-cloud")) a->cfg.force_last_cloud = 1;
+        else if (!strcmp(o, "--no-constrain")) a->cfg.constrain_plan = 0;
         else if (o[0] == '-' && o[1]) return -1;
         else if (!a->question) a->question = o;
         else return -1;
 #undef TAKE
     }
-    if (!a->question || !a->edge || (strcmp(a->planner, "edge") && strcmp(a->planner, "cloud"))) return -1;
+    if (!a->question || (strcmp(a->planner, "edge") && strcmp(a->planner, "cloud"))) return -1;
     return 0;
+}
+
+/* The built-in default: both tiers in-process on the local models (backend.h:
+ * hflow_default_local_models), each with as many sessions as its tier runs
+ * calls at once. */
+static int use_local_defaults(run_args *a, char *edge, char *cloud, size_t cap, hflow_error *err) {
+    int rc = hflow_default_local_models(edge, cloud, cap, err);
+    if (rc) return rc;
+    if (!a->edge || !*a->edge) a->edge = edge;
+    if (!a->cloud || !*a->cloud) a->cloud = cloud;
+    fprintf(stderr, "hybridflow run: edge %s, cloud %s (in-process)\n", a->edge, a->cloud);
+    return 0;
+}
+
+static int open_tier(const char *endpoint, int concurrency, hflow_backend **out, hflow_error *err) {
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.n_parallel = concurrency;
+    return hflow_backend_open(endpoint, &o, out, err);
 }
 
 static void print_summary(const hflow_flow_result *r) {
@@ -168,8 +195,7 @@ int cli_run(int argc, char **argv) {
     run_args a;
     int prc = parse_args(argc, argv, &a);
     if (prc) {
-        if (prc < 0 && !(a.question && !a.edge)) fprintf(stderr, "hybridflow run: bad arguments\n");
-        if (prc < 0 && a.question && !a.edge) fprintf(stderr, "hybridflow run: --edge (or HYBRIDFLOW_EDGE) is required\n");
+        if (prc < 0) fprintf(stderr, "hybridflow run: bad arguments\n");
         usage(prc > 0 ? stdout : stderr);
         return prc > 0 ? 0 : 2;
     }
@@ -180,8 +206,11 @@ int cli_run(int argc, char **argv) {
     hflow_flow *flow = NULL;
     hflow_flow_result res;
     memset(&res, 0, sizeof res);
-    int rc = hflow_backend_open(a.edge, NULL, &edge, &err);
-    if (!rc && a.cloud && *a.cloud) rc = hflow_backend_open(a.cloud, NULL, &cloud, &err);
+    char edge_path[4096], cloud_path[4096];
+    int rc = 0;
+    if (!a.edge || !*a.edge) rc = use_local_defaults(&a, edge_path, cloud_path, sizeof edge_path, &err);
+    if (!rc) rc = open_tier(a.edge, a.cfg.edge_concurrency, &edge, &err);
+    if (!rc && a.cloud && *a.cloud) rc = open_tier(a.cloud, a.cfg.cloud_concurrency, &cloud, &err);
     if (!rc) rc = hflow_policy_create(a.policy, &policy, &err);
     if (!rc && a.prices) rc = hflow_price_table_load(a.prices, &prices, &err);
     run_view view;

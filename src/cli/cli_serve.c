@@ -17,10 +17,11 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: hybridflow serve --model NAME=PATH.gguf [--model ...] [--host 127.0.0.1] [--port 8080]\n"
+            "usage: hybridflow serve --model [NAME=]PATH.gguf [--model ...] [--host 127.0.0.1] [--port 8080]\n"
             "                        [--parallel N] [--ctx N] [--threads N] [--api-key KEY] [--max-queue N]\n"
             "                        [--max-body BYTES]\n"
             "  --port 0 picks a free port. Once listening, prints 'listening on http://HOST:PORT'.\n"
+            "  Without NAME= a model is named after its file (stories260K.gguf -> stories260K).\n"
             "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n");
 }
 
@@ -29,6 +30,25 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > hi) return -1;
     *out = (int)v;
+    return 0;
+}
+
+/* "NAME=PATH", or "PATH" named after its file (directory and .gguf dropped). */
+static int add_model(const char *v, hflow_serve_model *m, char **name) {
+    const char *eq = strchr(v, '=');
+    const char *path = eq ? eq + 1 : v;
+    if (!*path || eq == v) return -1;
+    if (eq) {
+        *name = strndup(v, (size_t)(eq - v));
+    } else {
+        const char *base = strrchr(v, '/');
+        base = base ? base + 1 : v;
+        size_t n = strlen(base);
+        if (n > 5 && !strcmp(base + n - 5, ".gguf")) n -= 5;
+        *name = strndup(base, n);
+    }
+    if (!*name || !**name) return -1;
+    *m = (hflow_serve_model){*name, path, NULL};
     return 0;
 }
 
@@ -44,13 +64,11 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
         const char *v = argv[++i];
         int n = 0, bad = 0;
         if (!strcmp(a, "--model")) {
-            const char *eq = strchr(v, '=');
-            if (!eq || eq == v || !eq[1] || o->n_models >= MAX_MODELS) {
-                fprintf(stderr, "hybridflow serve: --model wants NAME=PATH.gguf (at most %d)\n", MAX_MODELS);
+            if (o->n_models >= MAX_MODELS || add_model(v, &models[o->n_models], &names[o->n_models])) {
+                fprintf(stderr, "hybridflow serve: --model wants NAME=PATH.gguf or PATH.gguf (at most %d)\n",
+                        MAX_MODELS);
                 return -1;
             }
-            names[o->n_models] = strndup(v, (size_t)(eq - v));
-            models[o->n_models] = (hflow_serve_model){names[o->n_models], eq + 1, NULL};
             o->n_models++;
         } else if (!strcmp(a, "--host")) o->host = v;
         else if (!strcmp(a, "--port")) { bad = parse_int(v, 0, 65535, &n); o->port = n; }

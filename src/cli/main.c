@@ -9,6 +9,7 @@ static const struct {
     hflow_cli_fn fn;
     const char *help;
 } commands[] = {
+    {"bench", cli_bench, "engine speed: prefill/decode tok/s, weight bandwidth vs measured memory bandwidth"},
     {"family", cli_family, "ECSpec target families: stamp, inspect, derive drafts, split/merge versions"},
     {"generate", cli_generate, "generate text from a GGUF model"},
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},

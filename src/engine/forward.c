@@ -12,7 +12,8 @@
  *     x += Wdown (silu(Wgate xb) * Wup xb)
  *   logits[n_vocab] = Woutput (rmsnorm(x) * output_norm)  for the rows asked for
  * Weight products go through hflow_matmul with all T tokens at once, so a
- * weight row is read once per chunk rather than once per token. */
+ * weight row is read once per chunk rather than once per token; products that
+ * share their input (q/k/v, gate/up) run as one fused pool dispatch. */
 #include <math.h>
 #include <string.h>
 
@@ -67,9 +68,10 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     hflow_scratch *sc = &s->sc;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
     int rc;
-    if ((rc = matmul(s, &l->wq, sc->xb, n_tok, sc->q)) || (rc = matmul(s, &l->wk, sc->xb, n_tok, sc->k)) ||
-        (rc = matmul(s, &l->wv, sc->xb, n_tok, sc->v)))
-        return rc;
+    hflow_matmul_op ops[3] = {{l->wq.type, l->wq.data, l->wq.rows, sc->q},
+                              {l->wk.type, l->wk.data, l->wk.rows, sc->k},
+                              {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
     if (l->bq) add_bias(sc->q, l->bq, n_tok, q_dim);
     if (l->bk) add_bias(sc->k, l->bk, n_tok, kv_dim);
     if (l->bv) add_bias(sc->v, l->bv, n_tok, kv_dim);
@@ -77,8 +79,9 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
     if (l->k_norm) head_norm(sc->k, l->k_norm, n_tok, hp->n_head_kv, hd, hp->norm_eps);
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        hflow_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
-        hflow_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+        const float *cs = sc->rope + (size_t)t * hp->n_rot;
+        hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
+        hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
         hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
     }
     return 0;
@@ -106,8 +109,9 @@ static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t n_tok) {
     for (int32_t t = 0; t < n_tok; t++)
         hflow_rmsnorm(sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->ffn_norm, n_embd, hp->norm_eps);
     int rc;
-    if ((rc = matmul(s, &l->w_gate, sc->xb, n_tok, sc->gate)) || (rc = matmul(s, &l->w_up, sc->xb, n_tok, sc->up)))
-        return rc;
+    hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
+                              {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
+    if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
     hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
     if ((rc = matmul(s, &l->w_down, sc->gate, n_tok, sc->out))) return rc;
     hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
@@ -139,6 +143,9 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
                          int logits_rows) {
     const hflow_model *m = s->model;
     int rc = embed(s, tokens, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) /* positions are shared by q, k and every layer */
+        hflow_rope_table(s->sc.rope + (size_t)t * m->hp.n_rot, m->hp.n_rot, pos0 + t, m->hp.rope_theta,
+                         m->hp.rope_freq_scale);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
         if (!rc) rc = ffn_block(s, &m->layers[il], n_tok);

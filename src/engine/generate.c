@@ -108,16 +108,35 @@ int hflow_generate(hflow_session *s, hflow_sampler *sampler, const int32_t *prom
     hflow_detok_init(&detok, vocab, 0); /* a continuation keeps SentencePiece's leading space */
     set_reason(st, "length");
     char piece[512];
-    for (;;) {
+    int32_t n_vocab = hflow_model_get_info(hflow_session_model(s))->n_vocab;
+    float *masked = gp->hook ? malloc((size_t)n_vocab * sizeof *masked) : NULL;
+    int complete = 0; /* the hook's constraint is complete */
+    if (gp->hook && !masked) rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    while (!rc) {
         if (gp->cancel && *gp->cancel) {
             set_reason(st, "cancelled");
             break;
         }
         if (gp->max_tokens > 0 && st->n_generated >= gp->max_tokens) break;
         hflow_token_logprobs lp;
-        int32_t tok = hflow_sampler_sample(sampler, hflow_session_logits(s, 0), hflow_session_tokens(s),
-                                           hflow_session_n_past(s), gp->want_logprobs ? &lp : NULL);
+        const float *logits = hflow_session_logits(s, 0);
+        if (gp->hook) {
+            memcpy(masked, logits, (size_t)n_vocab * sizeof *masked);
+            if ((rc = gp->hook->mask(gp->hook->user, masked, n_vocab, err)) < 0) break;
+            rc = 0;
+            logits = masked;
+        }
+        int32_t tok = hflow_sampler_sample(sampler, logits, hflow_session_tokens(s), hflow_session_n_past(s),
+                                           gp->want_logprobs ? &lp : NULL);
         if (st->n_generated == 0) st->t_first_token_s = hflow_now_s() - t0;
+        if (gp->hook) {
+            int a = gp->hook->accept(gp->hook->user, tok, err);
+            if (a < 0) {
+                rc = a;
+                break;
+            }
+            complete = a == 1;
+        }
         if (!gp->ignore_eos && hflow_vocab_is_eog(vocab, tok)) {
             set_reason(st, "stop");
             break;
@@ -134,7 +153,7 @@ int hflow_generate(hflow_session *s, hflow_sampler *sampler, const int32_t *prom
             set_reason(st, "cancelled");
             break;
         }
-        if (ts.stopped) {
+        if (ts.stopped || complete) {
             set_reason(st, "stop");
             break;
         }
@@ -150,6 +169,7 @@ int hflow_generate(hflow_session *s, hflow_sampler *sampler, const int32_t *prom
         if (cb && ts.all.len > ts.emitted) cb(user, -1, ts.all.data + ts.emitted, ts.all.len - ts.emitted, NULL);
     }
     hflow_strbuf_free(&ts.all);
+    free(masked);
     st->t_generate_s = hflow_now_s() - t1;
     return rc;
 }

@@ -19,8 +19,23 @@ typedef struct hflow_matmul_ws {
 
 void hflow_matmul_ws_free(hflow_matmul_ws *ws);
 
+#define HFLOW_MATMUL_MAX_OPS 4
+
+/* One weight of a fused product: y (n_tok x rows) = W x. */
+typedef struct hflow_matmul_op {
+    uint32_t type;
+    const void *W;
+    int64_t rows;
+    float *y;
+} hflow_matmul_op;
+
 /* Returns 0, HFLOW_EUNSUPPORTED for a type without kernels, HFLOW_ENOMEM. */
 int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
                  const float *x, int64_t n_tok, float *y);
+/* The products of up to HFLOW_MATMUL_MAX_OPS weights (of any types, each
+ * with `cols` columns) with the same x, in one dispatch of the pool: the
+ * results equal separate hflow_matmul calls exactly. Same return codes. */
+int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
+                       const float *x, int64_t n_tok);
 
 #endif

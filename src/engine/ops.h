@@ -1,7 +1,9 @@
 /* ops.h - the non-matmul operations of a transformer layer (internal).
  *
- * Scalar reference code: these are a small share of a token's work next to
- * the weight products (matmul.h). All vectors are f32. */
+ * The plain names pick the fastest implementation for this CPU (AVX2/FMA in
+ * ops_avx2.c on x86-64); the _ref functions are the scalar references tests
+ * compare them against (equal up to float summation order). All vectors are
+ * f32. */
 #ifndef HFLOW_ENGINE_OPS_H
 #define HFLOW_ENGINE_OPS_H
 #include <stddef.h>
@@ -11,9 +13,14 @@
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 /* Rotates the first n_rot dims of each of n_heads heads (head_dim apart) of x
  * by position pos * freq_scale (linear rope scaling; 1 = none); style is enum
- * hflow_rope_style. */
+ * hflow_rope_style. Equals hflow_rope_table followed by hflow_rope_apply. */
 void hflow_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
                 int style);
+/* cs[2i], cs[2i+1] = cos, sin of the angle hflow_rope uses for pair i < n_rot/2
+ * (same f32 arithmetic): computed once per position and shared by q, k and
+ * every layer. */
+void hflow_rope_table(float *cs, int n_rot, int32_t pos, float theta_base, float freq_scale);
+void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style);
 /* In-place softmax of n values. */
 void hflow_softmax(float *x, int n);
 /* gate[i] = silu(gate[i]) * up[i]. */
@@ -28,5 +35,21 @@ void hflow_attend(float *out, const float *q, const float *k, const float *v, si
  * weights to F16 as ggml does (attend_f16.c). out must not alias q. */
 void hflow_attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
                       int head_dim, float scale, float *scores);
+/* 1 when the plain names above run SIMD code on this CPU. */
+int hflow_ops_impl_is_simd(void);
+
+/* Scalar references. */
+void hflow_rmsnorm_ref(float *out, const float *x, const float *w, int n, float eps);
+void hflow_softmax_ref(float *x, int n);
+void hflow_swiglu_ref(float *gate, const float *up, int n);
+void hflow_attend_ref(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
+                      int head_dim, float scale, float *scores);
+
+/* AVX2/FMA versions (x86-64 builds only; call only when the CPU has them). */
+void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
+void hflow_softmax_avx2(float *x, int n);
+void hflow_swiglu_avx2(float *gate, const float *up, int n);
+void hflow_attend_avx2(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
+                       int head_dim, float scale, float *scores);
 
 #endif

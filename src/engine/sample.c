@@ -211,7 +211,11 @@ static int32_t draw(hflow_sampler *s, const cand *c, int n) {
         cum += c[i].v;
         if (u < cum) return c[i].id;
     }
-    return c[n - 1].id; /* rounding left u just past the total */
+    /* rounding left u just past the total: the last candidate that can be
+     * drawn at all (a masked, zero-probability one must never be chosen) */
+    for (int i = n - 1; i > 0; i--)
+        if (c[i].v > 0) return c[i].id;
+    return c[0].id;
 }
 
 static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen, hflow_token_logprobs *lp) {

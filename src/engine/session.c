@@ -14,7 +14,7 @@
 
 static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_threads, int32_t n_ctx) {
     size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-    size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff;
+    size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot;
     float *p = malloc((per_tok * HFLOW_UBATCH + (size_t)n_threads * (size_t)n_ctx) * sizeof(float));
     if (!p) return HFLOW_ENOMEM;
     sc->x = p;
@@ -26,7 +26,8 @@ static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_thread
     sc->v = sc->k + HFLOW_UBATCH * kv_dim;
     sc->gate = sc->v + HFLOW_UBATCH * kv_dim;
     sc->up = sc->gate + (size_t)HFLOW_UBATCH * hp->n_ff;
-    sc->scores = sc->up + (size_t)HFLOW_UBATCH * hp->n_ff;
+    sc->rope = sc->up + (size_t)HFLOW_UBATCH * hp->n_ff;
+    sc->scores = sc->rope + (size_t)HFLOW_UBATCH * hp->n_rot;
     return 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct hflow_scratch {
     float *gate;   /* [UBATCH][n_ff] */
     float *up;     /* [UBATCH][n_ff] */
     float *out;    /* [UBATCH][n_embd] sub-layer output before the residual add */
+    float *rope;   /* [UBATCH][n_rot] cos/sin of each token's position (hflow_rope_table) */
     float *scores; /* [n_threads][n_ctx] attention scores, one row per pool thread */
 } hflow_scratch;
 

@@ -40,6 +40,13 @@ static int32_t clamp_tokens(const hflow_flow_config *c, int32_t want) {
 int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user, int32_t want_tokens,
               hflow_delta_cb on_delta, void *delta_user, int retries, hflow_call_record *rec, char **text,
               hflow_error *err) {
+    return flow_call_grammar(q, tier, b, system, user, want_tokens, on_delta, delta_user, retries, NULL, rec, text,
+                             err);
+}
+
+int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
+                      int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
+                      hflow_call_record *rec, char **text, hflow_error *err) {
     const hflow_flow_config *c = q->cfg;
     if (!b) b = q->backend[tier];
     *text = NULL;
@@ -86,6 +93,7 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
         req.n_messages = n_msgs;
         req.max_tokens = max_tokens;
         req.temperature = c->temperature;
+        req.grammar = grammar;
         req.on_delta = on_delta;
         req.user = delta_user;
         req.cancel = &q->cancel_calls;

@@ -59,6 +59,15 @@ static int get_str(const cJSON *v, const char *name, char **out, serve_parse_err
     return *out ? 0 : fail(pe, name, "out of memory");
 }
 
+/* Duplicate keys are legal JSON but ambiguous (which one wins?), so they are refused. */
+static int duplicate_key(const cJSON *obj, serve_parse_error *pe) {
+    for (const cJSON *a = obj->child; a; a = a->next)
+        for (const cJSON *b = obj->child; b != a; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string))
+                return fail(pe, a->string, "field '%s' appears more than once", a->string);
+    return 0;
+}
+
 static cJSON *parse_object(const char *body, size_t len, serve_parse_error *pe) {
     if (!len) {
         fail(pe, "", "the request body is empty; a JSON object is expected");
@@ -75,7 +84,7 @@ static cJSON *parse_object(const char *body, size_t len, serve_parse_error *pe) 
         fail(pe, "", "trailing data after the JSON object at byte %zu", (size_t)(end - body));
     } else if (!cJSON_IsObject(root)) {
         fail(pe, "", "the request body must be a JSON object");
-    } else {
+    } else if (!duplicate_key(root, pe)) {
         return root;
     }
     cJSON_Delete(root);
@@ -108,6 +117,7 @@ static int parse_stop(const cJSON *v, serve_gen_request *r, serve_parse_error *p
 
 static int parse_stream_options(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     if (!cJSON_IsObject(v)) return fail(pe, "stream_options", "'stream_options' must be an object");
+    if (duplicate_key(v, pe)) return -1;
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
         if (!strcmp(e->string, "include_usage")) {
@@ -156,9 +166,15 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         return 1;
     }
     if (!strcmp(k, "seed")) {
-        if (get_int(v, k, -9007199254740991.0, 9007199254740991.0, &i, pe)) return -1;
+        /* Any 64-bit integer (signed or not). cJSON reads numbers as doubles,
+         * so seeds above 2^53 are rounded - the same way every time. */
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < -9223372036854775808.0 ||
+            v->valuedouble > 18446744073709551616.0)
+            return fail(pe, k, "'seed' must be a 64-bit integer");
         r->has_seed = 1;
-        r->seed = (uint64_t)i;
+        if (v->valuedouble < 0) r->seed = (uint64_t)(int64_t)v->valuedouble;
+        else if (v->valuedouble >= 18446744073709551615.0) r->seed = UINT64_MAX; /* 2^64 - 1 reads as 2^64 */
+        else r->seed = (uint64_t)v->valuedouble;
         return 1;
     }
     if (!strcmp(k, "stop")) return parse_stop(v, r, pe) ? -1 : 1;
@@ -234,6 +250,7 @@ static int parse_message(const cJSON *m, int idx, serve_message *out, serve_pars
     char param[64];
     snprintf(param, sizeof param, "messages[%d]", idx);
     if (!cJSON_IsObject(m)) return fail(pe, param, "'%s' must be an object", param);
+    if (duplicate_key(m, pe)) return -1;
     static const char *roles[] = {"system", "developer", "user", "assistant"};
     const cJSON *v;
     cJSON_ArrayForEach(v, m) {

@@ -225,6 +225,8 @@ static void reply_whole(gen_job *j, hs_request *req) {
     free(json);
 }
 
+static int client_gone(void *req) { return hs_client_gone(req); }
+
 static void handle(hflow_server *srv, hs_request *req, int kind) {
     gen_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -250,7 +252,12 @@ static void handle(hflow_server *srv, hs_request *req, int kind) {
              (unsigned long long)serve_next_id(srv));
     j->head = (serve_reply_head){kind, j->id, (long)hflow_wall_s(), j->sm->name};
     if (want_logprobs(j) && !j->rq.stream) j->logprobs = serve_logprobs_new(kind);
-    rc = serve_slots_acquire(j->sm->slots, j->prompt, j->n_prompt, NULL, &j->slot);
+    rc = serve_slots_acquire(j->sm->slots, j->prompt, j->n_prompt, client_gone, req, &j->slot);
+    if (rc == HFLOW_ECANCELLED) { /* left while queued: the reply goes nowhere */
+        hs_reply_error(req, 503, NULL, NULL, "cancelled", "the client went away while queued");
+        job_free(j);
+        return;
+    }
     if (rc) {
         hs_reply_error(req, 503, NULL, NULL, "queue_full", "all %d slots are busy and the queue is full; retry later",
                        serve_slots_count(j->sm->slots));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* How often a waiter re-checks its cancel flag. */
+/* How often a waiter asks whether its client is still there. */
 #define CANCEL_POLL_MS 20
 
 typedef struct waiter {
@@ -108,7 +108,7 @@ static void take(serve_slots *s, serve_slot *sl, serve_slot **out) {
     if (s->metrics) serve_metrics_gauges_add(s->metrics, 1, 0, 0);
 }
 
-int serve_slots_acquire(serve_slots *s, const int32_t *prompt, int32_t n_prompt, volatile int *cancel,
+int serve_slots_acquire(serve_slots *s, const int32_t *prompt, int32_t n_prompt, serve_gone_fn gone, void *gone_ctx,
                         serve_slot **out) {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
@@ -131,7 +131,7 @@ int serve_slots_acquire(serve_slots *s, const int32_t *prompt, int32_t n_prompt,
     int rc = 0;
     for (;;) {
         if (s->head == &w && (sl = best_idle(s, prompt, n_prompt))) break;
-        if (cancel && *cancel) {
+        if (gone && gone(gone_ctx)) {
             rc = HFLOW_ECANCELLED;
             break;
         }

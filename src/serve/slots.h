@@ -31,9 +31,13 @@ void serve_slots_free(serve_slots *s);
 int serve_slots_count(const serve_slots *s);
 int32_t serve_slots_n_ctx(const serve_slots *s);
 
+/* Asked every few ms while a request waits: non-zero gives its place up
+ * (e.g. the client disconnected). */
+typedef int (*serve_gone_fn)(void *ctx);
+
 /* Blocks until a slot is free. Returns 0 and *out; HFLOW_EBUDGET when the
- * queue is full; HFLOW_ECANCELLED when *cancel became non-zero while waiting. */
-int serve_slots_acquire(serve_slots *s, const int32_t *prompt, int32_t n_prompt, volatile int *cancel,
+ * queue is full; HFLOW_ECANCELLED when gone (may be NULL) said so while waiting. */
+int serve_slots_acquire(serve_slots *s, const int32_t *prompt, int32_t n_prompt, serve_gone_fn gone, void *gone_ctx,
                         serve_slot **out);
 void serve_slots_release(serve_slots *s, serve_slot *slot);
 
