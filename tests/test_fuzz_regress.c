@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 #include "backend/openai_wire.h"
+#include "base/strbuf.h"
 #include "hybridflow/eval.h"
 #include "serve/request_parse.h"
 #include "spec/spec_wire.h"
@@ -80,17 +81,20 @@ static void test_create_request_prompt_twice(void **state) {
     assert_null(r.prompt_text);
 }
 
-/* A repeated "stop" appended to the first: leaked, and two arrays of 16
- * overflowed stop[SERVE_MAX_STOP]. The last one now wins. */
-static void test_serve_stop_twice(void **state) {
-    (void)state;
+/* A repeated key leaked or overflowed: two 16-entry "stop" arrays overflowed
+ * stop[SERVE_MAX_STOP], repeated prompt ids / role / tokens leaked the first
+ * copy (found by fuzz_openai_request). Repeated keys are now refused. */
+static void refused_as_duplicate(int (*parse)(const char *, size_t, serve_gen_request *, serve_parse_error *),
+                                 const char *body) {
     serve_gen_request r;
     serve_parse_error pe;
-    const char *one = "{\"model\":\"m\",\"prompt\":\"p\",\"stop\":\"1e309\",\"stop\":\"x\"}";
-    assert_int_equal(serve_parse_completion(one, strlen(one), &r, &pe), 0);
-    assert_int_equal(r.n_stop, 1);
-    assert_string_equal(r.stop[0], "x");
+    assert_int_equal(parse(body, strlen(body), &r, &pe), -1);
+    assert_non_null(strstr(pe.message, "more than once"));
     serve_gen_request_free(&r);
+}
+
+static void test_serve_repeated_keys(void **state) {
+    (void)state;
     char body[1024] = "{\"model\":\"m\",\"prompt\":\"p\"";
     for (int k = 0; k < 2; k++) {
         strcat(body, ",\"stop\":[");
@@ -98,30 +102,40 @@ static void test_serve_stop_twice(void **state) {
         strcat(body, "]");
     }
     strcat(body, "}");
-    assert_int_equal(serve_parse_completion(body, strlen(body), &r, &pe), 0);
-    assert_int_equal(r.n_stop, SERVE_MAX_STOP);
-    serve_gen_request_free(&r);
+    refused_as_duplicate(serve_parse_completion, body);
+    refused_as_duplicate(serve_parse_completion, "{\"model\":\"m\",\"prompt\":\"p\",\"stop\":\"1e309\",\"stop\":\"x\"}");
+    refused_as_duplicate(serve_parse_completion, "{\"model\":\"m\",\"prompt\":[1,2],\"prompt\":[3]}");
+    refused_as_duplicate(serve_parse_chat,
+                         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"role\":\"system\",\"content\":\"c\"}]}");
+    serve_detokenize_request d;
+    serve_parse_error pe;
+    const char *t2 = "{\"tokens\":[1,2],\"tokens\":[5]}";
+    assert_int_equal(serve_parse_detokenize(t2, strlen(t2), &d, &pe), -1);
+    serve_detokenize_request_free(&d);
 }
 
-/* Repeated prompt (ids), role and detokenize tokens leaked the earlier copy. */
-static void test_serve_repeated_keys(void **state) {
+/* The duplicate-key check compared every pair of keys: a body of 300k
+ * distinct keys (2 MB, under the 8 MB cap) took minutes of CPU. Objects with
+ * more fields than any request has are refused before the pairwise check. */
+static void test_serve_many_keys_refused(void **state) {
     (void)state;
+    hflow_strbuf b;
+    hflow_strbuf_init(&b);
+    hflow_strbuf_puts(&b, "{\"model\":\"m\",\"prompt\":\"p\"");
+    for (int i = 0; i < 300000; i++) hflow_strbuf_printf(&b, ",\"k%d\":0", i);
+    hflow_strbuf_putc(&b, '}');
+    assert_false(b.oom);
     serve_gen_request r;
     serve_parse_error pe;
-    const char *p2 = "{\"model\":\"m\",\"prompt\":[1,2],\"prompt\":[3]}";
-    assert_int_equal(serve_parse_completion(p2, strlen(p2), &r, &pe), -1);
-    assert_string_equal(pe.param, "prompt");
+    assert_int_equal(serve_parse_completion(b.data, b.len, &r, &pe), -1);
+    assert_non_null(strstr(pe.message, "fields"));
     serve_gen_request_free(&r);
-    const char *role2 = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"role\":\"system\",\"content\":\"c\"}]}";
-    assert_int_equal(serve_parse_chat(role2, strlen(role2), &r, &pe), 0);
-    assert_string_equal(r.messages[0].role, "system");
+    hflow_strbuf_free(&b);
+    /* a normal request with many (known) fields still parses */
+    const char *ok = "{\"model\":\"m\",\"prompt\":\"p\",\"max_tokens\":3,\"temperature\":0,\"top_p\":1,"
+                     "\"top_k\":2,\"min_p\":0,\"seed\":1,\"stop\":[\"x\"],\"stream\":false,\"echo\":false}";
+    assert_int_equal(serve_parse_completion(ok, strlen(ok), &r, &pe), 0);
     serve_gen_request_free(&r);
-    serve_detokenize_request d;
-    const char *t2 = "{\"tokens\":[1,2],\"tokens\":[5]}";
-    assert_int_equal(serve_parse_detokenize(t2, strlen(t2), &d, &pe), 0);
-    assert_int_equal(d.n_tokens, 1);
-    assert_int_equal(d.tokens[0], 5);
-    serve_detokenize_request_free(&d);
 }
 
 /* With more than 10 options, naming the 11th option's text returned 'K',
@@ -140,8 +154,8 @@ int main(void) {
         cmocka_unit_test(test_usage_out_of_range_ignored),
         cmocka_unit_test(test_verify_response_huge_numbers),
         cmocka_unit_test(test_create_request_prompt_twice),
-        cmocka_unit_test(test_serve_stop_twice),
         cmocka_unit_test(test_serve_repeated_keys),
+        cmocka_unit_test(test_serve_many_keys_refused),
         cmocka_unit_test(test_extract_choice_eleven_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

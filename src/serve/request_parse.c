@@ -59,8 +59,14 @@ static int get_str(const cJSON *v, const char *name, char **out, serve_parse_err
     return *out ? 0 : fail(pe, name, "out of memory");
 }
 
-/* Duplicate keys are legal JSON but ambiguous (which one wins?), so they are refused. */
+/* Duplicate keys are legal JSON but ambiguous (which one wins?), so they are refused.
+ * No object we accept has more than a few dozen fields; refusing more first keeps
+ * this check from going quadratic on a hostile body (1M keys fit in 8 MB). */
+#define SERVE_MAX_FIELDS 64
 static int duplicate_key(const cJSON *obj, serve_parse_error *pe) {
+    int n = 0;
+    for (const cJSON *a = obj->child; a; a = a->next)
+        if (++n > SERVE_MAX_FIELDS) return fail(pe, "", "more than %d fields in one object", SERVE_MAX_FIELDS);
     for (const cJSON *a = obj->child; a; a = a->next)
         for (const cJSON *b = obj->child; b != a; b = b->next)
             if (a->string && b->string && !strcmp(a->string, b->string))
@@ -94,9 +100,6 @@ static cJSON *parse_object(const char *body, size_t len, serve_parse_error *pe) 
 /* ---- fields shared by chat and completions ---- */
 
 static int parse_stop(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
-    /* a repeated "stop" key replaces the earlier one (as for every other field) */
-    for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
-    r->n_stop = 0;
     if (cJSON_IsString(v)) {
         if (!*v->valuestring) return fail(pe, "stop", "'stop' strings must not be empty");
         r->stop[0] = strdup(v->valuestring);
@@ -259,7 +262,6 @@ static int parse_message(const cJSON *m, int idx, serve_message *out, serve_pars
             int ok = 0;
             for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) ok |= !strcmp(v->valuestring, roles[i]);
             if (!ok) return fail(pe, param, "'%s.role' must be system, developer, user or assistant", param);
-            free(out->role); /* a repeated key replaces the earlier one */
             if (!(out->role = strdup(v->valuestring))) return fail(pe, param, "out of memory");
         } else if (!strcmp(v->string, "content")) {
             if (parse_content(v, idx, &out->content, pe)) return -1;
@@ -325,8 +327,6 @@ int serve_parse_chat(const char *body, size_t len, serve_gen_request *r, serve_p
 static int parse_ids(const cJSON *v, const char *name, int32_t **ids, int *n, serve_parse_error *pe) {
     int cnt = cJSON_GetArraySize(v);
     if (cnt == 0) return fail(pe, name, "'%s' must not be empty", name);
-    free(*ids); /* a repeated key replaces the earlier one */
-    *n = 0;
     *ids = malloc((size_t)cnt * sizeof **ids);
     if (!*ids) return fail(pe, name, "out of memory");
     *n = 0;
@@ -356,10 +356,7 @@ static int parse_prompt(const cJSON *v, serve_gen_request *r, serve_parse_error 
 
 static int completion_field(const char *k, const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     long long i = 0;
-    if (!strcmp(k, "prompt")) {
-        if (r->prompt || r->prompt_ids) return fail(pe, k, "'prompt' given twice");
-        return parse_prompt(v, r, pe) ? -1 : 1;
-    }
+    if (!strcmp(k, "prompt")) return parse_prompt(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "echo")) return get_bool(v, k, &r->echo, pe) ? -1 : 1;
     if (!strcmp(k, "logprobs")) {
         if (get_int(v, k, 0, HFLOW_MAX_TOP_LOGPROBS, &i, pe)) return -1;
