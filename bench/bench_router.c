@@ -34,10 +34,7 @@ int main(int argc, char **argv) {
     hflow_router_dataset_init(&d);
     for (size_t i = 0; i < all.n; i++) {
         hflow_router_sample x = {0};
-        x.f.question = all.q[i].question;
-        x.f.task_type = all.q[i].category;
-        x.f.step_index = -1;
-        x.f.edge_confidence = -1;
+        hflow_replay_query_features(&all.q[i], &x.f);
         x.group = all.q[i].id;
         x.quality_edge = all.q[i].correct[0];
         x.quality_cloud = all.q[i].correct[1];

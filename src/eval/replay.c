@@ -14,6 +14,7 @@
 
 #include "eval/eval_util.h"
 #include "hybridflow/eval.h"
+#include "hybridflow/route.h"
 
 double hflow_tokens_from_words(double words) { return words * 4.0 / 3.0; }
 
@@ -31,6 +32,34 @@ static void query_free(hflow_replay_query *q) {
     free(q->id);
     free(q->category);
     free(q->question);
+    for (int i = 0; i < q->n_options; i++) free(q->options[i]);
+    free(q->options);
+    free(q->prompt);
+}
+
+void hflow_replay_query_features(const hflow_replay_query *q, hflow_route_features *f) {
+    memset(f, 0, sizeof *f);
+    f->question = q->prompt ? q->prompt : q->question;
+    f->task_type = q->category;
+    f->step_index = -1;
+    f->n_steps = 1;
+    f->is_first = f->is_last = 1;
+    f->edge_confidence = -1;
+}
+
+/* Options (when the line has an array) and the rendered prompt. */
+static int copy_options(const cJSON *o, hflow_replay_query *q) {
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(o, "options"), *x;
+    if (cJSON_IsArray(opts) && cJSON_GetArraySize(opts) > 0) {
+        q->options = calloc((size_t)cJSON_GetArraySize(opts), sizeof *q->options);
+        if (!q->options) return -1;
+        cJSON_ArrayForEach(x, opts) {
+            if (!(q->options[q->n_options] = ev_strdup(cJSON_IsString(x) ? x->valuestring : ""))) return -1;
+            q->n_options++;
+        }
+    }
+    q->prompt = ev_render_question(q->question, cJSON_IsArray(opts) ? opts : NULL);
+    return q->prompt ? 0 : -1;
 }
 
 void hflow_replay_set_free(hflow_replay_set *s) {
@@ -87,7 +116,8 @@ static int parse_line(const char *path, int line, const char *s, const char *con
         const cJSON *qq = cJSON_GetObjectItemCaseSensitive(o, "question");
         q->category = ev_strdup(cJSON_IsString(c) ? c->valuestring : "");
         q->question = ev_strdup(cJSON_IsString(qq) ? qq->valuestring : "");
-        if (!q->category || !q->question) rc = hflow_error_set(err, HFLOW_ENOMEM, "%s:%d: out of memory", path, line);
+        if (!q->category || !q->question || copy_options(o, q) != 0)
+            rc = hflow_error_set(err, HFLOW_ENOMEM, "%s:%d: out of memory", path, line);
     }
     cJSON_Delete(o);
     if (rc) query_free(q);
