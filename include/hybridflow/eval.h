@@ -156,11 +156,20 @@ typedef struct hflow_replay_query {
                                  * them (the text a router sees at serving time); owned */
     int correct[2];             /* [edge, cloud] */
     double tokens[2];           /* completion tokens (estimated from words when absent) */
+    /* Every recorded model's correctness on this question, indexed like the
+     * set's `models` (1, 0, or -1 when absent; indices >= n_outcomes absent).
+     * These are LABELS: a scorer must never read them for the query it
+     * scores; a trainer may use them on training ids only. Owned. */
+    signed char *outcomes;
+    size_t n_outcomes;
 } hflow_replay_query;
 
 typedef struct hflow_replay_set {
     hflow_replay_query *q;      /* owned */
     size_t n;
+    char **models;              /* every model name seen, in first-seen order (owned by the loaded set;
+                                 * split outputs borrow it) */
+    size_t n_models;
 } hflow_replay_set;
 
 /* Loads a replay JSONL file keeping the two named models. Lines lacking

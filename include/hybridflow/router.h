@@ -90,7 +90,8 @@ int hflow_featurize(const hflow_featurizer *fz, const hflow_route_features *f, c
 
 enum hflow_mlp_act { HFLOW_ACT_RELU = 0, HFLOW_ACT_GELU = 1 };
 
-/* Fully connected net n_in -> hidden... -> 1. Weights of layer l are stored
+/* Fully connected net n_in -> hidden... -> n_out (1 for the utility head;
+ * 2 + auxiliary tasks for the tiers head, see hflow_router_train_opts). Weights of layer l are stored
  * input-major, w[l][i * n_out + o], so a sparse input row adds one contiguous
  * weight row per non-zero feature. */
 typedef struct hflow_mlp {
@@ -105,10 +106,15 @@ typedef struct hflow_mlp {
 /* Allocates and initialises (He-uniform, from `seed`). */
 int hflow_mlp_init(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, int act, uint64_t seed,
                    hflow_error *err);
+/* The same with n_out outputs (1 <= n_out <= 1024). */
+int hflow_mlp_init_n(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, uint32_t n_out, int act,
+                     uint64_t seed, hflow_error *err);
 void hflow_mlp_free(hflow_mlp *m);
 size_t hflow_mlp_n_params(const hflow_mlp *m);
 /* Scalar output for one feature vector (sparse first layer). Thread-safe. */
 float hflow_mlp_forward(const hflow_mlp *m, const hflow_router_fvec *x);
+/* Every output (size[n_hidden+1] floats) for one feature vector. Thread-safe. */
+void hflow_mlp_forward_all(const hflow_mlp *m, const hflow_router_fvec *x, float *out);
 
 /* ---------------------------------------------------------------- router */
 
@@ -158,19 +164,24 @@ typedef struct hflow_router_sample {
     double quality_edge, quality_cloud;   /* in [0, 1] */
     double latency_edge, latency_cloud;   /* seconds (0 when unknown) */
     double cloud_tokens;                  /* tokens billed by the cloud */
+    /* NULL or aux_dim training-only targets in [0, 1] (-1 = missing): e.g.
+     * other models' correctness on this question. Labels, never features:
+     * only the tiers objective reads them, as extra outputs to predict. */
+    const float *aux;
 } hflow_router_sample;
 
 typedef struct hflow_router_dataset {
     hflow_router_sample *s;
     size_t n, cap;
     uint32_t embed_dim;
+    uint32_t aux_dim;        /* length of every sample's aux (0 = none); set before adding */
     char **strings; size_t n_strings, cap_strings; /* owned copies */
     float **vecs; size_t n_vecs, cap_vecs;
 } hflow_router_dataset;
 
 void hflow_router_dataset_init(hflow_router_dataset *d);
 void hflow_router_dataset_free(hflow_router_dataset *d);
-/* Appends a copy of `s` (strings and embedding copied). */
+/* Appends a copy of `s` (strings, embedding and aux copied). */
 int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample *s, hflow_error *err);
 
 /* Subtask-level samples from a profile JSONL (format in docs/ROUTER.md). */
@@ -185,8 +196,17 @@ void hflow_router_split_by_group(const hflow_router_dataset *d, double frac, uin
 
 /* ---------------------------------------------------------------- training */
 
+/* Training objectives. UTILITY: one output regressed on dU with the Huber
+ * loss. TIERS: outputs are logits of P(edge correct), P(cloud correct) and,
+ * when aux_weight > 0, of every aux target; loss = binary cross-entropy on
+ * q_edge, q_cloud (+ aux_weight x mean BCE of the known aux targets); the
+ * score is lambda_q (P(cloud) - P(edge)) (latency/token lambdas must be 0). */
+enum hflow_router_objective { HFLOW_ROUTER_OBJ_UTILITY = 0, HFLOW_ROUTER_OBJ_TIERS = 1 };
+
 typedef struct hflow_router_train_opts {
     hflow_router_feature_config feat;
+    int objective;              /* enum hflow_router_objective */
+    float aux_weight;           /* TIERS: weight of the auxiliary targets (0 = none) */
     uint32_t n_hidden;
     uint32_t hidden[HFLOW_ROUTER_MAX_HIDDEN];
     int act;                    /* enum hflow_mlp_act */
@@ -232,6 +252,10 @@ typedef struct hflow_router_batch {
     const float *tokens;     /* cloud tokens */
     const float *lat_edge, *lat_cloud;
     const float *delta_t;    /* per-sample threshold in p_cloud; NULL = o->decision.delta0 */
+    /* TIERS objective only: */
+    const float *q_edge, *q_cloud;   /* quality labels in [0, 1] */
+    const float *const *aux;         /* NULL or per-sample NULL / n_aux targets (-1 = missing) */
+    uint32_t n_aux;                  /* = outputs - 2 */
 } hflow_router_batch;
 double hflow_router_loss_grad(const hflow_mlp *m, const hflow_router_batch *b, const hflow_router_train_opts *o,
                               hflow_mlp *grads);

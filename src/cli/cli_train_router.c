@@ -25,7 +25,9 @@ static void usage(FILE *f) {
             "                               the test split is not touched)\n"
             "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
-            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--verbose]\n");
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--verbose]\n"
+            "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
+            "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -45,9 +47,9 @@ static int parse_hidden(const char *s, hflow_router_train_opts *o) {
 static float *float_flag(tr_args *a, const char *name) {
     hflow_router_train_opts *o = &a->o;
     static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
-                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max"};
+                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight"};
     float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
-                    &o->lambda_L, &o->L_max};
+                    &o->lambda_L, &o->L_max, &o->aux_weight};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return ptr[i];
     return NULL;
@@ -82,6 +84,11 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--act")) a->o.act = !strcmp(v, "gelu") ? HFLOW_ACT_GELU : HFLOW_ACT_RELU;
+        else if (!strcmp(f, "--objective")) {
+            if (!strcmp(v, "utility")) a->o.objective = HFLOW_ROUTER_OBJ_UTILITY;
+            else if (!strcmp(v, "tiers")) a->o.objective = HFLOW_ROUTER_OBJ_TIERS;
+            else { fprintf(stderr, "train-router: --objective utility|tiers\n"); return -1; }
+        }
         else if (!strcmp(f, "--hidden")) {
             if (parse_hidden(v, &a->o)) { fprintf(stderr, "train-router: bad --hidden '%s'\n", v); return -1; }
         } else if ((fp = float_flag(a, f))) *fp = (float)atof(v);
@@ -103,18 +110,41 @@ static int parse_args(int argc, char **argv, tr_args *a) {
 
 /* ---- query level: replay file through eval's loader, split and metrics ---- */
 
-static int add_queries(const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
-    for (size_t i = 0; i < s->n; i++) {
+/* Indices (into s->models) of the auxiliary models: all but edge and cloud. */
+static size_t aux_models(const tr_args *a, const hflow_replay_set *s, size_t *idx) {
+    size_t n = 0;
+    for (size_t m = 0; m < s->n_models; m++)
+        if (strcmp(s->models[m], a->edge) && strcmp(s->models[m], a->cloud)) idx[n++] = m;
+    return n;
+}
+
+/* Training samples from the TRAIN split only. With the tiers objective and
+ * an aux weight, the other models' outcomes on these training questions
+ * become extra targets (labels of training ids; never features). */
+static int add_queries(const tr_args *a, const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
+    size_t *idx = malloc((s->n_models + 1) * sizeof *idx);
+    float *aux = malloc((s->n_models + 1) * sizeof *aux);
+    int rc = idx && aux ? 0 : hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    size_t n_aux = rc ? 0 : aux_models(a, s, idx);
+    int use_aux = a->o.objective == HFLOW_ROUTER_OBJ_TIERS && a->o.aux_weight > 0 && n_aux > 0;
+    d->aux_dim = use_aux ? (uint32_t)n_aux : 0;
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        const hflow_replay_query *q = &s->q[i];
         hflow_router_sample x = {0};
-        hflow_replay_query_features(&s->q[i], &x.f);
-        x.group = s->q[i].id;
-        x.quality_edge = s->q[i].correct[0];
-        x.quality_cloud = s->q[i].correct[1];
-        x.cloud_tokens = s->q[i].tokens[1];
-        int rc = hflow_router_dataset_add(d, &x, err);
-        if (rc) return rc;
+        hflow_replay_query_features(q, &x.f);
+        x.group = q->id;
+        x.quality_edge = q->correct[0];
+        x.quality_cloud = q->correct[1];
+        x.cloud_tokens = q->tokens[1];
+        for (size_t k = 0; use_aux && k < n_aux; k++)
+            aux[k] = idx[k] < q->n_outcomes && q->outcomes[idx[k]] >= 0 ? (float)q->outcomes[idx[k]] : -1.0f;
+        x.aux = use_aux ? aux : NULL;
+        rc = hflow_router_dataset_add(d, &x, err);
     }
-    return 0;
+    if (!rc && use_aux) printf("auxiliary targets: %zu other models' outcomes on the training questions\n", n_aux);
+    free(idx);
+    free(aux);
+    return rc;
 }
 
 /* The router as an eval replay scorer: its utility score ranks queries. */
@@ -192,7 +222,7 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
                all.n, skipped, train.n, test.n, (unsigned long long)a->split_seed);
         if (a->select_frac > 0) rc = carve_selection(a, &train, &test, err);
     }
-    if (!rc) rc = add_queries(&train, &d, err);
+    if (!rc) rc = add_queries(a, &train, &d, err);
     hflow_router_train_report rep = {0};
     if (!rc) {
         rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);

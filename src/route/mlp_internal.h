@@ -18,10 +18,15 @@ typedef struct hflow_mlp_cache {
 int hflow_mlp_cache_init(hflow_mlp_cache *c, const hflow_mlp *m);
 void hflow_mlp_cache_free(hflow_mlp_cache *c);
 float hflow_mlp_forward_cached(const hflow_mlp *m, const hflow_router_fvec *x, hflow_mlp_cache *c);
+/* All n_out outputs into out. */
+void hflow_mlp_forward_cached_all(const hflow_mlp *m, const hflow_router_fvec *x, hflow_mlp_cache *c, float *out);
 /* Adds d(out)/d(params) * g to grads (same shape as m), for the input and
  * cache of one forward pass. `tmp` holds 2 * HFLOW_MLP_MAX_WIDTH floats. */
 void hflow_mlp_backward(const hflow_mlp *m, const hflow_router_fvec *x, const hflow_mlp_cache *c, float g,
                         hflow_mlp *grads, float *tmp);
+/* The same with one gradient per output (g: n_out floats). */
+void hflow_mlp_backward_all(const hflow_mlp *m, const hflow_router_fvec *x, const hflow_mlp_cache *c, const float *g,
+                            hflow_mlp *grads, float *tmp);
 /* An MLP of the same shape with zero weights (for gradients / Adam moments). */
 int hflow_mlp_zeros_like(hflow_mlp *dst, const hflow_mlp *src, hflow_error *err);
 void hflow_mlp_zero(hflow_mlp *m);

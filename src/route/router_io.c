@@ -138,7 +138,9 @@ static int load_mlp(const hflow_gguf *g, const hflow_featurizer *fz, hflow_mlp *
         int64_t v = hflow_gguf_arr_int(g, sz, l + 1);
         hidden[l] = v < 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
     }
-    if (hflow_gguf_arr_int(g, sz, 0) != (int64_t)(fz->cfg.hash_dim + fz->n_dense) || hflow_gguf_arr_int(g, sz, n_hidden + 1) != 1)
+    int64_t n_out = hflow_gguf_arr_int(g, sz, n_hidden + 1);
+    if (hflow_gguf_arr_int(g, sz, 0) != (int64_t)(fz->cfg.hash_dim + fz->n_dense) || n_out < 1 ||
+        n_out > HFLOW_MLP_MAX_WIDTH)
         return hflow_error_set(err, HFLOW_EFORMAT, "router.mlp.sizes does not match the feature config");
     const char *act;
     size_t alen;
@@ -147,7 +149,7 @@ static int load_mlp(const hflow_gguf *g, const hflow_featurizer *fz, hflow_mlp *
         return hflow_error_set(err, HFLOW_EFORMAT, "missing router.mlp.activation");
     if (alen == 4 && !memcmp(act, "gelu", 4)) a = HFLOW_ACT_GELU;
     else if (!(alen == 4 && !memcmp(act, "relu", 4))) return hflow_error_set(err, HFLOW_EFORMAT, "unknown activation");
-    int rc = hflow_mlp_init(m, fz->cfg.hash_dim + fz->n_dense, n_hidden, hidden, a, 0, err);
+    int rc = hflow_mlp_init_n(m, fz->cfg.hash_dim + fz->n_dense, n_hidden, hidden, (uint32_t)n_out, a, 0, err);
     for (uint32_t l = 0; !rc && l <= n_hidden; l++) {
         char name[64];
         snprintf(name, sizeof name, "router.l%u.weight", l);
