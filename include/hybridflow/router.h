@@ -44,6 +44,8 @@ typedef struct hflow_router_feature_config {
     uint32_t hash_dim;     /* hashed word/word-pair buckets (>= 1) */
     uint32_t hash_seed;    /* salts the hash */
     int bigrams;           /* 1: hash adjacent word pairs too */
+    int shape_tokens;      /* 1: also hash a token per word holding a digit and per formula symbol
+                            * (= + * / ^ < > % $ \ _ { } |); default 1, 0 for files that predate it */
     int n_types;           /* task-type vocabulary; unknown types fall into slot n_types */
     char types[HFLOW_ROUTER_MAX_TYPES][HFLOW_ROUTER_TYPE_LEN];
     uint32_t embed_dim;    /* caller-supplied dense embedding length, 0 = none */
@@ -207,6 +209,9 @@ typedef struct hflow_router_train_opts {
     hflow_router_feature_config feat;
     int objective;              /* enum hflow_router_objective */
     float aux_weight;           /* TIERS: weight of the auxiliary targets (0 = none) */
+    uint32_t ensemble;          /* > 1: train this many networks (seeds seed + 7919 k, each with its own
+                                 * validation split) and merge them into one network whose outputs are
+                                 * their average (needs <= 1 hidden layer); 0/1 = one network */
     uint32_t n_hidden;
     uint32_t hidden[HFLOW_ROUTER_MAX_HIDDEN];
     int act;                    /* enum hflow_mlp_act */

@@ -25,9 +25,10 @@ static void usage(FILE *f) {
             "                               the test split is not touched)\n"
             "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
-            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--verbose]\n"
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens] [--verbose]\n"
             "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
-            "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n");
+            "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
+            "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -68,6 +69,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
         if (!strcmp(f, "--verbose")) { a->o.verbose = 1; continue; }
         if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
+        if (!strcmp(f, "--no-shape-tokens")) { a->o.feat.shape_tokens = 0; continue; }
         if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
         i++;
         if (!strcmp(f, "--data")) a->data = v;
@@ -83,6 +85,9 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--hash-dim")) a->o.feat.hash_dim = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--ensemble")) a->o.ensemble = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--val-frac")) a->o.val_frac = (float)atof(v);
+        else if (!strcmp(f, "--patience")) a->o.patience = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--act")) a->o.act = !strcmp(v, "gelu") ? HFLOW_ACT_GELU : HFLOW_ACT_RELU;
         else if (!strcmp(f, "--objective")) {
             if (!strcmp(v, "utility")) a->o.objective = HFLOW_ROUTER_OBJ_UTILITY;

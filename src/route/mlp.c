@@ -259,3 +259,40 @@ int hflow_mlp_copy(hflow_mlp *dst, const hflow_mlp *src) {
     }
     return 0;
 }
+
+int hflow_mlp_ensemble(const hflow_mlp *mem, uint32_t k, hflow_mlp *out, hflow_error *err) {
+    memset(out, 0, sizeof *out);
+    const hflow_mlp *m0 = &mem[0];
+    for (uint32_t j = 1; j < k; j++)
+        if (mem[j].n_hidden != m0->n_hidden || memcmp(mem[j].size, m0->size, sizeof m0->size) || mem[j].act != m0->act)
+            return hflow_error_set(err, HFLOW_EINVAL, "mlp ensemble: members differ in shape");
+    if (k < 1 || m0->n_hidden > 1 || (uint64_t)k * m0->size[1] > HFLOW_MLP_MAX_WIDTH)
+        return hflow_error_set(err, HFLOW_EINVAL, "mlp ensemble: needs <= 1 hidden layer and k x width <= %d",
+                               HFLOW_MLP_MAX_WIDTH);
+    const uint32_t n_out = m0->size[m0->n_hidden + 1], h = m0->size[1], H = k * h;
+    int rc = m0->n_hidden == 0 ? hflow_mlp_zeros_like(out, m0, err)
+                               : hflow_mlp_init_n(out, m0->n_in, 1, &H, n_out, m0->act, 0, err);
+    if (rc) return rc;
+    const float inv = 1.0f / (float)k;
+    if (m0->n_hidden == 0) { /* linear members: the mean of the weights */
+        for (uint32_t j = 0; j < k; j++) {
+            for (size_t i = 0; i < hflow_mlp_layer_w(m0, 0); i++) out->w[0][i] += mem[j].w[0][i] * inv;
+            for (uint32_t o = 0; o < n_out; o++) out->b[0][o] += mem[j].b[0][o] * inv;
+        }
+        return 0;
+    }
+    /* Member j's hidden units become units [j h, (j+1) h) of one wide layer;
+     * the output layer averages: out = (1/k) sum_j (b_j + a_j . W_j). */
+    memset(out->b[1], 0, n_out * sizeof(float));
+    for (uint32_t j = 0; j < k; j++) {
+        const hflow_mlp *mj = &mem[j];
+        for (uint32_t i = 0; i < m0->n_in; i++)
+            memcpy(out->w[0] + (size_t)i * H + (size_t)j * h, mj->w[0] + (size_t)i * h, h * sizeof(float));
+        memcpy(out->b[0] + (size_t)j * h, mj->b[0], h * sizeof(float));
+        for (uint32_t u = 0; u < h; u++)
+            for (uint32_t o = 0; o < n_out; o++)
+                out->w[1][((size_t)j * h + u) * n_out + o] = mj->w[1][(size_t)u * n_out + o] * inv;
+        for (uint32_t o = 0; o < n_out; o++) out->b[1][o] += mj->b[1][o] * inv;
+    }
+    return 0;
+}

@@ -30,6 +30,10 @@ void hflow_mlp_backward_all(const hflow_mlp *m, const hflow_router_fvec *x, cons
 /* An MLP of the same shape with zero weights (for gradients / Adam moments). */
 int hflow_mlp_zeros_like(hflow_mlp *dst, const hflow_mlp *src, hflow_error *err);
 void hflow_mlp_zero(hflow_mlp *m);
+/* One network equal to the output average of k members of the same shape
+ * with at most one hidden layer (their hidden units side by side, output
+ * weights / k; linear members: the mean weights). out is allocated. */
+int hflow_mlp_ensemble(const hflow_mlp *mem, uint32_t k, hflow_mlp *out, hflow_error *err);
 /* Count of weights in layer l and the copy of all parameters. */
 size_t hflow_mlp_layer_w(const hflow_mlp *m, uint32_t l);
 int hflow_mlp_copy(hflow_mlp *dst, const hflow_mlp *src);

@@ -401,6 +401,9 @@ static int check_opts(const hflow_router_train_opts *o, hflow_error *err) {
         o->val_frac >= 1 || o->n_hidden > HFLOW_ROUTER_MAX_HIDDEN)
         return hflow_error_set(err, HFLOW_EINVAL, "train: bad options (batch %u, epochs %u, lr %g, tau %g)",
                                o->batch, o->max_epochs, (double)o->lr, (double)o->decision.tau);
+    if (o->ensemble > 1 && (o->n_hidden > 1 || (o->n_hidden == 1 && (uint64_t)o->ensemble * o->hidden[0] > HFLOW_MLP_MAX_WIDTH)))
+        return hflow_error_set(err, HFLOW_EINVAL, "train: an ensemble of %u needs at most one hidden layer of at most "
+                               "%d / %u units", o->ensemble, HFLOW_MLP_MAX_WIDTH, o->ensemble);
     if (o->objective != HFLOW_ROUTER_OBJ_UTILITY && o->objective != HFLOW_ROUTER_OBJ_TIERS)
         return hflow_error_set(err, HFLOW_EINVAL, "train: unknown objective %d", o->objective);
     if (o->objective == HFLOW_ROUTER_OBJ_TIERS && (o->lam.t != 0 || o->lam.k != 0 || o->aux_weight < 0))
@@ -446,35 +449,69 @@ static int run_epochs(trainer *t, const hflow_router_train_opts *o, hflow_router
     return 0;
 }
 
+/* One network on the used samples: its own validation split and seed; the
+ * featurizer is fitted on the first member's training positions (when
+ * fz->mean is NULL) and shared by the later ones. */
+static int train_member(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
+                        hflow_featurizer *fz, hflow_mlp *out, hflow_router_train_report *rep, hflow_error *err) {
+    size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
+    if (split_train_val(d, use, o, &tr, &ntr, &va, &nva) != 0) {
+        free(tr);
+        free(va);
+        return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
+    }
+    trainer t;
+    memset(&t, 0, sizeof t);
+    int rc = 0;
+    if (ntr == 0) rc = hflow_error_set(err, HFLOW_EINVAL, "train: no training samples");
+    if (!rc && !fz->mean) rc = build_featurizer(d, use, tr, ntr, o, fz, err);
+    if (!rc) rc = prepare(fz, d, tr, ntr, o, &t.tr, err);
+    if (!rc) rc = prepare(fz, d, va, nva, o, &t.va, err);
+    uint32_t n_out = o->objective == HFLOW_ROUTER_OBJ_TIERS ? 2 + (o->aux_weight > 0 ? d->aux_dim : 0) : 1;
+    if (!rc) rc = hflow_mlp_init_n(&t.m, fz->cfg.hash_dim + fz->n_dense, o->n_hidden, o->hidden, n_out, o->act, o->seed, err);
+    if (!rc) rc = trainer_alloc(&t, o, err);
+    if (!rc && run_epochs(&t, o, rep) != 0) rc = hflow_error_set(err, HFLOW_ERANGE, "train: loss diverged");
+    if (!rc) {
+        *out = t.m;
+        memset(&t.m, 0, sizeof t.m);
+    }
+    rep->n_train = ntr;
+    rep->n_val = nva;
+    trainer_free(&t);
+    free(tr);
+    free(va);
+    return rc;
+}
+
 int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
                        hflow_router **out, hflow_router_train_report *rep_out, hflow_error *err) {
     *out = NULL;
     int rc = check_opts(o, err);
     if (rc) return rc;
     double t0 = hflow_now_s();
+    const uint32_t k_members = o->ensemble > 1 ? o->ensemble : 1;
     hflow_router_train_report rep = {0};
-    size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
-    if (split_train_val(d, use, o, &tr, &ntr, &va, &nva) != 0)
-        return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
-    trainer t;
-    memset(&t, 0, sizeof t);
     hflow_featurizer fz = {0};
-    if (ntr == 0) rc = hflow_error_set(err, HFLOW_EINVAL, "train: no training samples");
-    if (!rc) rc = build_featurizer(d, use, tr, ntr, o, &fz, err);
-    if (!rc) rc = prepare(&fz, d, tr, ntr, o, &t.tr, err);
-    if (!rc) rc = prepare(&fz, d, va, nva, o, &t.va, err);
-    uint32_t n_out = o->objective == HFLOW_ROUTER_OBJ_TIERS ? 2 + (o->aux_weight > 0 ? d->aux_dim : 0) : 1;
-    if (!rc) rc = hflow_mlp_init_n(&t.m, fz.cfg.hash_dim + fz.n_dense, o->n_hidden, o->hidden, n_out, o->act, o->seed, err);
-    if (!rc) rc = trainer_alloc(&t, o, err);
-    if (!rc && run_epochs(&t, o, &rep) != 0) rc = hflow_error_set(err, HFLOW_ERANGE, "train: loss diverged");
-    if (!rc) rc = hflow_router_assemble(&fz, &t.m, &o->lam, &o->decision, out, err);
-    rep.n_train = ntr;
-    rep.n_val = nva;
+    hflow_mlp *mem = calloc(k_members, sizeof *mem), m = {0};
+    if (!mem) return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
+    double val_sum = 0;
+    for (uint32_t k = 0; k < k_members && !rc; k++) {
+        hflow_router_train_opts ok = *o;
+        ok.seed = o->seed + (uint64_t)k * 7919u; /* member 0 = the single-network run */
+        hflow_router_train_report rk = {0};
+        rc = train_member(d, use, &ok, &fz, &mem[k], &rk, err);
+        if (k == 0) rep = rk;
+        val_sum += rk.val_loss;
+    }
+    rep.val_loss = val_sum / k_members;
+    if (!rc && k_members > 1) rc = hflow_mlp_ensemble(mem, k_members, &m, err);
+    else if (!rc) { m = mem[0]; memset(&mem[0], 0, sizeof mem[0]); }
+    if (!rc) rc = hflow_router_assemble(&fz, &m, &o->lam, &o->decision, out, err);
     rep.seconds = hflow_now_s() - t0;
     if (rep_out) *rep_out = rep;
+    for (uint32_t k = 0; k < k_members; k++) hflow_mlp_free(&mem[k]);
+    free(mem);
+    hflow_mlp_free(&m);
     hflow_featurizer_free(&fz);
-    trainer_free(&t);
-    free(tr);
-    free(va);
     return rc;
 }
