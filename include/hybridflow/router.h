@@ -186,6 +186,16 @@ void hflow_router_dataset_free(hflow_router_dataset *d);
 /* Appends a copy of `s` (strings, embedding and aux copied). */
 int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample *s, hflow_error *err);
 
+/* Query-level samples from a replay set (include/hybridflow/eval.h; pass
+ * only the TRAINING split): features from hflow_replay_query_features, the
+ * edge/cloud outcomes as qualities, cloud tokens. with_aux != 0 also stores
+ * every other recorded model's correctness on the question as aux targets
+ * (sets d->aux_dim; -1 where a model is absent). Errors when d already holds
+ * samples with another aux length. */
+struct hflow_replay_set;
+int hflow_router_dataset_add_replay(hflow_router_dataset *d, const struct hflow_replay_set *s, const char *edge,
+                                    const char *cloud, int with_aux, hflow_error *err);
+
 /* Subtask-level samples from a profile JSONL (format in docs/ROUTER.md). */
 int hflow_router_load_profile(const char *path, hflow_router_dataset *d, hflow_error *err);
 

@@ -115,40 +115,14 @@ static int parse_args(int argc, char **argv, tr_args *a) {
 
 /* ---- query level: replay file through eval's loader, split and metrics ---- */
 
-/* Indices (into s->models) of the auxiliary models: all but edge and cloud. */
-static size_t aux_models(const tr_args *a, const hflow_replay_set *s, size_t *idx) {
-    size_t n = 0;
-    for (size_t m = 0; m < s->n_models; m++)
-        if (strcmp(s->models[m], a->edge) && strcmp(s->models[m], a->cloud)) idx[n++] = m;
-    return n;
-}
-
 /* Training samples from the TRAIN split only. With the tiers objective and
  * an aux weight, the other models' outcomes on these training questions
  * become extra targets (labels of training ids; never features). */
 static int add_queries(const tr_args *a, const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
-    size_t *idx = malloc((s->n_models + 1) * sizeof *idx);
-    float *aux = malloc((s->n_models + 1) * sizeof *aux);
-    int rc = idx && aux ? 0 : hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
-    size_t n_aux = rc ? 0 : aux_models(a, s, idx);
-    int use_aux = a->o.objective == HFLOW_ROUTER_OBJ_TIERS && a->o.aux_weight > 0 && n_aux > 0;
-    d->aux_dim = use_aux ? (uint32_t)n_aux : 0;
-    for (size_t i = 0; i < s->n && rc == 0; i++) {
-        const hflow_replay_query *q = &s->q[i];
-        hflow_router_sample x = {0};
-        hflow_replay_query_features(q, &x.f);
-        x.group = q->id;
-        x.quality_edge = q->correct[0];
-        x.quality_cloud = q->correct[1];
-        x.cloud_tokens = q->tokens[1];
-        for (size_t k = 0; use_aux && k < n_aux; k++)
-            aux[k] = idx[k] < q->n_outcomes && q->outcomes[idx[k]] >= 0 ? (float)q->outcomes[idx[k]] : -1.0f;
-        x.aux = use_aux ? aux : NULL;
-        rc = hflow_router_dataset_add(d, &x, err);
-    }
-    if (!rc && use_aux) printf("auxiliary targets: %zu other models' outcomes on the training questions\n", n_aux);
-    free(idx);
-    free(aux);
+    int with_aux = a->o.objective == HFLOW_ROUTER_OBJ_TIERS && a->o.aux_weight > 0;
+    int rc = hflow_router_dataset_add_replay(d, s, a->edge, a->cloud, with_aux, err);
+    if (!rc && d->aux_dim > 0)
+        printf("auxiliary targets: %u other models' outcomes on the training questions\n", d->aux_dim);
     return rc;
 }
 
