@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "hybridflow/error.h"
 #include "engine/matmul.h"
+#include "engine/membw.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
 
@@ -185,9 +186,16 @@ static const uint32_t matmul_types[] = {HFLOW_TYPE_F32,  HFLOW_TYPE_F16,  HFLOW_
                                         HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q4_1, HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q5_1,
                                         HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q6_K};
 
+/* HYBRIDFLOW_TEST_MAX_THREADS caps the pools (scripts/test-aarch64.sh sets 1:
+ * threads hang under this machine's qemu-user). */
+static int max_threads(void) {
+    const char *e = getenv("HYBRIDFLOW_TEST_MAX_THREADS");
+    return e && atoi(e) > 0 ? atoi(e) : 3;
+}
+
 static void test_matmul_matches_reference(void **state) {
     (void)state;
-    for (int nth = 1; nth <= 3; nth++) {
+    for (int nth = 1; nth <= max_threads(); nth++) {
         hflow_pool *pool = hflow_pool_create(nth);
         assert_non_null(pool);
         for (size_t i = 0; i < sizeof matmul_types / sizeof matmul_types[0]; i++) {
@@ -211,6 +219,20 @@ static void test_matmul_rejects_bad_shapes(void **state) {
     hflow_matmul_ws_free(&ws);
 }
 
+/* The bandwidth probe runs its kernels over the pool and checks its own read
+ * sum (a wrong sum would come back negative); no assertion on speed. */
+static void test_membw_runs(void **state) {
+    (void)state;
+    hflow_pool *pool = hflow_pool_create(max_threads() >= 2 ? 2 : 1);
+    hflow_membw bw;
+    assert_int_equal(hflow_membw_measure(pool, (size_t)1 << 20, 2, &bw), 0);
+    assert_true(bw.triad_gbs > 0);
+    assert_true(bw.read_gbs > 0);
+    assert_int_equal(bw.array_bytes, (size_t)1 << 20);
+    assert_int_equal(bw.threads, hflow_pool_size(pool));
+    hflow_pool_free(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_roundtrip_all_halves),
@@ -219,6 +241,7 @@ int main(void) {
         cmocka_unit_test(test_q8_0_layout),
         cmocka_unit_test(test_matmul_matches_reference),
         cmocka_unit_test(test_matmul_rejects_bad_shapes),
+        cmocka_unit_test(test_membw_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

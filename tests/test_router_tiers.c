@@ -317,21 +317,21 @@ static void test_options_identical_train_serve(void **state) {
     assert_int_equal(hflow_eval_dataset_load(path, NULL, &ds, NULL), 0);
     assert_string_equal(ds.items[0].question, set.q[0].prompt);
     assert_non_null(strstr(set.q[0].prompt, "C. magnetism"));
-    /* Training builds features with hflow_replay_query_features; serving sees
-     * a query-level step whose question is the live prompt. Same vector. */
+    /* Training builds features with hflow_replay_query_features; the live
+     * eval's routed call builds them from the item with
+     * hflow_query_route_features (prompt, category). Same vector. */
     hflow_route_features ft, fs;
     hflow_replay_query_features(&set.q[0], &ft);
     assert_ptr_equal(ft.question, set.q[0].prompt);
-    memset(&fs, 0, sizeof fs);
-    fs.question = ds.items[0].question;
-    fs.task_type = ds.items[0].category;
-    fs.step_index = -1;
-    fs.n_steps = 1;
-    fs.is_first = fs.is_last = 1;
-    fs.edge_confidence = -1;
+    assert_string_equal(ds.items[0].category, "physics");
+    hflow_query_route_features(ds.items[0].question, ds.items[0].category, &fs);
+    assert_string_equal(fs.task_type, ft.task_type);
     hflow_router_feature_config c;
     hflow_router_feature_config_default(&c);
     c.hash_dim = 512;
+    c.n_types = 2; /* the category one-hot must see the same slot in both */
+    snprintf(c.types[0], sizeof c.types[0], "law");
+    snprintf(c.types[1], sizeof c.types[1], "physics");
     hflow_featurizer fz;
     assert_int_equal(hflow_featurizer_init(&fz, &c, NULL), 0);
     hflow_router_fvec a = {0}, b = {0};
@@ -341,6 +341,9 @@ static void test_options_identical_train_serve(void **state) {
     assert_memory_equal(a.idx, b.idx, a.n_sparse * sizeof *a.idx);
     assert_memory_equal(a.val, b.val, a.n_sparse * sizeof *a.val);
     assert_memory_equal(a.dense, b.dense, a.n_dense * sizeof *a.dense);
+    /* The one-hot follows the metadata: [law, physics, other], then 3 budget + 2 confidence values. */
+    uint32_t type0 = a.n_dense - (uint32_t)(c.n_types + 1) - 5;
+    assert_true(a.dense[type0] == 0.0f && a.dense[type0 + 1] == 1.0f && a.dense[type0 + 2] == 0.0f);
     /* ... and the option words are in it: the stem alone gives another vector. */
     hflow_route_features stem = ft;
     stem.question = set.q[0].question;

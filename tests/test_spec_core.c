@@ -133,6 +133,9 @@ static void test_controller_energy_budget_and_fallback(void **state) {
     for (int i = 0; i < HFLOW_SPEC_MAX_K; i++) e.accept[i] = 0.05;
     e.t_target_gen_s = 0.01;
     hflow_spec_choose_k(&c, &e, &dev, &ch);
+    assert_true(ch.k >= 1); /* acceptance still the unmeasured prior: no switch on a guess */
+    for (int i = 0; i < HFLOW_SPEC_MAX_K; i++) e.accept_seen[i] = 10;
+    hflow_spec_choose_k(&c, &e, &dev, &ch);
     assert_int_equal(ch.k, 0);
     c.allow_fallback = 0;
     hflow_spec_choose_k(&c, &e, &dev, &ch);
@@ -150,7 +153,7 @@ static void test_observe_updates_estimates(void **state) {
     hflow_spec_estimates_init(&e, 0.0, 1e6, 1e6);
     /* rounds of k=4 where exactly 2 are accepted: a0, a1 -> 1, a2 -> 0 */
     for (int r = 0; r < 30; r++) {
-        hflow_spec_round_obs o = {4, 2, 0.02, 0.01 + 0.002 * 5, 0.1, 316, 250};
+        hflow_spec_round_obs o = {4, 2, 0.02, 0.01 + 0.002 * 5, 0.1, 316, 250, 0};
         hflow_spec_observe(&c, &e, &o);
     }
     assert_true(e.accept[0] > 0.99 && e.accept[1] > 0.99);
@@ -162,7 +165,7 @@ static void test_observe_updates_estimates(void **state) {
     /* the verify fit separates base and per-token cost once k varies */
     for (int r = 0; r < 40; r++) {
         int k = 1 + r % 6;
-        hflow_spec_round_obs o = {k, 0, 0.005 * k, 0.01 + 0.002 * (k + 1), 0.2, 300, 250};
+        hflow_spec_round_obs o = {k, 0, 0.005 * k, 0.01 + 0.002 * (k + 1), 0.2, 300, 250, 0};
         hflow_spec_observe(&c, &e, &o);
     }
     assert_float_equal(e.t_verify_base_s, 0.01, 1e-6);

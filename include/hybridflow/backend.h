@@ -10,8 +10,10 @@
 #ifndef HYBRIDFLOW_BACKEND_H
 #define HYBRIDFLOW_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "hybridflow/chat.h"
 #include "hybridflow/error.h"
 
 #ifdef __cplusplus
@@ -20,10 +22,8 @@ extern "C" {
 
 typedef struct hflow_backend hflow_backend;
 
-typedef struct hflow_chat_message {
-    const char *role;    /* "system", "user", "assistant" */
-    const char *content;
-} hflow_chat_message;
+/* A chat message is the chat template's message type: one definition for both. */
+typedef hflow_chat_msg hflow_chat_message;
 
 /* Streaming callback: a piece of generated text. Return non-zero to cancel. */
 typedef int (*hflow_delta_cb)(void *user, const char *text, size_t len);
@@ -73,6 +73,8 @@ typedef struct hflow_backend_options {
     int n_threads;              /* local engine threads; 0 = all */
     int n_ctx;                  /* local engine context; 0 = default */
     int n_parallel;             /* local: sessions that may run at once; default 1 */
+    uint64_t seed;              /* local: sampling seed of requests that carry none; 0 (default) = a
+                                   fresh seed per call from the clock */
     int always_stream;          /* HTTP: stream even without on_delta (gives a real ttft); default 0 */
     const char *tokenizer_gguf; /* HTTP: a GGUF whose vocabulary counts tokens when a server omits
                                    usage (loaded once at open); NULL: words*4/3 estimate */
@@ -88,6 +90,16 @@ void hflow_backend_free(hflow_backend *b);
 const char *hflow_backend_name(const hflow_backend *b);
 /* The model name requests are sent with / answered by. */
 const char *hflow_backend_model(const hflow_backend *b);
+
+/* The built-in default endpoints for commands given none (`hybridflow run`):
+ * the *.gguf files of the models directory, which is $HYBRIDFLOW_MODELS if
+ * set, else $HYBRIDFLOW_SHARED/models, else ../shared/models beside the
+ * source tree. Edge = the smallest file (cheapest to run), cloud = the
+ * largest (the most capable one there is); with a single file both tiers are
+ * that file. Equal sizes are ordered by name. Writes the paths into edge and
+ * cloud (cap bytes each). HFLOW_ENOTFOUND, naming the directory, when it
+ * holds no GGUF file or does not exist. */
+int hflow_default_local_models(char *edge, char *cloud, size_t cap, hflow_error *err);
 
 /* Runs one request. `resp` is overwritten (not freed: clear it between
  * calls) and is filled on failure too: text holds whatever arrived (e.g. the

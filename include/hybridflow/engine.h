@@ -48,8 +48,22 @@ const hflow_vocab *hflow_model_vocab(const hflow_model *m);
 const hflow_gguf *hflow_model_gguf(const hflow_model *m);
 const char *hflow_model_path(const hflow_model *m);
 
+/* How a session stores its KV cache. F16 (the default, as in llama.cpp) takes
+ * half the memory; attention then runs as ggml's does with an F16 cache (q
+ * and the softmax weights rounded to F16 for the two products), so logits
+ * match llama.cpp's to ~1e-4. F32 keeps every product in f32. */
+enum hflow_kv_type { HFLOW_KV_F16 = 0, HFLOW_KV_F32 = 1 };
+
+/* How the forward pass rounds (docs/NUMERICS.md). GGML reproduces llama.cpp's
+ * CPU backend to the bit for F32/F16 weights and an F16 cache (summation
+ * orders, F16-rounded activations, its vectorized exp), so logits match the
+ * reference decodings; FAST uses this engine's own SIMD kernels. */
+enum hflow_numerics { HFLOW_NUMERICS_DEFAULT = 0, HFLOW_NUMERICS_GGML = 1, HFLOW_NUMERICS_FAST = 2 };
+
 typedef struct hflow_session_params {
     int32_t n_ctx; /* 0 = min(n_ctx_train, 4096) */
+    int kv_type;   /* enum hflow_kv_type; 0 = F16 */
+    int numerics;  /* enum hflow_numerics; 0 = the default (HFLOW_NUMERICS_FAST) */
 } hflow_session_params;
 
 enum hflow_logits_mode { HFLOW_LOGITS_LAST = 0, HFLOW_LOGITS_ALL = 1, HFLOW_LOGITS_NONE = 2 };
@@ -75,10 +89,25 @@ int32_t hflow_session_common_prefix(const hflow_session *s, const int32_t *token
 
 /* ---- generation loop (shared by the CLI, the local backend and the server) ---- */
 
-/* Called once per generated token with its decoded text (possibly empty while
- * a UTF-8 character is incomplete). Return non-zero to stop. */
+/* Called once per generated token with the text that became safe to emit
+ * (possibly empty while a UTF-8 character is incomplete or text could still
+ * start a stop string), and once more with token -1 for held-back text at the
+ * end. lp is NULL unless want_logprobs. Return non-zero to stop. */
 typedef int (*hflow_token_cb)(void *user, int32_t token, const char *text, size_t len,
                               const hflow_token_logprobs *lp);
+
+/* A logits hook constrains generation (grammar.h builds one from a grammar):
+ * mask() sees a private copy of each step's logits before sampling and sets
+ * the logits of forbidden tokens to -INFINITY; accept() is told the chosen
+ * token and returns 0 to go on, 1 when the constraint is complete (the token
+ * is emitted, then generation ends with finish_reason "stop"), or a negative
+ * HFLOW_E* code (generation fails with that code). Logprobs reported to the
+ * callback are those of the masked distribution. */
+typedef struct hflow_logits_hook {
+    int (*mask)(void *user, float *logits, int32_t n_vocab, hflow_error *err);
+    int (*accept)(void *user, int32_t token, hflow_error *err);
+    void *user;
+} hflow_logits_hook;
 
 typedef struct hflow_generate_params {
     int32_t max_tokens;          /* <= 0: until EOG or context full */
@@ -87,6 +116,7 @@ typedef struct hflow_generate_params {
     int ignore_eos;
     int want_logprobs;           /* pass logprobs to the callback */
     volatile int *cancel;        /* polled between tokens when non-NULL */
+    const hflow_logits_hook *hook; /* optional constraint (borrowed for the call) */
 } hflow_generate_params;
 
 typedef struct hflow_generate_stats {

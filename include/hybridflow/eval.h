@@ -189,6 +189,11 @@ double hflow_tokens_from_words(double words);
  * text. Strings are borrowed from q. */
 struct hflow_route_features;
 void hflow_replay_query_features(const hflow_replay_query *q, struct hflow_route_features *f);
+/* The same from the parts, for live query-level routing (eval's routed
+ * calls): `prompt` is the text the model gets (stem + rendered options),
+ * `category` the question's category (NULL allowed). hflow_replay_query_features
+ * calls this, so a router trained on replay sees live queries identically. */
+void hflow_query_route_features(const char *prompt, const char *category, struct hflow_route_features *f);
 
 /* Deterministic split by question id: the query belongs to the test split
  * when hash(seed, id) falls below test_fraction. Both outputs borrow the
@@ -246,6 +251,133 @@ int hflow_replay_curve_compute(const hflow_replay_set *set, hflow_replay_scorer 
 /* The expected curve of uniformly random routing (linear; APGR 0.5). */
 int hflow_replay_curve_random(const hflow_replay_set *set, hflow_replay_curve *out, hflow_error *err);
 void hflow_replay_curve_free(hflow_replay_curve *c);
+
+/* ------------------------------------------------------------ live runner */
+
+struct hflow_backend;      /* include/hybridflow/backend.h */
+struct hflow_flow_config;  /* include/hybridflow/flow.h */
+struct hflow_price_table;
+
+enum hflow_eval_method_kind {
+    HFLOW_METHOD_DIRECT = 0, /* one call on one tier, direct-answer prompt */
+    HFLOW_METHOD_COT = 1,    /* one call on one tier, chain-of-thought prompt */
+    HFLOW_METHOD_ROUTE = 2,  /* query-level routing: the policy picks the tier, CoT prompt */
+    HFLOW_METHOD_FLOW = 3,   /* plan -> DAG -> completion-driven scheduler, routed per step */
+    HFLOW_METHOD_CHAIN = 4   /* the same plan forced sequential (ablation of parallelism) */
+};
+
+/* A method by name: "edge", "edge-cot", "cloud", "cloud-cot", "route",
+ * "hybridflow", "hybridflow-chain". */
+typedef struct hflow_eval_method {
+    char name[64];
+    int kind;   /* enum hflow_eval_method_kind */
+    int tier;   /* DIRECT/COT: enum hflow_tier; else -1 */
+} hflow_eval_method;
+
+int hflow_eval_method_parse(const char *name, hflow_eval_method *out, hflow_error *err);
+
+/* Progress of a run, passed to the callback after every finished question
+ * (calls are serialised). */
+typedef struct hflow_eval_progress {
+    size_t done;          /* questions x methods finished in this run */
+    size_t total;         /* questions x methods this run has to do */
+    size_t resumed;       /* found finished in --out and skipped */
+    size_t errors;        /* finished with an error in this run */
+    double elapsed_s, eta_s;
+    const hflow_eval_result *last; /* the one just finished (borrowed for the call) */
+} hflow_eval_progress;
+typedef void (*hflow_eval_progress_cb)(void *user, const hflow_eval_progress *p);
+
+/* Everything a live run needs. Pointers are borrowed for the call. */
+typedef struct hflow_eval_run_config {
+    const hflow_eval_dataset *dataset;
+    size_t limit;                 /* first N questions; 0 = all */
+    const char *methods;          /* comma-separated method names */
+    struct hflow_backend *edge, *cloud; /* both required (the same backend may be both) */
+    int planner_tier;             /* enum hflow_tier for the plan; default edge (0) */
+    struct hflow_policy *policy;  /* routes "route" queries and "hybridflow*" steps; NULL = always edge */
+    const struct hflow_flow_config *flow; /* optional base config for the flow methods (budgets,
+                                     concurrency, tokens); backends, policy and mode are set here */
+    const struct hflow_price_table *prices; /* NULL: everything free */
+    const char *prompts_dir;      /* direct.txt / cot.txt; NULL = the source tree's prompts/ */
+    int concurrency;              /* questions in flight; <= 0 means 1 */
+    uint64_t seed;                /* request seeds are hash(seed, question id) */
+    int32_t max_tokens;           /* single-call methods; <= 0 means 1024 */
+    double timeout_s;             /* per single call; <= 0: backend default */
+    const char *out_dir;          /* METHOD.jsonl results (appended), traces/METHOD.jsonl */
+    hflow_eval_progress_cb progress;
+    void *progress_user;
+    volatile int *cancel;         /* set non-zero to stop: in-flight questions are dropped, not written */
+} hflow_eval_run_config;
+
+void hflow_eval_run_config_default(hflow_eval_run_config *c);
+
+typedef struct hflow_eval_run_stats {
+    size_t ran, resumed, errors;
+    int cancelled;
+    double wall_s;
+} hflow_eval_run_stats;
+
+/* Runs every (question, method) pair not already finished in out_dir:
+ * results stream to out_dir/METHOD.jsonl (one hflow_eval_result line each,
+ * flushed), flow traces to out_dir/traces/METHOD.jsonl. A question counts as
+ * finished when its file holds a line for its id without an error, so a rerun
+ * resumes and retries only failures. Returns 0, HFLOW_ECANCELLED when
+ * cfg->cancel stopped it, or an error. */
+int hflow_eval_run(const hflow_eval_run_config *cfg, hflow_eval_run_stats *stats, hflow_error *err);
+
+/* Loads out_dir/METHOD.jsonl for each method (the last line per id wins),
+ * summarises and writes out_dir/report.md with plots, plus a Gantt chart of
+ * the first traced query of each flow method (plots/gantt_METHOD.png).
+ * sums_out (optional, caller frees) receives one summary per method. */
+int hflow_eval_write_report(const char *out_dir, const char *methods, const char *command, const char *config_text,
+                            int make_plots, hflow_eval_summary **sums_out, size_t *n_out, hflow_error *err);
+
+/* Reads prompts_dir/NAME (NULL dir = the source tree's prompts/) and fills
+ * {{question}} and {{format}} (the answer-format instruction for the item's
+ * answer type). Caller frees *out. */
+int hflow_eval_prompt(const char *prompts_dir, const char *name, const hflow_eval_item *item, char **out,
+                      hflow_error *err);
+
+/* ------------------------------------------------------------- profiling */
+
+/* Quality labelers for subtask-level profiles (docs/ROUTER.md). */
+enum hflow_profile_labeler {
+    HFLOW_LABEL_SWAP = 0,  /* final answer's score with only this step moved to the cloud, vs all-edge */
+    HFLOW_LABEL_JUDGE = 1  /* a judge backend rates each tier's step output 0-10 */
+};
+
+typedef struct hflow_profile_config {
+    const hflow_eval_dataset *dataset;
+    size_t limit;                  /* first N questions; 0 = all */
+    struct hflow_backend *edge, *cloud; /* required */
+    struct hflow_backend *judge;   /* used only by HFLOW_LABEL_JUDGE; NULL = cloud */
+    int labeler;                   /* enum hflow_profile_labeler; default SWAP */
+    int planner_tier;              /* default edge */
+    int aggregate_tier;            /* the tier of the aggregator in every variant; default edge */
+    const struct hflow_flow_config *flow; /* optional base config (tokens, limits) */
+    const char *prompts_dir;       /* judge_step.txt; NULL = the source tree's prompts/ */
+    const char *out_path;          /* profile JSONL, appended; questions already in it are skipped */
+    hflow_eval_progress_cb progress;
+    void *progress_user;
+    volatile int *cancel;
+} hflow_profile_config;
+
+void hflow_profile_config_default(hflow_profile_config *c);
+
+typedef struct hflow_profile_stats {
+    size_t questions, resumed, rows, errors;
+    size_t backend_calls[2];       /* real calls made on [edge, cloud] (cache hits excluded) */
+    double acc_all_edge, acc_all_cloud; /* mean final-answer scores of the two uniform runs */
+} hflow_profile_stats;
+
+/* For each question: plans once, runs the plan all-edge and all-cloud, then
+ * once per step with only that step on the cloud (step outputs are cached by
+ * prompt, so a variant recomputes only the swapped step and what depends on
+ * it). Writes one profile row per step: both tiers' outputs, tokens, latency
+ * and quality labels (swap: edge = score of the all-edge answer, cloud = score
+ * with this step alone on the cloud; judge: the judge's rating / 10). */
+int hflow_profile_run(const hflow_profile_config *cfg, hflow_profile_stats *stats, hflow_error *err);
 
 /* ------------------------------------------------------------------ reports */
 

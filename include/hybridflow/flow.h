@@ -82,11 +82,13 @@ enum hflow_sched_mode {
     HFLOW_SCHED_SEQUENTIAL = 2  /* one step at a time, in plan order */
 };
 
+/* Enumerators are HFLOW_FORMAT_*: eval.h owns HFLOW_ANSWER_* (answer types of
+ * dataset items), and both headers must be includable together. */
 enum hflow_answer_format {
-    HFLOW_ANSWER_FREE = 0,    /* free text */
-    HFLOW_ANSWER_OPTION = 1,  /* a single option letter */
-    HFLOW_ANSWER_INTEGER = 2, /* an integer */
-    HFLOW_ANSWER_LIST = 3     /* a comma-separated list */
+    HFLOW_FORMAT_FREE = 0,    /* free text */
+    HFLOW_FORMAT_OPTION = 1,  /* a single option letter */
+    HFLOW_FORMAT_INTEGER = 2, /* an integer */
+    HFLOW_FORMAT_LIST = 3     /* a comma-separated list */
 };
 
 enum hflow_step_state {
@@ -162,6 +164,11 @@ typedef struct hflow_flow_config {
 
     hflow_flow_progress_cb progress; /* optional */
     void *progress_user;
+
+    int constrain_plan;      /* default 1: a planner on the in-process engine (backend kind "local") is
+                                held to the plan format by the "plan:<max_steps>" grammar (grammar.h);
+                                remote planners are never constrained (response_format can only ask
+                                for JSON, not this format) */
 } hflow_flow_config;
 
 void hflow_flow_config_default(hflow_flow_config *c);

@@ -98,6 +98,8 @@ const hflow_gguf_tensor *hflow_gguf_tensor_at(const hflow_gguf *g, int64_t i);
 const hflow_gguf_tensor *hflow_gguf_find_tensor(const hflow_gguf *g, const char *name);
 
 const char *hflow_gguf_vtype_name(uint32_t t);
+/* Encoded size of a fixed-size value type (1, 2, 4 or 8); 0 for STRING, ARRAY and unknown types. */
+size_t hflow_gguf_scalar_size(uint32_t t);
 
 /* ---- writer ---- */
 typedef struct hflow_gguf_writer hflow_gguf_writer;

@@ -24,6 +24,7 @@ typedef struct hflow_gen_params {
     int32_t n_ctx;           /* context_length metadata; default 2048 */
     float rope_theta;        /* default 10000 */
     float norm_eps;          /* default 1e-5 */
+    float rope_scale_linear; /* > 0: writes rope.scaling.type "linear" with this factor; 0 = none */
     int tied_output;         /* 1: no output.weight (uses token_embd) */
     uint32_t type;           /* ggml type for 2-D weights; default F32 */
     uint64_t seed;

@@ -87,6 +87,8 @@ typedef struct hflow_spec_controller_config {
     int bytes_per_draft_token; /* uplink bytes per draft token (ids, plus probs when sampling) */
     int bytes_overhead_up, bytes_overhead_down; /* per round: headers, framing */
     int bytes_per_stream_token; /* downlink bytes per token of plain remote streaming (k = 0) */
+    int32_t stream_chunk;       /* tokens per k = 0 request at least (one RTT per chunk); default 16 */
+    int32_t probe_every;        /* after this many k = 0 chunks in a row, one speculative round (default 4) */
 } hflow_spec_controller_config;
 
 /* Online estimates, updated after every round. */
@@ -110,6 +112,8 @@ typedef struct hflow_spec_round_obs {
     double t_verify_s;          /* target's reported forward time */
     double t_round_s;           /* wall time from send to reply */
     int32_t bytes_up, bytes_down;
+    int32_t n_streamed;         /* k = 0 (plain remote generation): tokens streamed; t_verify_s is then
+                                   their total generation time on the target */
 } hflow_spec_round_obs;
 
 typedef struct hflow_spec_choice {
@@ -129,9 +133,17 @@ double hflow_spec_expected_tokens(const hflow_spec_estimates *e, int32_t k);
 void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                            const hflow_device_profile *dev, int32_t k, double *time_s, double *energy_j);
 /* Picks k minimising time/token + lambda * energy/token, subject to the energy
- * budget when one is set (if no k meets it, the lowest-energy k). */
+ * budget when one is set (if no k meets it, the lowest-energy k). k = 0 (plain
+ * remote generation, streamed in chunks of stream_chunk) is a candidate when
+ * allow_fallback is set, no fixed k is, and the target's solo speed is known
+ * (measured from streams, or estimated from a one-token verify once a round
+ * has been observed). */
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out);
+
+/* Tokens per k = 0 request: >= stream_chunk, longer on long round trips so the
+ * RTT paid per chunk stays small, <= 8 x stream_chunk. */
+int32_t hflow_spec_stream_chunk(const hflow_spec_controller_config *c, const hflow_spec_estimates *e);
 
 /* ---------------- channel emulator ---------------- */
 
@@ -202,6 +214,17 @@ int hflow_spec_target_verify(hflow_spec_target *t, const int32_t *draft, int32_t
 /* Context length so far, the pending token included. */
 int32_t hflow_spec_target_n_tokens(const hflow_spec_target *t);
 
+/* Called for each token of a plain generation as it is decided, with the
+ * forward time it took; return non-zero to stop after it. */
+typedef int (*hflow_spec_token_cb)(void *user, int32_t token, double t_forward_s);
+/* Plain remote generation (k = 0): the target generates up to n tokens on its
+ * own (argmax when greedy, a draw from its distribution when sampling), stopping
+ * after an end-of-generation token. Each token becomes the pending one, so
+ * verification can resume right after. n_out receives the count, t_forward_s
+ * the summed forward time. */
+int hflow_spec_target_generate(hflow_spec_target *t, int32_t n, hflow_spec_token_cb cb, void *user, int32_t *n_out,
+                               double *t_forward_s, hflow_error *err);
+
 /* ---------------- transports (how the edge reaches a target) ---------------- */
 
 typedef struct hflow_spec_session_info {
@@ -223,6 +246,13 @@ typedef struct hflow_spec_transport_vtable {
                   hflow_error *err);
     void (*close)(hflow_spec_transport *t);
     void (*destroy)(hflow_spec_transport *t);
+    /* Plain remote generation (k = 0): the target generates up to n tokens
+     * itself and streams them; on_token sees each as it arrives (its time
+     * argument is the target's forward time for it). Stops after an
+     * end-of-generation token. NULL when the transport cannot stream (the
+     * edge then never falls back). */
+    int (*generate)(hflow_spec_transport *t, int32_t n, hflow_spec_token_cb on_token, void *user, int32_t *n_got,
+                    double *t_gen_s, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err);
 } hflow_spec_transport_vtable;
 
 struct hflow_spec_transport {
@@ -243,17 +273,38 @@ int hflow_spec_transport_inproc(struct hflow_model *target, hflow_channel *chann
                                 hflow_error *err);
 void hflow_spec_transport_free(hflow_spec_transport *t);
 
+/* Our server's session API at "http://host:port/v1#model" (libcurl, one
+ * keep-alive connection). draft_tokenizer_fp (0 = don't send) lets the server
+ * refuse a foreign draft at creation. timeout_s bounds every request (<= 0:
+ * 60 s), so a dead server is an error, never a hang. */
+int hflow_spec_transport_http(const char *endpoint, uint64_t draft_tokenizer_fp, double timeout_s,
+                              hflow_spec_transport **out, hflow_error *err);
+
+/* Greedy-only verification through an OpenAI-compatible /v1/completions that
+ * accepts token-id prompts with echo + logprobs (vLLM, SGLang, our server):
+ * each round sends the whole context plus the draft with max_tokens 1; the
+ * echoed top-1 at each draft position is the target's argmax there and the
+ * generated token is the bonus. Cost: the context is uploaded and (without a
+ * prefix cache on the server) re-read every round. vocab (borrowed, may be
+ * NULL) maps token strings back to ids when the server does not return ids. */
+struct hflow_vocab;
+int hflow_spec_transport_completions(const char *endpoint, const struct hflow_vocab *vocab, double timeout_s,
+                                     hflow_spec_transport **out, hflow_error *err);
+
 /* ---------------- the edge loop ---------------- */
 
 typedef int (*hflow_spec_text_cb)(void *user, const char *text, size_t len);
 
 typedef struct hflow_spec_stats {
-    int32_t n_generated, rounds, drafted, accepted, fallback_tokens;
+    int32_t n_generated, rounds, drafted, accepted;
+    int32_t fallback_tokens; /* tokens not from speculation: streamed by the target (k = 0) or edge-only */
+    int32_t stream_rounds;   /* k = 0 rounds (plain remote generation chunks) */
     double t_total_s, t_draft_s, t_wait_s;
     double bytes_up, bytes_down;
     double energy_j;     /* estimated from the device profile */
     double mean_k;
-    char stop_reason[24]; /* "eos", "length", "link-down", "cancelled" */
+    char stop_reason[24]; /* "eos", "length", "cancelled", "link-down-edge-only" */
+    int not_lossless;     /* 1 when some tokens came from the draft alone (link down) */
 } hflow_spec_stats;
 
 typedef struct hflow_spec_run_config {
@@ -263,6 +314,8 @@ typedef struct hflow_spec_run_config {
     int32_t max_tokens;
     hflow_channel *channel;   /* clock for timing/energy accounting when emulated; may be NULL */
     int on_link_down_edge_only; /* 1: continue with the draft alone (not lossless), 0: stop with an error */
+    double draft_emulated_s_per_token; /* > 0: account drafting at this speed instead of the measured one
+                                          (benchmarks standing in for a phone-class draft; label it) */
     volatile int *cancel;
 } hflow_spec_run_config;
 

@@ -331,6 +331,10 @@ static void fill_response(http_call *c, hflow_backend *b, hflow_response *resp) 
     if (c->res.has_usage) {
         resp->prompt_tokens = c->res.prompt_tokens;
         resp->completion_tokens = c->res.completion_tokens;
+    } else if (!c->text_len && (c->status == 0 || c->status >= 400)) {
+        /* No answer at all (connection failed, error status): nothing was
+         * processed, so nothing is counted (or billed by the caller). */
+        resp->prompt_tokens = resp->completion_tokens = 0;
     } else {
         resp->usage_estimated = 1;
         resp->prompt_tokens = prompt_tokens(c->hb, c->req);

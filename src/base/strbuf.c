@@ -27,6 +27,7 @@ int hflow_strbuf_reserve(hflow_strbuf *b, size_t extra) {
     while (cap < need) cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) { b->oom = 1; return -1; }
+    p[b->len] = '\0'; /* a fresh buffer is a valid empty string too */
     b->data = p;
     b->cap = cap;
     return 0;

@@ -1,8 +1,15 @@
-/* threadpool.c - generation-counter pool: spin, then sleep. */
+/* threadpool.c - generation-counter pool: spin, then yield, then sleep.
+ *
+ * On a dedicated machine a short spin catches the next job within a
+ * microsecond. On an oversubscribed one (more runnable threads than cores) a
+ * spinning thread can hold the core the thread it waits for needs, so both
+ * the workers and the waiting caller fall back to sched_yield() after a short
+ * spin, and workers sleep on the condition variable after a longer idle. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,7 +19,9 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 2000  /* pause loops before yielding (~a few tens of us) */
+#define YIELD_ITERS 200  /* sched_yield calls before sleeping */
+#define WAIT_SPINS 500   /* caller's pause loops before yielding while workers finish */
 
 struct hflow_pool {
     int nth;
@@ -49,6 +58,7 @@ static void *worker_main(void *p) {
         while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
                !atomic_load(&pool->stop)) {
             if (++spins < SPIN_ITERS) { CPU_RELAX(); continue; }
+            if (spins < SPIN_ITERS + YIELD_ITERS) { sched_yield(); continue; }
             pthread_mutex_lock(&pool->lock);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->cond, &pool->lock);
@@ -96,7 +106,10 @@ void hflow_pool_run(hflow_pool *pool, hflow_pool_fn fn, void *ctx) {
     pthread_cond_broadcast(&pool->cond);
     pthread_mutex_unlock(&pool->lock);
     fn(ctx, 0, pool->nth);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) CPU_RELAX();
+    for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
+        if (spins < WAIT_SPINS) CPU_RELAX();
+        else sched_yield();
+    }
     pthread_mutex_unlock(&pool->run_lock);
 }
 

@@ -9,11 +9,18 @@ static const struct {
     hflow_cli_fn fn;
     const char *help;
 } commands[] = {
+    {"bench", cli_bench, "engine speed: prefill/decode tok/s, weight bandwidth vs measured memory bandwidth"},
     {"family", cli_family, "ECSpec target families: stamp, inspect, derive drafts, split/merge versions"},
+    {"generate", cli_generate, "generate text from a GGUF model"},
     {"gen-model", cli_gen_model, "write a random-weight GGUF model for tests and benchmarks"},
     {"inspect", cli_inspect, "print a GGUF file's metadata and tensor table"},
+    {"run", cli_run, "answer a question with edge + cloud collaboration (plan, DAG, routing)"},
+    {"quantize", cli_quantize, "re-encode a GGUF model's weights into another tensor type"},
+    {"spec", cli_spec, "edge-cloud speculative decoding: draft here, verify on a target"},
+    {"serve", cli_serve, "run the OpenAI-compatible HTTP server"},
     {"version", cli_version, "print the version"},
     {"eval", cli_eval, "benchmarks, replay of recorded outcomes, reports"},
+    {"profile", cli_profile, "record per-step edge/cloud outcomes and quality labels for the router"},
     {"train-router", cli_train_router, "train the learned edge/cloud utility router"},
 };
 

@@ -128,8 +128,10 @@ char *hflow_detokenize(const hflow_vocab *v, const int32_t *ids, int n, int rend
         hflow_strbuf_free(&b);
         return NULL;
     }
-    if (!b.data)
+    if (b.len == 0) { /* reserve() leaves a fresh buffer unterminated */
+        hflow_strbuf_free(&b);
         return calloc(1, 1);
+    }
     return hflow_strbuf_take(&b);
 }
 

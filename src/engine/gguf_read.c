@@ -81,7 +81,7 @@ static int read_str(cursor *c, const uint8_t **s, uint64_t *len, const char *wha
     return 0;
 }
 
-static size_t scalar_size(uint32_t t) {
+size_t hflow_gguf_scalar_size(uint32_t t) {
     switch (t) {
     case HFLOW_GGUF_UINT8: case HFLOW_GGUF_INT8: case HFLOW_GGUF_BOOL: return 1;
     case HFLOW_GGUF_UINT16: case HFLOW_GGUF_INT16: return 2;
@@ -102,7 +102,7 @@ static int parse_value(cursor *c, uint32_t t, int depth, hflow_gguf_value *v) {
     size_t start = c->off;
     uint32_t arr_type = 0;
     uint64_t arr_n = 0;
-    size_t sz = scalar_size(t);
+    size_t sz = hflow_gguf_scalar_size(t);
     if (sz) {
         if (need(c, sz, "metadata value")) return HFLOW_EFORMAT;
         if (t == HFLOW_GGUF_BOOL && c->base[c->off] > 1)
@@ -119,7 +119,7 @@ static int parse_value(cursor *c, uint32_t t, int depth, hflow_gguf_value *v) {
                                    GGUF_MAX_NESTING, c->off);
         if (read_u32(c, &arr_type, "array element type") || read_u64(c, &arr_n, "array length"))
             return HFLOW_EFORMAT;
-        size_t esz = scalar_size(arr_type);
+        size_t esz = hflow_gguf_scalar_size(arr_type);
         if (esz) {
             if (arr_n > remaining(c) / esz)
                 return hflow_error_set(c->err, HFLOW_EFORMAT,
@@ -183,13 +183,13 @@ static double read_float_at(const uint8_t *p, uint32_t t) {
 }
 
 static int is_int_type(uint32_t t) {
-    return scalar_size(t) && t != HFLOW_GGUF_FLOAT32 && t != HFLOW_GGUF_FLOAT64;
+    return hflow_gguf_scalar_size(t) && t != HFLOW_GGUF_FLOAT32 && t != HFLOW_GGUF_FLOAT64;
 }
 
 int64_t hflow_gguf_value_int(const hflow_gguf_value *v) { return v && is_int_type(v->type) ? read_int_at(v->raw, v->type) : 0; }
 
 double hflow_gguf_value_float(const hflow_gguf_value *v) {
-    return v && scalar_size(v->type) ? read_float_at(v->raw, v->type) : 0.0;
+    return v && hflow_gguf_scalar_size(v->type) ? read_float_at(v->raw, v->type) : 0.0;
 }
 
 const char *hflow_gguf_value_str(const hflow_gguf_value *v, size_t *len) {
@@ -206,13 +206,13 @@ static const uint8_t *arr_data(const hflow_gguf_value *arr) { return arr->raw + 
 int64_t hflow_gguf_arr_int(const hflow_gguf *g, const hflow_gguf_value *arr, uint64_t i) {
     (void)g;
     if (!arr || arr->type != HFLOW_GGUF_ARRAY || i >= arr->arr_n || !is_int_type(arr->arr_type)) return 0;
-    return read_int_at(arr_data(arr) + i * scalar_size(arr->arr_type), arr->arr_type);
+    return read_int_at(arr_data(arr) + i * hflow_gguf_scalar_size(arr->arr_type), arr->arr_type);
 }
 
 double hflow_gguf_arr_float(const hflow_gguf *g, const hflow_gguf_value *arr, uint64_t i) {
     (void)g;
-    if (!arr || arr->type != HFLOW_GGUF_ARRAY || i >= arr->arr_n || !scalar_size(arr->arr_type)) return 0.0;
-    return read_float_at(arr_data(arr) + i * scalar_size(arr->arr_type), arr->arr_type);
+    if (!arr || arr->type != HFLOW_GGUF_ARRAY || i >= arr->arr_n || !hflow_gguf_scalar_size(arr->arr_type)) return 0.0;
+    return read_float_at(arr_data(arr) + i * hflow_gguf_scalar_size(arr->arr_type), arr->arr_type);
 }
 
 /* Walks a validated array to element i (strings or nested arrays). */
@@ -243,7 +243,7 @@ int hflow_gguf_arr_value(const hflow_gguf *g, const hflow_gguf_value *arr, uint6
     (void)g;
     if (!arr || arr->type != HFLOW_GGUF_ARRAY || i >= arr->arr_n || !out) return HFLOW_ERANGE;
     const uint8_t *p;
-    size_t esz = scalar_size(arr->arr_type);
+    size_t esz = hflow_gguf_scalar_size(arr->arr_type);
     p = esz ? arr_data(arr) + i * esz : arr_walk(arr, i);
     cursor c = {p, SIZE_MAX - (size_t)(uintptr_t)p, 0, NULL};
     return parse_value(&c, arr->arr_type, 1, out) ? HFLOW_EFORMAT : 0;

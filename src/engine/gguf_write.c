@@ -103,18 +103,8 @@ int hflow_gguf_set_str(hflow_gguf_writer *w, const char *key, const char *v) {
     return kv->value.oom ? HFLOW_ENOMEM : 0;
 }
 
-static size_t elem_size(uint32_t t) {
-    switch (t) {
-    case HFLOW_GGUF_UINT8: case HFLOW_GGUF_INT8: case HFLOW_GGUF_BOOL: return 1;
-    case HFLOW_GGUF_UINT16: case HFLOW_GGUF_INT16: return 2;
-    case HFLOW_GGUF_UINT32: case HFLOW_GGUF_INT32: case HFLOW_GGUF_FLOAT32: return 4;
-    case HFLOW_GGUF_UINT64: case HFLOW_GGUF_INT64: case HFLOW_GGUF_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 int hflow_gguf_set_arr(hflow_gguf_writer *w, const char *key, uint32_t elem_type, const void *data, uint64_t n) {
-    size_t es = elem_size(elem_type);
+    size_t es = hflow_gguf_scalar_size(elem_type);
     if (!w || !key || !es || (n && !data)) return HFLOW_EINVAL;
     wkv *kv = kv_slot(w, key, HFLOW_GGUF_ARRAY);
     if (!kv) return HFLOW_ENOMEM;

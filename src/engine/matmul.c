@@ -1,16 +1,27 @@
-/* matmul.c - y = W x over the thread pool.
+/* matmul.c - y = W x over the thread pool, for one weight or several that
+ * share their input (q/k/v, gate/up) in a single dispatch.
  *
- * Activations are converted once per call into the kernel's activation format
- * (in the caller's workspace), then each thread takes a contiguous slice of
- * rows. Within a slice, rows are walked in blocks of ROW_BLOCK and tokens in
- * blocks of TOK_BLOCK: a row block (a few tens of KB) stays in cache while
- * every token block passes over it, so for prefill each weight byte comes from
- * memory once per call rather than once per token. */
+ * Activations are converted once per call into each distinct activation
+ * format the weights need (in the caller's workspace), then threads take
+ * blocks of ROW_BLOCK rows from a shared atomic counter rather than fixed
+ * slices: on a busy machine a descheduled worker then costs only the block it
+ * holds, the others take the rest. Blocks never straddle two weights; the
+ * counter runs over the blocks of all weights in turn, so fusing q/k/v costs
+ * one dispatch (one wake-up and one wait) instead of three, which is most of
+ * what a small model's decode step pays besides the weight reads.
+ * A single token (decode) goes through the type's 4-row gemv kernel where
+ * there is one (gemv.h; identical results).
+ * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
+ * (a few tens of KB) stays in cache while every token block passes over it,
+ * so for prefill each weight byte comes from memory once per call rather than
+ * once per token. */
 #include "engine/matmul.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "hybridflow/error.h"
+#include "engine/gemv.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
 
@@ -20,15 +31,25 @@
 
 typedef struct {
     const hflow_dot_kernel *k;
+    hflow_gemv_fn gemv; /* 4-row decode path, NULL when the type has none */
     const char *W;
     size_t w_row;
-    int64_t rows, cols;
-    const float *x;
-    const char *xa; /* activations in the kernel's format */
-    char *xq;       /* where quantized activations are written (the workspace) */
-    size_t xa_row;
-    int64_t n_tok;
+    int64_t rows;
     float *y;
+    const char *xa;  /* activations in this kernel's format */
+    size_t xa_row;
+    int64_t block0;  /* index of this weight's first row block in the shared count */
+} mm_part;
+
+typedef struct {
+    mm_part part[HFLOW_MATMUL_MAX_OPS];
+    int n_part;
+    int64_t cols, n_tok, n_blocks;
+    const float *x;
+    /* distinct activation formats to produce: one part that uses each */
+    int n_fmt;
+    int fmt_part[HFLOW_MATMUL_MAX_OPS];
+    atomic_llong next_block;
 } mm_job;
 
 void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
@@ -38,7 +59,7 @@ void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
     ws->cap = 0;
 }
 
-static int ws_reserve(hflow_matmul_ws *ws, size_t need) {
+int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need) {
     if (ws->cap >= need) return 0;
     void *p = malloc(need);
     if (!p) return HFLOW_ENOMEM;
@@ -48,56 +69,103 @@ static int ws_reserve(hflow_matmul_ws *ws, size_t need) {
     return 0;
 }
 
-static void split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
-    int64_t per = (n + nth - 1) / nth;
-    *lo = per * ith < n ? per * ith : n;
-    *hi = *lo + per < n ? *lo + per : n;
-}
-
+/* Token t of every format, spread over the threads. */
 static void quantize_x_task(void *p, int ith, int nth) {
     mm_job *j = p;
-    int64_t t0, t1;
-    split(j->n_tok, ith, nth, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) j->k->quantize_act(j->x + t * j->cols, j->xq + (size_t)t * j->xa_row, j->cols);
+    int64_t n = j->n_tok * j->n_fmt;
+    for (int64_t i = ith; i < n; i += nth) {
+        const mm_part *pt = &j->part[j->fmt_part[i / j->n_tok]];
+        int64_t t = i % j->n_tok;
+        pt->k->quantize_act(j->x + t * j->cols, (char *)pt->xa + (size_t)t * pt->xa_row, j->cols);
+    }
 }
 
-static void matmul_task(void *p, int ith, int nth) {
-    mm_job *j = p;
-    int64_t r0, r1;
-    split(j->rows, ith, nth, &r0, &r1);
+static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     float out[TOK_BLOCK];
-    for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-        int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-        for (int64_t t0 = 0; t0 < j->n_tok; t0 += TOK_BLOCK) {
-            int nt = (int)(j->n_tok - t0 < TOK_BLOCK ? j->n_tok - t0 : TOK_BLOCK);
-            const char *xa = j->xa + (size_t)t0 * j->xa_row;
-            for (int64_t r = rb; r < re; r++) {
-                j->k->dot(j->cols, j->W + (size_t)r * j->w_row, xa, j->xa_row, nt, out);
-                for (int t = 0; t < nt; t++) j->y[(t0 + t) * j->rows + r] = out[t];
-            }
+    int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
+    if (j->n_tok == 1 && pt->gemv) {
+        pt->gemv(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xa, pt->y + rb);
+        return;
+    }
+    for (int64_t t0 = 0; t0 < j->n_tok; t0 += TOK_BLOCK) {
+        int nt = (int)(j->n_tok - t0 < TOK_BLOCK ? j->n_tok - t0 : TOK_BLOCK);
+        const char *xa = pt->xa + (size_t)t0 * pt->xa_row;
+        for (int64_t r = rb; r < re; r++) {
+            pt->k->dot(j->cols, pt->W + (size_t)r * pt->w_row, xa, pt->xa_row, nt, out);
+            for (int t = 0; t < nt; t++) pt->y[(t0 + t) * pt->rows + r] = out[t];
         }
     }
 }
 
-int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
-                 const float *x, int64_t n_tok, float *y) {
-    const hflow_dot_kernel *k = hflow_dot_kernel_get(type);
-    if (!k) return HFLOW_EUNSUPPORTED;
-    size_t w_row = hflow_row_size(type, cols), xa_row = hflow_row_size(k->act_type, cols);
-    if (rows < 0 || n_tok < 0 || w_row == 0 || xa_row == 0) return HFLOW_EINVAL;
-    if (rows == 0 || n_tok == 0) return 0;
-    mm_job j = {k, W, w_row, rows, cols, x, NULL, NULL, xa_row, n_tok, y};
-    if (k->act_type == HFLOW_TYPE_F32) {
-        j.xa = (const char *)x; /* float kernels read x directly */
-    } else {
-        if (!ws) return HFLOW_EINVAL;
-        int rc = ws_reserve(ws, xa_row * (size_t)n_tok);
-        if (rc) return rc;
-        j.xq = ws->buf;
-        j.xa = ws->buf;
+static void matmul_task(void *p, int ith, int nth) {
+    mm_job *j = p;
+    (void)ith;
+    (void)nth;
+    int ip = 0;
+    for (;;) {
+        int64_t b = atomic_fetch_add_explicit(&j->next_block, 1, memory_order_relaxed);
+        if (b >= j->n_blocks) break;
+        while (ip + 1 < j->n_part && b >= j->part[ip + 1].block0) ip++; /* blocks are claimed in rising order */
+        run_block(j, &j->part[ip], (b - j->part[ip].block0) * ROW_BLOCK);
+    }
+}
+
+/* Fills the parts, the activation formats and the workspace layout. */
+static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops) {
+    size_t need = 0, off[HFLOW_MATMUL_MAX_OPS] = {0};
+    for (int i = 0; i < n_ops; i++) {
+        mm_part *pt = &j->part[i];
+        if (!(pt->k = hflow_dot_kernel_get(ops[i].type))) return HFLOW_EUNSUPPORTED;
+        pt->gemv = hflow_gemv_get(ops[i].type);
+        pt->w_row = hflow_row_size(ops[i].type, j->cols);
+        pt->xa_row = hflow_row_size(pt->k->act_type, j->cols);
+        if (ops[i].rows < 0 || pt->w_row == 0 || pt->xa_row == 0) return HFLOW_EINVAL;
+        pt->W = ops[i].W;
+        pt->rows = ops[i].rows;
+        pt->y = ops[i].y;
+        pt->block0 = j->n_blocks;
+        j->n_blocks += (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        if (pt->k->act_type == HFLOW_TYPE_F32) continue; /* float kernels read x directly */
+        int f = 0;
+        while (f < j->n_fmt && j->part[j->fmt_part[f]].k->act_type != pt->k->act_type) f++;
+        if (f == j->n_fmt) {
+            j->fmt_part[j->n_fmt++] = i;
+            off[f] = need;
+            need += pt->xa_row * (size_t)j->n_tok;
+        }
+        pt->xa = (const char *)(uintptr_t)off[f]; /* an offset until the workspace exists */
+    }
+    j->n_part = n_ops;
+    if (j->n_fmt && !ws) return HFLOW_EINVAL;
+    int rc = j->n_fmt ? hflow_matmul_ws_reserve(ws, need) : 0;
+    if (rc) return rc;
+    for (int i = 0; i < n_ops; i++) {
+        mm_part *pt = &j->part[i];
+        pt->xa = pt->k->act_type == HFLOW_TYPE_F32 ? (const char *)j->x : (const char *)ws->buf + (uintptr_t)pt->xa;
+    }
+    return 0;
+}
+
+int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
+                       const float *x, int64_t n_tok) {
+    if (!ops || n_ops < 1 || n_ops > HFLOW_MATMUL_MAX_OPS || n_tok < 0 || cols <= 0) return HFLOW_EINVAL;
+    mm_job j = {0};
+    j.cols = cols;
+    j.n_tok = n_tok;
+    j.x = x;
+    int rc = plan(&j, ws, ops, n_ops);
+    if (rc || n_tok == 0 || j.n_blocks == 0) return rc;
+    if (j.n_fmt) {
         if (n_tok >= QUANT_PAR_MIN_TOK) hflow_pool_run(pool, quantize_x_task, &j);
         else quantize_x_task(&j, 0, 1);
     }
+    atomic_init(&j.next_block, 0);
     hflow_pool_run(pool, matmul_task, &j);
     return 0;
+}
+
+int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
+                 const float *x, int64_t n_tok, float *y) {
+    hflow_matmul_op op = {type, W, rows, y};
+    return hflow_matmul_multi(pool, ws, &op, 1, cols, x, n_tok);
 }

@@ -18,9 +18,34 @@ typedef struct hflow_matmul_ws {
 } hflow_matmul_ws;
 
 void hflow_matmul_ws_free(hflow_matmul_ws *ws);
+/* Grows ws->buf to at least `need` bytes (contents not kept); 0 or HFLOW_ENOMEM. */
+int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need);
+
+#define HFLOW_MATMUL_MAX_OPS 4
+
+/* One weight of a fused product: y (n_tok x rows) = W x. */
+typedef struct hflow_matmul_op {
+    uint32_t type;
+    const void *W;
+    int64_t rows;
+    float *y;
+} hflow_matmul_op;
 
 /* Returns 0, HFLOW_EUNSUPPORTED for a type without kernels, HFLOW_ENOMEM. */
 int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
                  const float *x, int64_t n_tok, float *y);
+/* The products of up to HFLOW_MATMUL_MAX_OPS weights (of any types, each
+ * with `cols` columns) with the same x, in one dispatch of the pool: the
+ * results equal separate hflow_matmul calls exactly. Same return codes. */
+int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
+                       const float *x, int64_t n_tok);
+
+/* The same product rounded exactly as llama.cpp's CPU backend rounds it
+ * (matmul_ggml.c, ggml_compat.h): for F32 and F16 weights, tinyBLAS order
+ * when n_tok >= 2 and cols % 8 == 0, else ggml_vec_dot order; F16 weights
+ * multiply x rounded to half. Other types go to hflow_matmul (their integer
+ * dot products already match llama.cpp's). Scalar: slower than hflow_matmul. */
+int hflow_matmul_ggml(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows,
+                      int64_t cols, const float *x, int64_t n_tok, float *y);
 
 #endif

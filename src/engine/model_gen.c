@@ -164,6 +164,11 @@ static int write_hparams(hflow_gguf_writer *w, const hflow_gen_params *p, int32_
     SET_U32("rope.dimension_count", head_dim);
     SET_F32("rope.freq_base", p->rope_theta);
     SET_F32("attention.layer_norm_rms_epsilon", p->norm_eps);
+    if (p->rope_scale_linear > 0) {
+        snprintf(k, sizeof k, "%s.rope.scaling.type", a);
+        rc = rc ? rc : hflow_gguf_set_str(w, k, "linear");
+        SET_F32("rope.scaling.factor", p->rope_scale_linear);
+    }
 #undef SET_U32
 #undef SET_F32
     return rc;

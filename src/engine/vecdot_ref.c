@@ -2,6 +2,7 @@
  * for every SIMD kernel, and the fallback on CPUs without one. */
 #include <string.h>
 
+#include "base/cpu.h"
 #include "engine/quant.h"
 #include "engine/quant_blocks.h"
 #include "engine/quant_impl.h"
@@ -126,7 +127,7 @@ const hflow_dot_kernel *hflow_dot_kernel_get(uint32_t type) {
     const hflow_dot_kernel *k = NULL;
     /* The SIMD files are compiled on exactly these targets (CMakeLists.txt). */
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    if (hflow_cpu_has_avx2_fma_f16c())
         k = hflow_dot_kernel_avx2(type);
 #elif defined(__aarch64__)
     k = hflow_dot_kernel_neon(type);

@@ -208,6 +208,9 @@ static int resolve_specials(hflow_vocab *v, const hflow_vocab_spec *s, hflow_err
     v->add_eos = s->add_eos != HFLOW_VOCAB_FLAG_DEFAULT ? !!s->add_eos : 0;
     v->add_space_prefix = s->add_space_prefix != HFLOW_VOCAB_FLAG_DEFAULT ? !!s->add_space_prefix : spm;
     v->ignore_merges = v->pretok == HFLOW_PRETOK_LLAMA3;
+    /* Defaults give way when the token is missing; an explicit flag must be honoured. */
+    if (s->add_bos == HFLOW_VOCAB_FLAG_DEFAULT && v->bos < 0)
+        v->add_bos = 0;
     if (v->add_bos && v->bos < 0)
         return hflow_error_set(err, HFLOW_EFORMAT, "vocab: add_bos_token is set but there is no BOS token");
     if (v->add_eos && v->eos < 0)

@@ -22,4 +22,13 @@ char *ev_render_question(const char *stem, const struct cJSON *options);
 /* Trims ASCII whitespace at both ends, in place; returns s. */
 char *ev_trim(char *s);
 
+
+struct hflow_eval_item;
+/* prompt_template.c: {{name}} substitution (caller frees; NULL on OOM), a
+ * prompt file from prompts_dir (NULL = the source tree's prompts/), and the
+ * orchestrator's answer format (enum hflow_answer_format) for an item. */
+char *ev_fill_template(const char *tmpl, const char *const *names, const char *const *vals, int n);
+int ev_read_prompt(const char *prompts_dir, const char *name, char **out, hflow_error *err);
+int ev_answer_format(const struct hflow_eval_item *item);
+
 #endif

@@ -39,9 +39,13 @@ static void query_free(hflow_replay_query *q) {
 }
 
 void hflow_replay_query_features(const hflow_replay_query *q, hflow_route_features *f) {
+    hflow_query_route_features(q->prompt ? q->prompt : q->question, q->category, f);
+}
+
+void hflow_query_route_features(const char *prompt, const char *category, hflow_route_features *f) {
     memset(f, 0, sizeof *f);
-    f->question = q->prompt ? q->prompt : q->question;
-    f->task_type = q->category;
+    f->question = prompt;
+    f->task_type = category;
     f->step_index = -1;
     f->n_steps = 1;
     f->is_first = f->is_last = 1;

@@ -12,6 +12,12 @@
 
 double flow_rel(const flow_query *q) { return hflow_now_s() - q->t0; }
 
+void flow_mark_deadline(flow_query *q) {
+    pthread_mutex_lock(&q->mu);
+    q->deadline_hit = 1;
+    pthread_mutex_unlock(&q->mu);
+}
+
 void flow_note(hflow_call_record *rec, const char *fmt, ...) {
     size_t used = strlen(rec->note);
     if (used + 3 >= sizeof rec->note) return;
@@ -34,6 +40,13 @@ static int32_t clamp_tokens(const hflow_flow_config *c, int32_t want) {
 int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user, int32_t want_tokens,
               hflow_delta_cb on_delta, void *delta_user, int retries, hflow_call_record *rec, char **text,
               hflow_error *err) {
+    return flow_call_grammar(q, tier, b, system, user, want_tokens, on_delta, delta_user, retries, NULL, rec, text,
+                             err);
+}
+
+int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
+                      int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
+                      hflow_call_record *rec, char **text, hflow_error *err) {
     const hflow_flow_config *c = q->cfg;
     if (!b) b = q->backend[tier];
     *text = NULL;
@@ -48,13 +61,19 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
     for (int attempt = 0; attempt <= retries; attempt++) {
         double left = q->call_deadline - hflow_now_s();
         if (q->cancel_calls) return hflow_error_set(err, HFLOW_ECANCELLED, "cancelled");
-        if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed before the call");
+        if (left <= 0) {
+            flow_mark_deadline(q);
+            return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed before the call");
+        }
         if (attempt > 0) {
             rec->retries++;
             double backoff = c->retry_backoff_s * pow(2, attempt - 1);
             hflow_sleep_ms(fmin(backoff, left) * 1e3);
             left = q->call_deadline - hflow_now_s();
-            if (left <= 0) return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed during backoff");
+            if (left <= 0) {
+                flow_mark_deadline(q);
+                return hflow_error_set(err, HFLOW_ETIMEOUT, "deadline passed during backoff");
+            }
         }
         flow_reservation res = {0};
         int32_t max_tokens = want_tokens;
@@ -74,6 +93,7 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
         req.n_messages = n_msgs;
         req.max_tokens = max_tokens;
         req.temperature = c->temperature;
+        req.grammar = grammar;
         req.on_delta = on_delta;
         req.user = delta_user;
         req.cancel = &q->cancel_calls;
@@ -112,7 +132,10 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
             return 0;
         }
         hflow_response_clear(&resp);
-        flow_note(rec, "%s attempt %d failed: %s", hflow_tier_name(tier), attempt + 1, cerr.message);
+        /* Timed out because the deadline (not the per-call limit) ran out. */
+        if (rc == HFLOW_ETIMEOUT && !(c->call_timeout_s > 0 && c->call_timeout_s < left)) flow_mark_deadline(q);
+        /* Kept short so the notes that follow (fallback, budget) still fit the record. */
+        flow_note(rec, "%s attempt %d failed: %.90s", hflow_tier_name(tier), attempt + 1, cerr.message);
         if (err) *err = cerr;
         if (rc == HFLOW_ECANCELLED || rc == HFLOW_EINVAL) break;
     }

@@ -1,6 +1,7 @@
 /* flow.c - the orchestrator's public face: config, create/free, and one query
  * end to end (planner streaming into the scheduler, aggregator, result). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ void hflow_flow_config_default(hflow_flow_config *c) {
     c->step_retries = 1;
     c->retry_backoff_s = 0.05;
     c->aggregate_reserve_s = -1;
+    c->constrain_plan = 1;
 }
 
 static char *read_text(const char *path) {
@@ -96,6 +98,17 @@ static int planner_delta(void *user, const char *text, size_t len) {
     return 0;
 }
 
+/* The constraint for a planner call on backend b: the plan grammar when b is
+ * the in-process engine (it alone can mask logits). Remote planners run
+ * unconstrained: OpenAI's response_format can only demand JSON, and the plan
+ * format is XML-like, so the tolerant streaming parser and the DAG repairs
+ * are what keep remote plans usable. */
+static const char *planner_grammar(const flow_query *q, const hflow_backend *b, char *buf, size_t cap) {
+    if (!q->cfg->constrain_plan || !b || !b->vt || !b->vt->kind || strcmp(b->vt->kind, "local")) return NULL;
+    snprintf(buf, cap, "plan:%d", q->cfg->max_steps);
+    return buf;
+}
+
 static int planner_tier(const flow_query *q) {
     const hflow_flow_config *c = q->cfg;
     return c->cloud && c->planner == c->cloud ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
@@ -120,13 +133,14 @@ static void run_planner(flow_query *q, hflow_flow_result *out) {
     if (ps.parser && prompt) {
         hflow_error e;
         int tier = rec->tier;
-        int rc = flow_call(q, tier, c->planner, NULL, prompt, c->planner_max_tokens, planner_delta, &ps, c->step_retries,
-                           rec, &text, &e);
+        char gbuf[32];
+        int rc = flow_call_grammar(q, tier, c->planner, NULL, prompt, c->planner_max_tokens, planner_delta, &ps,
+                                   c->step_retries, planner_grammar(q, c->planner, gbuf, sizeof gbuf), rec, &text, &e);
         if (rc == HFLOW_EBUDGET && tier == HFLOW_TIER_CLOUD && c->edge && ps.text.len == 0) {
             rec->fell_back = 1;
             flow_note(rec, "planner moved to the edge (budget)");
-            rc = flow_call(q, HFLOW_TIER_EDGE, c->edge, NULL, prompt, c->planner_max_tokens, planner_delta, &ps,
-                           c->step_retries, rec, &text, &e);
+            rc = flow_call_grammar(q, HFLOW_TIER_EDGE, c->edge, NULL, prompt, c->planner_max_tokens, planner_delta, &ps,
+                                   c->step_retries, planner_grammar(q, c->edge, gbuf, sizeof gbuf), rec, &text, &e);
         }
         if (rc) flow_note(rec, "planner failed: %s", e.message);
         /* A backend that does not stream delivers the text only at the end. */

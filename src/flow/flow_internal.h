@@ -70,12 +70,18 @@ typedef struct flow_query {
 int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user, int32_t want_tokens,
               hflow_delta_cb on_delta, void *delta_user, int retries, hflow_call_record *rec, char **text,
               hflow_error *err);
+/* flow_call with a built-in constraint for the request (hflow_request.grammar);
+ * NULL = none. */
+int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
+                      int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
+                      hflow_call_record *rec, char **text, hflow_error *err);
 void flow_note(hflow_call_record *rec, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 double flow_rel(const flow_query *q); /* seconds since the query started */
+void flow_mark_deadline(flow_query *q); /* takes q->mu */
 
 /* ---- scheduler.c ---- */
 int flow_query_init(flow_query *q, const hflow_flow *f, const char *question, const hflow_query_options *opts,

@@ -57,13 +57,13 @@ char *flow_prompt_step(const char *question, const flow_dag *d, int i, const uns
     return finish(&b);
 }
 
-static const char *format_instruction(int fmt) {
+const char *flow_prompt_format_instruction(int fmt) {
     switch (fmt) {
-    case HFLOW_ANSWER_OPTION:
+    case HFLOW_FORMAT_OPTION:
         return "End your reply with a line of the form 'Answer: X' where X is the single letter of the correct option.";
-    case HFLOW_ANSWER_INTEGER:
+    case HFLOW_FORMAT_INTEGER:
         return "End your reply with a line of the form 'Answer: N' where N is the final integer.";
-    case HFLOW_ANSWER_LIST:
+    case HFLOW_FORMAT_LIST:
         return "End your reply with a line of the form 'Answer: a, b, c' listing the items separated by commas.";
     default:
         return "Give the final answer clearly and concisely.";
@@ -77,6 +77,6 @@ char *flow_prompt_aggregate(const char *question, const flow_dag *d, char *const
     for (int k = 0; k < d->n; k++)
         hflow_strbuf_printf(&b, "Step %d (%s):\n%s\n\n", d->steps[k]->id, d->steps[k]->task,
                             results[k] ? results[k] : "(no result)");
-    hflow_strbuf_printf(&b, "Write the final answer to the question. %s\n", format_instruction(answer_format));
+    hflow_strbuf_printf(&b, "Write the final answer to the question. %s\n", flow_prompt_format_instruction(answer_format));
     return finish(&b);
 }

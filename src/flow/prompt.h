@@ -18,6 +18,11 @@ extern const char *const flow_aggregate_system_prompt;
 char *flow_prompt_step(const char *question, const flow_dag *d, int i, const unsigned char *context,
                        char *const *results);
 
+/* The instruction that asks for an answer in `answer_format` (enum
+ * hflow_answer_format); static text. The eval runner uses it too, so every
+ * method is asked for its answer the same way. */
+const char *flow_prompt_format_instruction(int answer_format);
+
 /* The aggregator's user message: the question, every step's task and result,
  * and the instruction for the answer format (enum hflow_answer_format). */
 char *flow_prompt_aggregate(const char *question, const flow_dag *d, char *const *results, int answer_format);

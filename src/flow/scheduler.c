@@ -358,6 +358,7 @@ static void skip_pending(flow_query *q) {
 }
 
 void flow_sched_wait(flow_query *q) {
+    int cut = 0; /* pending work was skipped (deadline or cancel) */
     pthread_mutex_lock(&q->mu);
     while (!q->finished) {
         double now = hflow_now_s();
@@ -374,11 +375,13 @@ void flow_sched_wait(flow_query *q) {
         if (q->opts.cancel && *q->opts.cancel && !q->user_cancelled) {
             q->user_cancelled = 1;
             skip_pending(q);
-        } else if (hflow_now_s() >= q->step_deadline && !q->deadline_hit) {
+            cut = 1;
+        } else if (hflow_now_s() >= q->step_deadline && !cut) {
             q->deadline_hit = 1;
             skip_pending(q);
+            cut = 1;
         }
-        if ((q->user_cancelled || q->deadline_hit) && q->running_total == 0) {
+        if (cut && q->running_total == 0) {
             q->finished = 1;
             pthread_cond_broadcast(&q->cv);
         }

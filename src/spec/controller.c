@@ -18,6 +18,7 @@
 #include "hybridflow/spec.h"
 
 #define ACCEPT_PRIOR 0.6
+#define MIN_EVIDENCE 8 /* acceptance observations before k = 0 is considered */
 
 void hflow_spec_controller_default(hflow_spec_controller_config *c) {
     memset(c, 0, sizeof *c);
@@ -29,7 +30,9 @@ void hflow_spec_controller_default(hflow_spec_controller_config *c) {
     c->bytes_per_draft_token = 4;
     c->bytes_overhead_up = 300;   /* HTTP request line + headers + JSON framing */
     c->bytes_overhead_down = 250;
-    c->bytes_per_stream_token = 120;
+    c->bytes_per_stream_token = 48; /* an SSE event {"token":ID,"ms":F} plus chunk framing */
+    c->stream_chunk = 16;
+    c->probe_every = 4;
 }
 
 void hflow_spec_estimates_init(hflow_spec_estimates *e, double rtt_s, double up_bps, double down_bps) {
@@ -77,6 +80,17 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
         e->accept_seen[i]++;
     }
     if (o->k > 0 && o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->k, a);
+    if (o->k == 0 && o->n_streamed > 0) { /* a stream: per-token generation time and the RTT */
+        double per_tok = o->t_verify_s / o->n_streamed;
+        if (per_tok > 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : per_tok, per_tok, a);
+        if (o->t_round_s > 0) {
+            double busy = fmax(o->t_verify_s, transfer_s(o->bytes_down, e->down_bps));
+            double net = o->t_round_s - busy - transfer_s(o->bytes_up, e->up_bps);
+            e->rtt_s = fmax(0.0, ewma(e->rtt_s, fmax(0.0, net), a));
+        }
+        e->rounds++;
+        return;
+    }
     if (o->t_verify_s > 0) {
         if (o->k == 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : o->t_verify_s, o->t_verify_s, a);
         else fit_verify(e, (double)(o->k + 1), o->t_verify_s, c->ewma_alpha);
@@ -89,11 +103,15 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
     e->rounds++;
 }
 
-/* Acceptance at position i, borrowing the nearest observed position. */
+/* Acceptance at position i. An unseen position borrows the nearest observed
+ * one, but optimistically (never below the prior): conditional acceptance
+ * tends to rise with depth (easy stretches run long), and a pessimistic guess
+ * would keep k from ever growing enough to measure those positions. */
 static double accept_at(const hflow_spec_estimates *e, int32_t i) {
     if (i >= HFLOW_SPEC_MAX_K) i = HFLOW_SPEC_MAX_K - 1;
-    for (int32_t j = i; j >= 0; j--)
-        if (e->accept_seen[j]) return e->accept[j];
+    if (e->accept_seen[i]) return e->accept[i];
+    for (int32_t j = i - 1; j >= 0; j--)
+        if (e->accept_seen[j]) return e->accept[j] > ACCEPT_PRIOR ? e->accept[j] : ACCEPT_PRIOR;
     return e->accept[i];
 }
 
@@ -118,6 +136,18 @@ void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_sp
                 t_wait * dev->p_idle_w;
 }
 
+/* Tokens per k = 0 request: at least stream_chunk, and enough that the round
+ * trip paid per chunk stays under ~5% of its generation time (long RTTs get
+ * long chunks), at most 8 x stream_chunk so the choice is revisited. */
+int32_t hflow_spec_stream_chunk(const hflow_spec_controller_config *c, const hflow_spec_estimates *e) {
+    int32_t base = c->stream_chunk > 0 ? c->stream_chunk : 16;
+    double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s : e->t_verify_base_s + e->t_verify_per_tok_s;
+    double want = t_gen > 0 ? ceil(e->rtt_s / (0.05 * t_gen)) : base;
+    if (want < base) want = base;
+    if (want > 8.0 * base) want = 8.0 * base;
+    return (int32_t)want;
+}
+
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out) {
     int32_t lo = c->fixed_k > 0 ? c->fixed_k : (c->k_min > 0 ? c->k_min : 1);
@@ -127,14 +157,26 @@ void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec
     hflow_spec_choice best = {0}, cheapest = {0};
     double best_obj = INFINITY, min_energy = INFINITY;
     int have_best = 0;
-    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && e->t_target_gen_s > 0;
+    /* the target's solo speed: measured from streams, else a one-token forward of the verify fit */
+    double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s
+                   : e->rounds > 0      ? e->t_verify_base_s + e->t_verify_per_tok_s
+                                        : 0.0;
+    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk) */
+    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 && e->accept_seen[0] >= MIN_EVIDENCE;
     for (int32_t k = consider_fallback ? 0 : lo; k <= hi; k++) {
         if (k > 0 && k < lo) continue;
         hflow_spec_choice ch = {k, 1.0, 0, 0};
-        if (k == 0) { /* plain remote generation, streamed */
-            ch.exp_time_per_token_s = e->t_target_gen_s + transfer_s(c->bytes_per_stream_token, e->down_bps);
-            ch.exp_energy_per_token_j = c->bytes_per_stream_token * dev->e_rx_j_per_byte +
-                                        ch.exp_time_per_token_s * dev->p_idle_w;
+        if (k == 0) { /* plain remote generation, streamed in chunks: one RTT per chunk */
+            double chunk = hflow_spec_stream_chunk(c, e);
+            double per_tok = fmax(t_gen, transfer_s(c->bytes_per_stream_token, e->down_bps));
+            double head = e->rtt_s + transfer_s(c->bytes_overhead_up, e->up_bps) +
+                          transfer_s(c->bytes_overhead_down, e->down_bps);
+            ch.exp_time_per_token_s = per_tok + head / chunk;
+            /* the draft keeps up with the stream (decodes each token) so it can resume speculating */
+            double t_catch = fmin(e->t_draft_s, ch.exp_time_per_token_s);
+            ch.exp_energy_per_token_j = (c->bytes_per_stream_token + c->bytes_overhead_down / chunk) * dev->e_rx_j_per_byte +
+                                        c->bytes_overhead_up / chunk * dev->e_tx_j_per_byte + t_catch * dev->p_draft_w +
+                                        (ch.exp_time_per_token_s - t_catch) * dev->p_idle_w;
         } else {
             double t, en;
             hflow_spec_round_cost(c, e, dev, k, &t, &en);

@@ -40,6 +40,12 @@ typedef struct {
     int32_t n_out, cap_out;
     int done;
     hflow_spec_stats *st;
+    hflow_spec_controller_config ctl; /* cfg->ctl, fallback off when the transport cannot stream */
+    int32_t stream_streak;            /* k = 0 chunks in a row (probe after ctl.probe_every) */
+    int32_t shadow_run;               /* greedy shadow acceptance: matches in the current run */
+    hflow_spec_estimates *est;
+    int rc_cb;                        /* an error inside the stream callback */
+    hflow_error *err;
 } edge;
 
 static double clock_now(const edge *e) {
@@ -103,7 +109,7 @@ static int commit(edge *e, int32_t tok) {
 
 /* The link is gone: continue with the draft alone (flagged as not lossless). */
 static int edge_only(edge *e, hflow_error *err) {
-    snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "link-down-edge-only");
+    e->st->not_lossless = 1;
     while (!e->done) {
         hflow_spec_draft_dist q;
         int32_t tok = draft_pick(e, hflow_session_logits(e->sess, 0), &q);
@@ -112,14 +118,104 @@ static int edge_only(edge *e, hflow_error *err) {
         if (rc) return rc;
         e->st->fallback_tokens++;
     }
+    snprintf(e->st->stop_reason, sizeof e->st->stop_reason, "link-down-edge-only");
+    return 0;
+}
+
+/* A round failed after drafting: drop the drafted tokens from the draft cache
+ * and recompute the logits that predict the next committed token. */
+static int restore_draft(edge *e, int32_t base, hflow_error *err) {
+    if (hflow_session_n_past(e->sess) == base) return 0; /* nothing was fed (k <= 1) */
+    int32_t last = hflow_session_tokens(e->sess)[base - 1];
+    int rc = hflow_session_truncate(e->sess, base - 1, err);
+    return rc ? rc : hflow_session_decode(e->sess, &last, 1, HFLOW_LOGITS_LAST, err);
+}
+
+/* Greedy shadow acceptance while streaming: the draft's argmax at each
+ * streamed position says whether a draft there would have been accepted, so
+ * runs of matches are free acceptance observations (no network), and the
+ * controller notices when speculation would pay again. */
+static void shadow_observe(edge *e, int32_t tok) {
+    if (e->cfg->params.temperature > 0) return; /* needs the target's p: probes measure it instead */
+    int match = hflow_argmax(hflow_session_logits(e->sess, 0), e->n_vocab) == tok;
+    int32_t kmax = e->ctl.k_max < HFLOW_SPEC_MAX_K ? e->ctl.k_max : HFLOW_SPEC_MAX_K;
+    if (match && ++e->shadow_run < kmax) return;
+    hflow_spec_round_obs o = {0};
+    o.k = match ? kmax : e->shadow_run + 1;
+    o.n_accepted = e->shadow_run;
+    hflow_spec_observe(&e->ctl, e->est, &o); /* times 0: acceptance only */
+    e->shadow_run = 0;
+}
+
+/* Each streamed token: shadow acceptance, commit, and the draft keeps up. */
+static int on_streamed(void *user, int32_t tok, double t_fwd) {
+    (void)t_fwd;
+    edge *e = user;
+    if (tok < 0 || tok >= e->n_vocab) {
+        e->rc_cb = hflow_error_set(e->err, HFLOW_EFORMAT, "target streamed an impossible token %d", tok);
+        return 1;
+    }
+    shadow_observe(e, tok);
+    e->st->fallback_tokens++;
+    int rc = commit(e, tok);
+    if (!rc && !e->done) rc = hflow_session_decode(e->sess, &tok, 1, HFLOW_LOGITS_LAST, e->err);
+    if (rc) e->rc_cb = rc;
+    return rc || e->done;
+}
+
+/* k = 0: the target generates a chunk itself and streams it. */
+static int stream_round(edge *e, hflow_spec_transport *tr, hflow_error *err) {
+    const hflow_spec_run_config *cfg = e->cfg;
+    int32_t n = hflow_spec_stream_chunk(&e->ctl, e->est);
+    if (n > cfg->max_tokens - e->n_out) n = cfg->max_tokens - e->n_out;
+    int32_t got = 0, up = 0, down = 0;
+    double t_gen = 0, w0 = clock_now(e), r0 = hflow_now_s();
+    e->err = err;
+    e->rc_cb = 0;
+    e->shadow_run = 0;
+    int rc = tr->vt->generate(tr, n, on_streamed, e, &got, &t_gen, &up, &down, err);
+    if (!rc) rc = e->rc_cb;
+    if (rc) return rc;
+    /* the draft decoded each token as it arrived, overlapped with the stream;
+     * an emulated draft slower than the stream adds its excess */
+    double t_catch = cfg->draft_emulated_s_per_token > 0 ? got * cfg->draft_emulated_s_per_token : hflow_now_s() - r0;
+    double t_wait = clock_now(e) - w0;
+    if (cfg->channel && cfg->channel->virtual_time && t_catch > t_wait) {
+        hflow_channel_spend(cfg->channel, t_catch - t_wait);
+        t_wait = t_catch;
+    }
+    hflow_spec_stats *st = e->st;
+    st->rounds++;
+    st->stream_rounds++;
+    st->t_wait_s += t_wait;
+    st->t_draft_s += t_catch;
+    st->bytes_up += up;
+    st->bytes_down += down;
+    double t_idle = t_wait > t_catch ? t_wait - t_catch : 0;
+    st->energy_j += t_catch * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
+                    down * cfg->device.e_rx_j_per_byte + t_idle * cfg->device.p_idle_w;
+    hflow_spec_round_obs obs = {0, 0, 0, t_gen, t_wait, up, down, got};
+    hflow_spec_observe(&e->ctl, e->est, &obs);
     return 0;
 }
 
 static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *est, hflow_error *err) {
     const hflow_spec_run_config *cfg = e->cfg;
     hflow_spec_choice ch;
-    hflow_spec_choose_k(&cfg->ctl, est, &cfg->device, &ch);
-    int32_t k = ch.k > 0 ? ch.k : 0; /* k = 0: the target generates one token itself */
+    hflow_spec_choose_k(&e->ctl, est, &cfg->device, &ch);
+    if (ch.k == 0 && e->ctl.probe_every > 0 && e->stream_streak >= e->ctl.probe_every) {
+        /* probe: one speculative round keeps the acceptance and verify estimates current */
+        hflow_spec_controller_config probe = e->ctl;
+        probe.allow_fallback = 0;
+        hflow_spec_choose_k(&probe, est, &cfg->device, &ch);
+        e->stream_streak = 0;
+    }
+    if (ch.k == 0) {
+        e->stream_streak++;
+        return stream_round(e, tr, err);
+    }
+    e->stream_streak = 0;
+    int32_t k = ch.k;
     int32_t left = cfg->max_tokens - e->n_out;
     if (k > left - 1) k = left - 1 > 0 ? left - 1 : 0;
     int32_t draft[HFLOW_SPEC_MAX_K];
@@ -133,14 +229,19 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
         else if (i < k - 1) rc = hflow_session_decode(e->sess, &draft[i], 1, HFLOW_LOGITS_LAST, err);
     }
     if (rc) return rc;
-    double t_draft = hflow_now_s() - t0;
-    if (cfg->channel && cfg->channel->virtual_time) hflow_channel_spend(cfg->channel, t_draft);
+    double measured = hflow_now_s() - t0;
+    double t_draft = cfg->draft_emulated_s_per_token > 0 ? k * cfg->draft_emulated_s_per_token : measured;
+    /* virtual clock: all of the drafting; real clock: only an emulated excess */
+    if (cfg->channel) hflow_channel_spend(cfg->channel, cfg->channel->virtual_time ? t_draft : t_draft - measured);
     double w0 = clock_now(e);
     hflow_spec_verdict v;
     double t_verify = 0;
     int32_t up = 0, down = 0;
     rc = tr->vt->verify(tr, draft, k, cfg->params.temperature > 0 ? q : NULL, &v, &t_verify, &up, &down, err);
-    if (rc) return rc;
+    if (rc) {
+        restore_draft(e, base, NULL); /* the caller may go on edge-only from here */
+        return rc;
+    }
     double t_wait = clock_now(e) - w0;
     if (v.n_accepted < 0 || v.n_accepted > k || v.next_token < 0 || v.next_token >= e->n_vocab)
         return hflow_error_set(err, HFLOW_EFORMAT, "target returned an impossible verdict (%d of %d, token %d)",
@@ -155,7 +256,7 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
     st->bytes_down += down;
     st->energy_j += t_draft * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
                     down * cfg->device.e_rx_j_per_byte + t_wait * cfg->device.p_idle_w;
-    hflow_spec_round_obs obs = {k, v.n_accepted, t_draft, t_verify, t_wait, up, down};
+    hflow_spec_round_obs obs = {k, v.n_accepted, t_draft, t_verify, t_wait, up, down, 0};
     hflow_spec_observe(&cfg->ctl, est, &obs);
     for (int32_t i = 0; i < v.n_accepted && !rc; i++) rc = commit(e, draft[i]);
     if (!rc) rc = commit(e, v.next_token);
@@ -194,6 +295,8 @@ int hflow_spec_generate(hflow_model *draft, hflow_spec_transport *tr, const int3
     sp.top_p = cfg->params.top_p;
     e.sampler = hflow_sampler_create(&sp, e.n_vocab);
     e.probs = malloc((size_t)e.n_vocab * sizeof(float));
+    e.ctl = cfg->ctl;
+    if (!tr->vt->generate) e.ctl.allow_fallback = 0; /* this transport cannot stream: always speculate */
     double t_start = clock_now(&e);
     hflow_spec_session_info info = {0};
     int rc = (!e.sampler || !e.probs) ? hflow_error_set(err, HFLOW_ENOMEM, "out of memory") : 0;
@@ -207,6 +310,7 @@ int hflow_spec_generate(hflow_model *draft, hflow_spec_transport *tr, const int3
     if (!rc) rc = hflow_session_create(draft, NULL, &e.sess, err);
     if (!rc) rc = hflow_session_decode(e.sess, prompt, n_prompt, HFLOW_LOGITS_LAST, err);
     hflow_spec_estimates est;
+    e.est = &est;
     const hflow_channel_config *cc = cfg->channel ? &cfg->channel->cfg : NULL;
     hflow_spec_estimates_init(&est, cc ? cc->rtt_s : 0.05, cc && cc->up_bps > 0 ? cc->up_bps : 1.25e6,
                               cc && cc->down_bps > 0 ? cc->down_bps : 1.25e6);

@@ -1,6 +1,8 @@
 /* spec_wire.c - encoding and strict decoding of the spec protocol's messages. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spec/spec_wire.h"
@@ -100,6 +102,157 @@ int hflow_spec_wire_get_verify_response(const char *json, size_t len, hflow_spec
         v->n_accepted = (int32_t)a->valuedouble;
         v->next_token = (int32_t)t->valuedouble;
         if (forward_s) *forward_s = cJSON_IsNumber(f) ? f->valuedouble / 1000.0 : 0.0;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+void hflow_spec_wire_put_create_request(hflow_strbuf *b, const char *model, const int32_t *ids, int32_t n,
+                                        const hflow_spec_params *p, uint64_t draft_tokenizer_fp) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", model ? model : "");
+    cJSON *arr = cJSON_AddArrayToObject(root, "prompt_ids");
+    for (int32_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i]));
+    cJSON_AddNumberToObject(root, "temperature", p->temperature);
+    cJSON_AddNumberToObject(root, "top_k", p->top_k);
+    cJSON_AddNumberToObject(root, "top_p", p->top_p);
+    cJSON_AddNumberToObject(root, "seed", (double)(p->seed & ((1ull << 53) - 1)));
+    cJSON_AddNumberToObject(root, "draft_top_k", p->draft_top_k);
+    if (draft_tokenizer_fp) {
+        char hex[24];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)draft_tokenizer_fp);
+        cJSON_AddStringToObject(root, "draft_tokenizer_fp", hex);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    if (s) hflow_strbuf_puts(b, s);
+    else b->oom = 1;
+    cJSON_free(s);
+    cJSON_Delete(root);
+}
+
+void hflow_spec_create_req_free(hflow_spec_create_req *r) {
+    free(r->prompt_ids);
+    free(r->prompt_text);
+    r->prompt_ids = NULL;
+    r->prompt_text = NULL;
+}
+
+static int parse_hex64(const cJSON *v, uint64_t *out) {
+    if (!cJSON_IsString(v)) return -1;
+    const char *s = v->valuestring;
+    size_t n = strlen(s);
+    if (n == 0 || n > 16) return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        x = x << 4 | (uint64_t)d;
+    }
+    *out = x;
+    return 0;
+}
+
+static int get_num(const cJSON *v, double lo, double hi, double *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int create_field(const cJSON *e, hflow_spec_create_req *r, hflow_error *err) {
+    const char *k = e->string;
+    double d = 0;
+    if (!strcmp(k, "model")) {
+        if (!cJSON_IsString(e) || strlen(e->valuestring) >= sizeof r->model) goto bad;
+        snprintf(r->model, sizeof r->model, "%s", e->valuestring);
+    } else if (!strcmp(k, "prompt_ids")) {
+        int32_t n = cJSON_IsArray(e) ? cJSON_GetArraySize(e) : -1;
+        if (n < 1) return hflow_error_set(err, HFLOW_EINVAL, "'prompt_ids' must be a non-empty array of token ids");
+        r->prompt_ids = malloc((size_t)n * sizeof(int32_t));
+        if (!r->prompt_ids) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+        return get_int_array(e, r->prompt_ids, n, &r->n_prompt_ids, "prompt_ids", err);
+    } else if (!strcmp(k, "prompt")) {
+        if (!cJSON_IsString(e) || !*e->valuestring) goto bad;
+        r->prompt_text = strdup(e->valuestring);
+        if (!r->prompt_text) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    } else if (!strcmp(k, "temperature")) {
+        if (get_num(e, 0, 100, &d)) goto bad;
+        r->params.temperature = (float)d;
+    } else if (!strcmp(k, "top_k")) {
+        if (get_num(e, 0, 1e9, &d) || d != floor(d)) goto bad;
+        r->params.top_k = (int32_t)d;
+    } else if (!strcmp(k, "top_p")) {
+        if (get_num(e, 0, 1, &d) || d <= 0) goto bad;
+        r->params.top_p = (float)d;
+    } else if (!strcmp(k, "seed")) {
+        if (get_num(e, 0, 9007199254740992.0, &d) || d != floor(d)) goto bad;
+        r->params.seed = (uint64_t)d;
+    } else if (!strcmp(k, "draft_top_k")) {
+        if (get_num(e, 1, HFLOW_SPEC_MAX_TOPK, &d) || d != floor(d)) goto bad;
+        r->params.draft_top_k = (int32_t)d;
+    } else if (!strcmp(k, "draft_tokenizer_fp")) {
+        if (parse_hex64(e, &r->draft_tokenizer_fp)) goto bad;
+        r->has_draft_fp = 1;
+    } else {
+        return hflow_error_set(err, HFLOW_EINVAL, "unknown field '%s' in spec session request", k);
+    }
+    return 0;
+bad:
+    return hflow_error_set(err, HFLOW_EINVAL, "bad value for '%s' in spec session request", k);
+}
+
+int hflow_spec_wire_get_create_request(const char *json, size_t len, hflow_spec_create_req *out, hflow_error *err) {
+    memset(out, 0, sizeof *out);
+    hflow_spec_params_default(&out->params);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    int rc = 0;
+    if (!root || !cJSON_IsObject(root)) rc = hflow_error_set(err, HFLOW_EINVAL, "spec session request is not a JSON object");
+    for (const cJSON *e = root && !rc ? root->child : NULL; e && !rc; e = e->next) rc = create_field(e, out, err);
+    if (!rc && !out->model[0]) rc = hflow_error_set(err, HFLOW_EINVAL, "'model' is required");
+    if (!rc && !out->prompt_ids == !out->prompt_text)
+        rc = hflow_error_set(err, HFLOW_EINVAL, "give exactly one of 'prompt' (text) and 'prompt_ids'");
+    cJSON_Delete(root);
+    if (rc) hflow_spec_create_req_free(out);
+    return rc;
+}
+
+void hflow_spec_wire_put_create_response(hflow_strbuf *b, const hflow_spec_session_info *info, int32_t n_tokens) {
+    cJSON *root = cJSON_CreateObject();
+    char hex[24];
+    cJSON_AddStringToObject(root, "id", info->session_id);
+    cJSON_AddStringToObject(root, "model", info->model);
+    cJSON_AddStringToObject(root, "version", info->version);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)info->tokenizer_fp);
+    cJSON_AddStringToObject(root, "tokenizer_fp", hex);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)info->backbone_fp);
+    cJSON_AddStringToObject(root, "backbone_fp", hex);
+    cJSON_AddNumberToObject(root, "n_tokens", n_tokens);
+    char *s = cJSON_PrintUnformatted(root);
+    if (s) hflow_strbuf_puts(b, s);
+    else b->oom = 1;
+    cJSON_free(s);
+    cJSON_Delete(root);
+}
+
+static void copy_str(const cJSON *root, const char *key, char *dst, size_t cap) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+int hflow_spec_wire_get_create_response(const char *json, size_t len, hflow_spec_session_info *info, hflow_error *err) {
+    memset(info, 0, sizeof *info);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    int rc = 0;
+    if (!cJSON_IsString(id) || !*id->valuestring || strlen(id->valuestring) >= sizeof info->session_id ||
+        strchr(id->valuestring, '/'))
+        rc = hflow_error_set(err, HFLOW_EFORMAT, "spec session response lacks a usable 'id'");
+    else {
+        copy_str(root, "id", info->session_id, sizeof info->session_id);
+        copy_str(root, "model", info->model, sizeof info->model);
+        copy_str(root, "version", info->version, sizeof info->version);
+        if (parse_hex64(cJSON_GetObjectItemCaseSensitive(root, "tokenizer_fp"), &info->tokenizer_fp)) info->tokenizer_fp = 0;
+        if (parse_hex64(cJSON_GetObjectItemCaseSensitive(root, "backbone_fp"), &info->backbone_fp)) info->backbone_fp = 0;
     }
     cJSON_Delete(root);
     return rc;

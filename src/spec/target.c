@@ -19,18 +19,13 @@ struct hflow_spec_target {
     hflow_session *sess;
     hflow_sampler *sampler;
     hflow_spec_params p;
+    const hflow_vocab *vocab;
     int32_t n_vocab;
     int32_t pending;
     uint64_t rng;
     float *probs;   /* [(MAX_K+1) * n_vocab] */
     float *scratch; /* [n_vocab] */
 };
-
-void hflow_spec_params_default(hflow_spec_params *p) {
-    memset(p, 0, sizeof *p);
-    p->top_p = 1.0f;
-    p->draft_top_k = 8;
-}
 
 void hflow_spec_target_free(hflow_spec_target *t) {
     if (!t) return;
@@ -50,6 +45,7 @@ int hflow_spec_target_create(hflow_model *m, const int32_t *prompt, int32_t n_pr
     hflow_spec_params_default(&t->p);
     if (p) t->p = *p;
     t->n_vocab = hflow_model_get_info(m)->n_vocab;
+    t->vocab = hflow_model_vocab(m);
     for (int32_t i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= t->n_vocab) {
             hflow_spec_target_free(t);
@@ -108,5 +104,35 @@ int hflow_spec_target_verify(hflow_spec_target *t, const int32_t *draft, int32_t
     rc = hflow_session_truncate(t->sess, n_before + 1 + out->n_accepted, err);
     if (rc) return rc;
     t->pending = out->next_token;
+    return 0;
+}
+
+/* Plain generation (the k = 0 fallback): the same choice the target makes for
+ * a bonus token - argmax, or a draw from hflow_sampler_probs with the session's
+ * generator - one token at a time, each becoming the new pending token. */
+int hflow_spec_target_generate(hflow_spec_target *t, int32_t n, hflow_spec_token_cb cb, void *user, int32_t *n_out,
+                               double *t_forward_s, hflow_error *err) {
+    if (n_out) *n_out = 0;
+    if (t_forward_s) *t_forward_s = 0;
+    if (n < 1) return hflow_error_set(err, HFLOW_EINVAL, "generate: n must be >= 1 (got %d)", n);
+    for (int32_t i = 0; i < n; i++) {
+        double t0 = hflow_now_s();
+        int rc = hflow_session_decode(t->sess, &t->pending, 1, HFLOW_LOGITS_LAST, err);
+        if (rc) return rc;
+        const float *logits = hflow_session_logits(t->sess, 0);
+        int32_t tok;
+        if (t->p.temperature <= 0) {
+            tok = hflow_argmax(logits, t->n_vocab);
+        } else {
+            hflow_sampler_probs(t->sampler, logits, t->probs);
+            tok = hflow_spec_draw(t->probs, t->n_vocab, hflow_spec_rand(&t->rng));
+        }
+        t->pending = tok;
+        double dt = hflow_now_s() - t0;
+        if (t_forward_s) *t_forward_s += dt;
+        if (n_out) (*n_out)++;
+        if (cb && cb(user, tok, dt)) return 0;
+        if (hflow_vocab_is_eog(t->vocab, tok)) return 0;
+    }
     return 0;
 }

@@ -72,6 +72,65 @@ static int inproc_verify(hflow_spec_transport *t, const int32_t *draft, int32_t 
     return 0;
 }
 
+/* k = 0: the target streams tokens. The stream is a pipeline: the request
+ * goes up (half an RTT), then each token costs the slower of its generation
+ * and its SSE event's download, and the last one arrives half an RTT later. */
+typedef struct gen_relay {
+    inproc *ip;
+    hflow_spec_token_cb on_token;
+    void *user;
+    int32_t bytes_down;
+    double fwd_s;
+    int rc;
+    hflow_error *err;
+} gen_relay;
+
+static int relay_token(void *user, int32_t tok, double real_s) {
+    gen_relay *g = user;
+    inproc *ip = g->ip;
+    double fwd = ip->has_emu ? ip->emu.base_s + ip->emu.per_token_s : real_s;
+    char ev[96];
+    int n = snprintf(ev, sizeof ev, "data: {\"token\":%d,\"ms\":%.3f}\n\n", tok, fwd * 1000.0);
+    int32_t bytes = n + 8; /* + chunked-encoding framing */
+    g->bytes_down += bytes;
+    g->fwd_s += fwd;
+    if (ip->channel) {
+        if (hflow_channel_is_down(ip->channel)) {
+            g->rc = hflow_error_set(g->err, HFLOW_ENET, "link down during the stream (emulated outage at t=%.3fs)",
+                                    hflow_channel_now(ip->channel));
+            return 1;
+        }
+        double rate = ip->channel->cfg.down_bps;
+        double step = fwd;
+        if (rate > 0 && bytes / rate > step) step = bytes / rate;
+        hflow_channel_spend(ip->channel, ip->channel->virtual_time ? step : step - real_s);
+    }
+    return g->on_token ? g->on_token(g->user, tok, fwd) : 0;
+}
+
+static int inproc_generate(hflow_spec_transport *t, int32_t n, hflow_spec_token_cb on_token, void *user,
+                           int32_t *n_got, double *t_gen_s, int32_t *bytes_up, int32_t *bytes_down, hflow_error *err) {
+    inproc *ip = t->impl;
+    if (!ip->target) return hflow_error_set(err, HFLOW_ESTATE, "spec transport: no open session");
+    char body[48];
+    int32_t up = HTTP_OVERHEAD_UP + snprintf(body, sizeof body, "{\"n\":%d}", n);
+    int rc = ip->channel ? hflow_channel_transfer(ip->channel, 1, (size_t)up, err) : 0;
+    if (rc) return rc;
+    gen_relay g = {ip, on_token, user, HTTP_OVERHEAD_DOWN, 0, 0, err};
+    int32_t got = 0;
+    double real = 0;
+    rc = hflow_spec_target_generate(ip->target, n, relay_token, &g, &got, &real, err);
+    if (!rc) rc = g.rc;
+    if (n_got) *n_got = got;
+    if (t_gen_s) *t_gen_s = g.fwd_s;
+    if (bytes_up) *bytes_up = up;
+    if (bytes_down) *bytes_down = g.bytes_down + 60; /* + the summary event */
+    if (rc) return rc;
+    /* the last event's latency (and the response head), as one more message */
+    if (ip->channel) rc = hflow_channel_transfer(ip->channel, 0, (size_t)HTTP_OVERHEAD_DOWN + 60, err);
+    return rc;
+}
+
 static void inproc_close(hflow_spec_transport *t) {
     inproc *ip = t->impl;
     hflow_spec_target_free(ip->target);
@@ -84,7 +143,8 @@ static void inproc_destroy(hflow_spec_transport *t) {
     free(t);
 }
 
-static const hflow_spec_transport_vtable inproc_vt = {"inproc", inproc_open, inproc_verify, inproc_close, inproc_destroy};
+static const hflow_spec_transport_vtable inproc_vt = {"inproc", inproc_open, inproc_verify, inproc_close, inproc_destroy,
+                                                       inproc_generate};
 
 int hflow_spec_transport_inproc(hflow_model *target, hflow_channel *channel, const hflow_spec_target_emulation *emu,
                                 hflow_spec_transport **out, hflow_error *err) {
@@ -105,8 +165,4 @@ int hflow_spec_transport_inproc(hflow_model *target, hflow_channel *channel, con
     t->impl = ip;
     *out = t;
     return 0;
-}
-
-void hflow_spec_transport_free(hflow_spec_transport *t) {
-    if (t) t->vt->destroy(t);
 }

@@ -1,0 +1,12 @@
+/* gemv.c - run-time choice of the decode fast path (gemv.h). */
+#include "engine/gemv.h"
+
+#include "base/cpu.h"
+
+hflow_gemv_fn hflow_gemv_get(uint32_t type) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx2_fma_f16c()) return hflow_gemv_avx2(type);
+#endif
+    (void)type;
+    return NULL;
+}

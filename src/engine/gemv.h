@@ -1,0 +1,24 @@
+/* gemv.h - decode fast path: one activation row against many weight rows.
+ *
+ * The dot kernels (vecdot.h) take one weight row per call; at decode, with
+ * rows of only a few hundred elements, the per-call cost (prologue, horizontal
+ * sum, indirect call) is a third of the time. A gemv kernel runs 4 rows per
+ * pass over the activation row, loading each activation block once and
+ * keeping 4 independent accumulator chains in flight. Its results equal the
+ * same type's dot kernel row by row bit for bit (same per-block arithmetic in
+ * the same order), so matmul may use either. Internal to the engine. */
+#ifndef HFLOW_ENGINE_GEMV_H
+#define HFLOW_ENGINE_GEMV_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[r] = dot(row r of w, x) for r < nrows; rows are w_row bytes apart, n
+ * elements each; x is one row in the type's activation format. */
+typedef void (*hflow_gemv_fn)(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out);
+
+/* The fast path for this weight type on this CPU, or NULL (use the dot kernel). */
+hflow_gemv_fn hflow_gemv_get(uint32_t type);
+/* AVX2 table entry (gemv_avx2.c, x86-64 only): NULL for types without one. */
+hflow_gemv_fn hflow_gemv_avx2(uint32_t type);
+
+#endif

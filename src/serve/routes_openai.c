@@ -1,0 +1,293 @@
+/* routes_openai.c - POST /v1/chat/completions and POST /v1/completions.
+ *
+ * Flow: validate -> find model -> build the prompt tokens -> acquire a slot
+ * (in the connection thread, so a full queue can still answer 503) ->
+ * generate with hflow_generate, either inline (JSON reply) or on a spawned
+ * producer thread writing SSE chunks (the connection thread streams them).
+ * A streaming client that disconnects sets the stream's cancel flag, which
+ * hflow_generate polls between tokens, so its slot is released at once; a
+ * non-streamed generation checks its socket for a hang-up at every token. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/strbuf.h"
+#include "serve/chat_prompt.h"
+#include "serve/openai_errors.h"
+#include "serve/openai_format.h"
+#include "serve/request_parse.h"
+#include "serve/server_ctx.h"
+
+typedef struct gen_job {
+    hflow_server *srv;
+    serve_model *sm;
+    serve_gen_request rq;
+    int32_t *prompt;
+    int n_prompt;
+    char *echo_text;       /* completion echo: the prompt's text */
+    serve_slot *slot;
+    hs_stream *st;         /* NULL when not streaming */
+    hs_request *req;       /* non-streamed: the request, to notice a client that left */
+    volatile int no_cancel;
+    char id[48];
+    serve_reply_head head;
+    double t_start, t_first;
+    hflow_strbuf text;     /* non-streamed: the answer so far */
+    cJSON *logprobs;       /* non-streamed: accumulated logprobs */
+    int sent_first;        /* streamed: role delta sent */
+    size_t text_off;       /* bytes of answer so far (logprobs text_offset) */
+    hflow_generate_stats stats;
+    hflow_error err;
+    int rc;
+} gen_job;
+
+static void job_free(gen_job *j) {
+    if (!j) return;
+    if (j->slot) serve_slots_release(j->sm->slots, j->slot);
+    if (j->sm) serve_model_release(&j->srv->reg, j->sm);
+    serve_gen_request_free(&j->rq);
+    free(j->prompt);
+    free(j->echo_text);
+    hflow_strbuf_free(&j->text);
+    cJSON_Delete(j->logprobs);
+    hs_stream_unref(j->st);
+    free(j);
+}
+
+static int want_logprobs(const gen_job *j) {
+    return j->rq.kind == SERVE_CHAT ? j->rq.logprobs : j->rq.logprobs >= 0;
+}
+
+/* ---- prompt ---- */
+
+static int tokenize_text(gen_job *j, const char *text, int parse_special) {
+    return hflow_tokenize(hflow_model_vocab(j->sm->model), text, strlen(text), 1, parse_special, &j->prompt,
+                          &j->n_prompt, &j->err);
+}
+
+/* Fills j->prompt or replies 400. */
+static int build_prompt(gen_job *j, hs_request *req) {
+    const hflow_vocab *v = hflow_model_vocab(j->sm->model);
+    int rc = 0;
+    if (j->rq.kind == SERVE_CHAT) {
+        char *text = NULL;
+        rc = serve_chat_prompt(j->sm->model, j->rq.messages, j->rq.n_messages, &text, &j->err);
+        if (rc == HFLOW_EINVAL) {
+            hs_reply_error(req, 400, NULL, "messages", NULL, "%s", j->err.message);
+            return -1;
+        }
+        if (!rc) rc = tokenize_text(j, text, 1);
+        free(text);
+    } else if (j->rq.prompt) {
+        rc = tokenize_text(j, j->rq.prompt, 0);
+        if (!rc && j->rq.echo && !(j->echo_text = strdup(j->rq.prompt))) rc = HFLOW_ENOMEM;
+    } else {
+        int32_t n_vocab = hflow_vocab_size(v);
+        for (int i = 0; i < j->rq.n_prompt_ids; i++)
+            if (j->rq.prompt_ids[i] >= n_vocab) {
+                hs_reply_error(req, 400, NULL, "prompt", "invalid_token_id",
+                               "prompt[%d] = %d is not a token id (vocabulary size %d)", i, j->rq.prompt_ids[i],
+                               (int)n_vocab);
+                return -1;
+            }
+        j->prompt = j->rq.prompt_ids;
+        j->n_prompt = j->rq.n_prompt_ids;
+        j->rq.prompt_ids = NULL;
+        j->rq.n_prompt_ids = 0;
+        if (j->rq.echo && !(j->echo_text = hflow_detokenize(v, j->prompt, j->n_prompt, 0))) rc = HFLOW_ENOMEM;
+    }
+    if (rc) {
+        hs_reply_error(req, serve_status_for_hflow_code(rc), NULL, NULL, NULL, "cannot build the prompt: %s",
+                       j->err.message);
+        return -1;
+    }
+    int32_t n_ctx = serve_slots_n_ctx(j->sm->slots);
+    if (j->n_prompt == 0 || j->n_prompt >= n_ctx) {
+        hs_reply_error(req, 400, NULL, j->rq.kind == SERVE_CHAT ? "messages" : "prompt", "context_length_exceeded",
+                       "the prompt has %d tokens; this model's context holds %d", j->n_prompt, (int)n_ctx);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- generation ---- */
+
+static int stream_event(gen_job *j, char *json) {
+    if (!json) return -1;
+    hflow_strbuf b;
+    hflow_strbuf_init(&b);
+    hflow_strbuf_printf(&b, "data: %s\n\n", json);
+    free(json);
+    int rc = b.oom ? -1 : hs_stream_write(j->st, b.data, b.len);
+    hflow_strbuf_free(&b);
+    return rc;
+}
+
+static int on_token(void *user, int32_t token, const char *text, size_t len, const hflow_token_logprobs *lp) {
+    (void)token;
+    gen_job *j = user;
+    if (j->t_first == 0) j->t_first = hflow_now_s();
+    const hflow_vocab *v = hflow_model_vocab(j->sm->model);
+    int lps = want_logprobs(j) && lp;
+    if (!j->st) {
+        if (hs_client_gone(j->req)) return 1; /* nobody will read the answer: free the slot */
+        if (lps) serve_logprobs_add(j->logprobs, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off);
+        hflow_strbuf_append(&j->text, text, len);
+        j->text_off += len;
+        return 0;
+    }
+    if (!len && !lps) return 0;
+    cJSON *one = NULL;
+    if (lps) {
+        one = serve_logprobs_new(j->rq.kind);
+        serve_logprobs_add(one, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off);
+    }
+    j->text_off += len;
+    int first = !j->sent_first;
+    j->sent_first = 1;
+    return stream_event(j, serve_format_chunk(&j->head, text, len, one, NULL, first)) ? 1 : 0;
+}
+
+static void run_generation(gen_job *j) {
+    hflow_sampler_params sp = hflow_sampler_default_params();
+    sp.temperature = j->rq.temperature;
+    sp.top_p = j->rq.top_p;
+    sp.top_k = j->rq.top_k;
+    sp.min_p = j->rq.min_p;
+    sp.repeat_penalty = j->rq.repeat_penalty;
+    sp.seed = j->rq.has_seed ? j->rq.seed : serve_next_id(j->srv) * 0x9E3779B97F4A7C15ull;
+    sp.n_top_logprobs = want_logprobs(j) ? j->rq.top_logprobs : 0;
+    j->stats.n_prompt = j->n_prompt;
+    snprintf(j->stats.finish_reason, sizeof j->stats.finish_reason, "length");
+    if (j->rq.max_tokens == 0) return; /* completion echo/scoring: nothing to generate */
+    hflow_sampler *smp = hflow_sampler_create(&sp, hflow_model_get_info(j->sm->model)->n_vocab);
+    if (!smp) {
+        j->rc = hflow_error_set(&j->err, HFLOW_ENOMEM, "cannot create the sampler");
+        return;
+    }
+    hflow_generate_params gp = {.max_tokens = j->rq.max_tokens > 0 ? j->rq.max_tokens : 0,
+                                .stop = (const char *const *)j->rq.stop, .n_stop = j->rq.n_stop,
+                                .ignore_eos = j->rq.ignore_eos,
+                                .want_logprobs = want_logprobs(j),
+                                .cancel = j->st ? hs_stream_cancel_flag(j->st) : &j->no_cancel};
+    j->rc = hflow_generate(j->slot->session, smp, j->prompt, j->n_prompt, &gp, on_token, j, &j->stats, &j->err);
+    hflow_sampler_free(smp);
+    serve_slots_release(j->sm->slots, j->slot);
+    j->slot = NULL;
+    serve_metrics_generation(&j->srv->metrics, j->stats.n_prompt, j->stats.n_prompt_reused, j->stats.n_generated,
+                             j->t_first > 0 ? j->t_first - j->t_start : 0);
+}
+
+static serve_usage usage_of(const gen_job *j) {
+    serve_usage u = {j->stats.n_prompt, j->stats.n_generated, j->stats.n_prompt_reused};
+    return u;
+}
+
+static void stream_main(void *p) {
+    gen_job *j = p;
+    if (j->echo_text) {
+        j->sent_first = 1;
+        j->text_off = strlen(j->echo_text);
+        stream_event(j, serve_format_chunk(&j->head, j->echo_text, strlen(j->echo_text), NULL, NULL, 1));
+    }
+    run_generation(j);
+    if (j->rc && j->rc != HFLOW_ECANCELLED) {
+        int status = serve_status_for_hflow_code(j->rc);
+        stream_event(j, serve_error_json(status, NULL, NULL, NULL, j->err.message));
+    } else {
+        stream_event(j, serve_format_chunk(&j->head, "", 0, NULL, j->stats.finish_reason, !j->sent_first));
+        serve_usage u = usage_of(j);
+        if (j->rq.include_usage) stream_event(j, serve_format_usage_chunk(&j->head, &u));
+    }
+    hs_stream_write(j->st, "data: [DONE]\n\n", 14);
+    hs_stream_finish(j->st);
+    job_free(j);
+}
+
+static void reply_whole(gen_job *j, hs_request *req) {
+    j->req = req;
+    if (j->echo_text) {
+        hflow_strbuf_puts(&j->text, j->echo_text);
+        j->text_off = j->text.len;
+    }
+    run_generation(j);
+    if (j->rc) {
+        int status = serve_status_for_hflow_code(j->rc);
+        hs_reply_error(req, status, NULL, NULL, NULL, "generation failed: %s", j->err.message);
+        return;
+    }
+    serve_usage u = usage_of(j);
+    char *json = serve_format_response(&j->head, j->text.data ? j->text.data : "", j->text.len, j->logprobs,
+                                       j->stats.finish_reason, &u);
+    j->logprobs = NULL; /* consumed */
+    if (json) hs_reply_json(req, 200, json);
+    else hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
+    free(json);
+}
+
+static int client_gone(void *req) { return hs_client_gone(req); }
+
+static void handle(hflow_server *srv, hs_request *req, int kind) {
+    gen_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
+        return;
+    }
+    j->srv = srv;
+    j->t_start = hflow_now_s();
+    hflow_strbuf_init(&j->text);
+    serve_parse_error pe;
+    int rc = kind == SERVE_CHAT ? serve_parse_chat(req->body, req->body_len, &j->rq, &pe)
+                                : serve_parse_completion(req->body, req->body_len, &j->rq, &pe);
+    if (rc) {
+        hs_reply_error(req, 400, NULL, pe.param[0] ? pe.param : NULL, NULL, "%s", pe.message);
+        job_free(j);
+        return;
+    }
+    if (kind == SERVE_CHAT && srv->hybrid_name && j->rq.model && !strcmp(j->rq.model, srv->hybrid_name)) {
+        serve_hybrid *h = serve_get_hybrid(srv);
+        if (h) serve_hybrid_chat(srv, h, req, &j->rq);
+        else hs_reply_error(req, 503, NULL, NULL, NULL, "the hybrid model is still starting; retry later");
+        job_free(j);
+        return;
+    }
+    if (!(j->sm = serve_find_model_or_404(srv, req, j->rq.model)) || build_prompt(j, req)) {
+        job_free(j);
+        return;
+    }
+    snprintf(j->id, sizeof j->id, "%s-%llu", kind == SERVE_CHAT ? "chatcmpl" : "cmpl",
+             (unsigned long long)serve_next_id(srv));
+    j->head = (serve_reply_head){kind, j->id, (long)hflow_wall_s(), j->sm->name};
+    if (want_logprobs(j) && !j->rq.stream) j->logprobs = serve_logprobs_new(kind);
+    rc = serve_slots_acquire(j->sm->slots, j->prompt, j->n_prompt, client_gone, req, &j->slot);
+    if (rc == HFLOW_ECANCELLED) { /* left while queued: the reply goes nowhere */
+        hs_reply_error(req, 503, NULL, NULL, "cancelled", "the client went away while queued");
+        job_free(j);
+        return;
+    }
+    if (rc) {
+        hs_reply_error(req, 503, NULL, NULL, "queue_full", "all %d slots are busy and the queue is full; retry later",
+                       serve_slots_count(j->sm->slots));
+        job_free(j);
+        return;
+    }
+    if (!j->rq.stream) {
+        reply_whole(j, req);
+        job_free(j);
+        return;
+    }
+    if (!(j->st = hs_stream_new())) {
+        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
+        job_free(j);
+        return;
+    }
+    hs_reply_stream(req, j->st);
+    if (hs_spawn(req->server, stream_main, j)) {
+        hs_stream_finish(j->st);
+        job_free(j);
+    }
+}
+
+void serve_route_chat(void *app, hs_request *req) { handle(app, req, SERVE_CHAT); }
+void serve_route_completions(void *app, hs_request *req) { handle(app, req, SERVE_COMPLETION); }
