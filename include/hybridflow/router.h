@@ -17,7 +17,8 @@
  * by training and serving), mlp.c (the network), train.c (AdamW training with
  * the budget-penalised loss), utility_policy.c (decisions, calibration and the
  * route.h policy), router_io.c (GGUF save/load), router_data.c (training
- * data; profile JSONL; query-level replay files come from eval.h). See docs/ROUTER.md.
+ * data; profile JSONL), router_replay.c (query-level samples from eval.h's
+ * replay sets). See docs/ROUTER.md.
  *
  * Ownership: every create, load and train call returns an object the caller frees
  * with the matching *_free. Strings passed in are copied unless stated. */

@@ -14,7 +14,13 @@
  *
  * i.e. the expectations are per-call means over the batch under independent
  * Bernoulli(p_i) routing, so B_max is "cloud tokens per call" and L_max
- * "seconds per call". Weight decay is decoupled (AdamW), not in L. */
+ * "seconds per call". Weight decay is decoupled (AdamW), not in L.
+ *
+ * The tiers objective replaces the Huber term by binary cross-entropies on
+ * the edge and cloud correctness logits (+ aux_weight x the mean BCE of the
+ * known auxiliary targets); s = lambda_q (P(cloud) - P(edge)) then enters the
+ * same penalties. An ensemble trains several members and merges them
+ * (hflow_mlp_ensemble) into one network. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
