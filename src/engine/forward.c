@@ -174,11 +174,21 @@ static int output_head(hflow_session *s, int32_t first, int32_t n, float *out) {
     return matmul(s, &m->output, s->sc.xb, n, out);
 }
 
+/* Final norm only (no output head) of every row of the chunk into hidden:
+ * what embeddings pool, without the n_vocab-wide matmul. */
+static void output_norm_rows(hflow_session *s, int32_t n, float *hidden) {
+    const hflow_model *m = s->model;
+    int n_embd = m->hp.n_embd;
+    for (int32_t t = 0; t < n; t++)
+        rmsnorm(s, hidden + (size_t)t * n_embd, s->sc.x + (size_t)t * n_embd, m->output_norm, n_embd);
+}
+
 /* After the last layer's attention only the rows whose logits are wanted
  * matter, so its FFN runs on those alone (as llama.cpp prunes to its output
- * rows there: which also decides its summation order for them). */
+ * rows there: which also decides its summation order for them). When hidden
+ * states are wanted every row is needed, so the FFN runs on all of them. */
 static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok, int32_t pos0, float *logits,
-                         int logits_rows) {
+                         int logits_rows, float *hidden) {
     const hflow_model *m = s->model;
     int rc = embed(s, tokens, n_tok);
     for (int32_t t = 0; t < n_tok; t++) /* positions are shared by q, k and every layer */
@@ -186,16 +196,18 @@ static int forward_chunk(hflow_session *s, const int32_t *tokens, int32_t n_tok,
                          m->hp.rope_freq_scale);
     for (int32_t il = 0; !rc && il < m->hp.n_layer; il++) {
         rc = attention_block(s, &m->layers[il], il, n_tok, pos0);
-        int last = il == m->hp.n_layer - 1;
+        int last = il == m->hp.n_layer - 1 && !hidden;
         if (!rc && !(last && logits_rows == 0))
             rc = last ? ffn_block(s, &m->layers[il], n_tok - logits_rows, logits_rows)
                       : ffn_block(s, &m->layers[il], 0, n_tok);
     }
+    if (!rc && hidden) output_norm_rows(s, n_tok, hidden);
     if (!rc && logits_rows) rc = output_head(s, n_tok - logits_rows, logits_rows, logits);
     return rc;
 }
 
-int hflow_forward(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, hflow_error *err) {
+int hflow_forward(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, float *hidden,
+                  hflow_error *err) {
     int32_t n_vocab = s->model->hp.n_vocab;
     for (int32_t done = 0; done < n;) {
         int32_t n_tok = n - done < HFLOW_UBATCH ? n - done : HFLOW_UBATCH;
@@ -209,7 +221,8 @@ int hflow_forward(hflow_session *s, const int32_t *tokens, int32_t n, int logits
             logits = s->logits;
             rows = 1;
         }
-        int rc = forward_chunk(s, tokens + done, n_tok, s->n_past + done, logits, rows);
+        float *h = hidden ? hidden + (size_t)done * s->model->hp.n_embd : NULL;
+        int rc = forward_chunk(s, tokens + done, n_tok, s->n_past + done, logits, rows, h);
         if (rc == HFLOW_ENOMEM) return hflow_error_set(err, rc, "out of memory in the forward pass");
         if (rc) return hflow_error_set(err, rc, "forward pass failed (%s)", hflow_status_name(rc));
         done += n_tok;

@@ -98,19 +98,29 @@ static int check_decode(const hflow_session *s, const int32_t *tokens, int32_t n
     return 0;
 }
 
-int hflow_session_decode(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, hflow_error *err) {
+static int decode(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, float *hidden,
+                  hflow_error *err) {
     if (!s) return hflow_error_set(err, HFLOW_EINVAL, "decode: no session");
     int rc = check_decode(s, tokens, n, logits_mode, err);
     if (rc) return rc;
     int32_t rows = logits_mode == HFLOW_LOGITS_ALL ? n : logits_mode == HFLOW_LOGITS_LAST ? 1 : 0;
     if (reserve_logits(s, rows)) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory for %d logits rows", rows);
     s->n_logits = 0; /* the cache rows past n_past change below; old logits go stale either way */
-    rc = hflow_forward(s, tokens, n, logits_mode, err);
+    rc = hflow_forward(s, tokens, n, logits_mode, hidden, err);
     if (rc) return rc;
     memcpy(s->tokens + s->n_past, tokens, (size_t)n * sizeof *tokens);
     s->n_past += n;
     s->n_logits = rows;
     return 0;
+}
+
+int hflow_session_decode(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, hflow_error *err) {
+    return decode(s, tokens, n, logits_mode, NULL, err);
+}
+
+int hflow_session_decode_hidden(hflow_session *s, const int32_t *tokens, int32_t n, float *hidden, hflow_error *err) {
+    if (!hidden) return hflow_error_set(err, HFLOW_EINVAL, "decode_hidden: no output buffer");
+    return decode(s, tokens, n, HFLOW_LOGITS_NONE, hidden, err);
 }
 
 const float *hflow_session_logits(const hflow_session *s, int32_t i) {

@@ -44,8 +44,11 @@ struct hflow_session {
 
 /* Runs tokens[0..n) at positions s->n_past.. through the model, writing their
  * K/V rows into the cache, and fills s->logits per mode (enum
- * hflow_logits_mode). Does not change n_past or the token list; ids and
- * room in the context must already be checked. Returns 0 or an HFLOW_E* code. */
-int hflow_forward(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, hflow_error *err);
+ * hflow_logits_mode). hidden, when not NULL, receives [n][n_embd] final
+ * hidden states (after the output norm). Does not change n_past or the token
+ * list; ids and room in the context must already be checked. Returns 0 or an
+ * HFLOW_E* code. */
+int hflow_forward(hflow_session *s, const int32_t *tokens, int32_t n, int logits_mode, float *hidden,
+                  hflow_error *err);
 
 #endif
