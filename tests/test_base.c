@@ -5,6 +5,7 @@
 
 #include "testutil.h"
 #include "hybridflow/error.h"
+#include "base/base64.h"
 #include "base/strbuf.h"
 #include "base/threadpool.h"
 
@@ -63,9 +64,31 @@ static void test_pool_runs_every_thread(void **state) {
     }
 }
 
+/* RFC 4648 section 10 test vectors, both ways, plus rejected inputs. */
+static void test_base64_vectors(void **state) {
+    (void)state;
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char *e = hflow_base64_encode(plain[i], strlen(plain[i]));
+        assert_string_equal(e, coded[i]);
+        free(e);
+        size_t n = 99;
+        unsigned char *d = hflow_base64_decode(coded[i], strlen(coded[i]), &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(d, plain[i], n);
+        free(d);
+    }
+    size_t n;
+    assert_null(hflow_base64_decode("Zm9", 3, &n));
+    assert_null(hflow_base64_decode("Zm!v", 4, &n));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_wrap),
+        cmocka_unit_test(test_base64_vectors),
         cmocka_unit_test(test_strbuf_grows),
         cmocka_unit_test(test_pool_runs_every_thread),
     };

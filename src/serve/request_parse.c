@@ -1,5 +1,5 @@
-/* request_parse.c - cJSON-based strict parsing of chat, completion, tokenize and
- * detokenize bodies. Each field has one small validator; the object walk
+/* request_parse.c - cJSON-based strict parsing of chat, completion, tokenize,
+ * detokenize and embeddings bodies. Each field has one small validator; the object walk
  * rejects any key no validator claims. */
 #include "serve/request_parse.h"
 
@@ -450,5 +450,84 @@ int serve_parse_detokenize(const char *body, size_t len, serve_detokenize_reques
 void serve_detokenize_request_free(serve_detokenize_request *r) {
     free(r->model);
     free(r->tokens);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- embeddings ---- */
+
+static int embed_input(const cJSON *e, serve_embed_input *in, serve_parse_error *pe) {
+    if (cJSON_IsString(e)) {
+        if (!*e->valuestring) return fail(pe, "input", "'input' strings must not be empty");
+        return get_str(e, "input", &in->text, pe);
+    }
+    if (!cJSON_IsArray(e)) return fail(pe, "input", "'input' must be a string, an array of strings, an array of token ids or an array of token-id arrays");
+    return parse_ids(e, "input", &in->ids, &in->n_ids, pe);
+}
+
+/* input: "text" | ["text", ...] | [ids...] | [[ids...], ...]; one kind per request. */
+static int parse_embed_inputs(const cJSON *v, serve_embeddings_request *r, serve_parse_error *pe) {
+    int batch = cJSON_IsArray(v) && v->child && (cJSON_IsString(v->child) || cJSON_IsArray(v->child));
+    int n = batch ? cJSON_GetArraySize(v) : 1;
+    if (cJSON_IsArray(v) && !v->child) return fail(pe, "input", "'input' must not be empty");
+    if (n > SERVE_MAX_EMBED_INPUTS) return fail(pe, "input", "at most %d inputs per request", SERVE_MAX_EMBED_INPUTS);
+    r->inputs = calloc((size_t)n, sizeof *r->inputs);
+    if (!r->inputs) return fail(pe, "input", "out of memory");
+    if (!batch) {
+        r->n_inputs = 1;
+        return embed_input(v, &r->inputs[0], pe);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsString(e) != cJSON_IsString(v->child))
+            return fail(pe, "input", "'input' must not mix strings and token-id arrays");
+        if (embed_input(e, &r->inputs[r->n_inputs++], pe)) return -1;
+    }
+    return 0;
+}
+
+int serve_parse_embeddings(const char *body, size_t len, serve_embeddings_request *r, serve_parse_error *pe) {
+    memset(r, 0, sizeof *r);
+    cJSON *root = parse_object(body, len, pe);
+    if (!root) return -1;
+    int rc = 0, have_input = 0;
+    char *fmt = NULL, *user = NULL;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, root) {
+        const char *k = v->string;
+        if (cJSON_IsNull(v)) continue;
+        if (!strcmp(k, "model")) {
+            rc = get_str(v, k, &r->model, pe);
+        } else if (!strcmp(k, "input")) {
+            have_input = 1;
+            rc = parse_embed_inputs(v, r, pe);
+        } else if (!strcmp(k, "encoding_format")) {
+            rc = get_str(v, k, &fmt, pe);
+            if (!rc && !strcmp(fmt, "base64")) r->base64 = 1;
+            else if (!rc && strcmp(fmt, "float"))
+                rc = fail(pe, k, "'encoding_format' must be \"float\" or \"base64\"");
+        } else if (!strcmp(k, "dimensions")) {
+            rc = get_int(v, k, 1, 1 << 20, &r->dimensions, pe);
+        } else if (!strcmp(k, "user")) {
+            rc = get_str(v, k, &user, pe);
+        } else {
+            rc = fail(pe, k, "Unrecognized request argument supplied: %s", k);
+        }
+        if (rc) break;
+    }
+    cJSON_Delete(root);
+    free(fmt);
+    free(user);
+    if (!rc && !r->model) rc = fail(pe, "model", "'model' is required");
+    if (!rc && !have_input) rc = fail(pe, "input", "'input' is required");
+    return rc;
+}
+
+void serve_embeddings_request_free(serve_embeddings_request *r) {
+    for (int i = 0; i < r->n_inputs; i++) {
+        free(r->inputs[i].text);
+        free(r->inputs[i].ids);
+    }
+    free(r->inputs);
+    free(r->model);
     memset(r, 0, sizeof *r);
 }

@@ -62,6 +62,27 @@ typedef struct serve_detokenize_request {
     int n_tokens;
 } serve_detokenize_request;
 
+/* One input of an embeddings request: a text or token ids (exactly one). */
+typedef struct serve_embed_input {
+    char *text;
+    int32_t *ids;
+    int n_ids;
+} serve_embed_input;
+
+#define SERVE_MAX_EMBED_INPUTS 2048 /* OpenAI's limit per request */
+
+/* POST /v1/embeddings: input is a string, an array of strings, an array of
+ * token ids, or an array of token-id arrays; encoding_format "float"
+ * (default) or "base64"; dimensions (optional, must equal the model's width,
+ * checked by the route); user (accepted, unused). */
+typedef struct serve_embeddings_request {
+    char *model;
+    serve_embed_input *inputs;
+    int n_inputs;
+    int base64;
+    long long dimensions; /* 0 = not given */
+} serve_embeddings_request;
+
 /* Why a request was refused: the parameter (may be "") and a message. */
 typedef struct serve_parse_error {
     char param[64];
@@ -78,5 +99,8 @@ int serve_parse_tokenize(const char *body, size_t len, serve_tokenize_request *o
 void serve_tokenize_request_free(serve_tokenize_request *r);
 int serve_parse_detokenize(const char *body, size_t len, serve_detokenize_request *out, serve_parse_error *pe);
 void serve_detokenize_request_free(serve_detokenize_request *r);
+
+int serve_parse_embeddings(const char *body, size_t len, serve_embeddings_request *out, serve_parse_error *pe);
+void serve_embeddings_request_free(serve_embeddings_request *r);
 
 #endif

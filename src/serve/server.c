@@ -10,6 +10,7 @@ static const hs_route routes[] = {
     {"GET", "/v1/models", serve_route_models, 0},
     {"POST", "/v1/chat/completions", serve_route_chat, 0},
     {"POST", "/v1/completions", serve_route_completions, 0},
+    {"POST", "/v1/embeddings", serve_route_embeddings, 0},
     {"POST", "/tokenize", serve_route_tokenize, 0},
     {"POST", "/detokenize", serve_route_detokenize, 0},
     {"GET", "/metrics", serve_route_metrics, 0},

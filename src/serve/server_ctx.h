@@ -40,6 +40,7 @@ void serve_route_models(void *app, hs_request *req);
 void serve_route_metrics(void *app, hs_request *req);
 void serve_route_chat(void *app, hs_request *req);
 void serve_route_completions(void *app, hs_request *req);
+void serve_route_embeddings(void *app, hs_request *req);
 void serve_route_tokenize(void *app, hs_request *req);
 void serve_route_detokenize(void *app, hs_request *req);
 void serve_route_spec_create(void *app, hs_request *req);
