@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "hybridflow/backend.h"
 #include "http_client.h"
 #include "hybridflow/embed.h"
 #include "hybridflow/engine.h"
@@ -187,11 +188,42 @@ static void test_errors(void **state) {
     cJSON_Delete(post("{\"model\":\"stories\",\"input\":\"ok\"}", 200));
 }
 
+/* The client side: the HTTP backend against this server and the in-process
+ * local backend both give hflow_embed's vectors. */
+static void test_backends_equal_hflow_embed(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    const char *texts[] = {"A girl named Lily saw a bird.", "He was sad."};
+    float ref[2][512];
+    int32_t used[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(hflow_embed(session, texts[i], NULL, ref[i], &used[i], NULL), 0);
+    char ep[128];
+    snprintf(ep, sizeof ep, "%s/v1#stories", server.base);
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.n_threads = 1;
+    for (int k = 0; k < 2; k++) {
+        hflow_backend *b;
+        hflow_error err;
+        assert_int_equal(hflow_backend_open(k ? model_path : ep, &o, &b, &err), 0);
+        hflow_embeddings e;
+        assert_int_equal(hflow_backend_embed(b, texts, 2, &e, &err), 0);
+        assert_int_equal(e.n, 2);
+        assert_int_equal(e.dim, dim);
+        assert_int_equal(e.prompt_tokens, used[0] + used[1]);
+        assert_same(e.data, ref[0]);
+        assert_same(e.data + dim, ref[1]);
+        hflow_embeddings_clear(&e);
+        hflow_backend_free(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_inputs_equal_hflow_embed),
         cmocka_unit_test(test_token_inputs),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_backends_equal_hflow_embed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

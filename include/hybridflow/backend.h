@@ -113,6 +113,28 @@ int hflow_backend_complete(hflow_backend *b, const hflow_request *req, hflow_res
 /* Frees r->text and zeroes r. */
 void hflow_response_clear(hflow_response *r);
 
+/* ---- embeddings ---- */
+
+/* n vectors of dim floats, row i for input i. Owned; free with hflow_embeddings_clear. */
+typedef struct hflow_embeddings {
+    float *data;
+    int n, dim;
+    int32_t prompt_tokens;      /* as the server reported (local: tokens embedded) */
+    double latency_s;
+    int retries;                /* HTTP retries spent */
+} hflow_embeddings;
+
+/* Embeds n >= 1 texts in one call. HTTP: POST {base}/embeddings with the
+ * endpoint's model (OpenAI's format, encoding_format float), through the same
+ * attempt/retry/deadline machinery as completions. Local: hflow_embed on one
+ * of the backend's slots (mean-pooled, L2-normalised final hidden state;
+ * texts longer than the context are truncated to its first n_ctx tokens, so
+ * a long question still gets a vector). HFLOW_EUNSUPPORTED for a backend that
+ * has no embeddings (b->embed NULL). `out` is overwritten; clear it after a
+ * successful call (it is empty after a failed one). */
+int hflow_backend_embed(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err);
+void hflow_embeddings_clear(hflow_embeddings *e);
+
 /* ---- for backend implementations (local, http, test) ---- */
 typedef struct hflow_backend_vtable {
     const char *kind;
@@ -125,6 +147,9 @@ struct hflow_backend {
     char name[256];
     char model[128];
     void *impl;
+    /* Optional: embeddings (NULL when the backend has none). Kept out of the
+     * vtable so existing backend implementations need no change. */
+    int (*embed)(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err);
 };
 
 #ifdef __cplusplus

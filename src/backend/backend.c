@@ -30,6 +30,23 @@ void hflow_response_clear(hflow_response *r) {
     memset(r, 0, sizeof *r);
 }
 
+void hflow_embeddings_clear(hflow_embeddings *e) {
+    if (!e) return;
+    free(e->data);
+    memset(e, 0, sizeof *e);
+}
+
+int hflow_backend_embed(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!b || !texts || n < 1 || !out) return hflow_error_set(err, HFLOW_EINVAL, "embed: no texts");
+    for (int i = 0; i < n; i++)
+        if (!texts[i]) return hflow_error_set(err, HFLOW_EINVAL, "embed: text %d is NULL", i);
+    if (!b->embed) return hflow_error_set(err, HFLOW_EUNSUPPORTED, "backend %s has no embeddings", b->name);
+    int rc = b->embed(b, texts, n, out, err);
+    if (rc) hflow_embeddings_clear(out);
+    return rc;
+}
+
 void hflow_copy_field(char *dst, size_t cap, const char *src) {
     if (!cap) return;
     size_t n = src ? strnlen(src, cap - 1) : 0;

@@ -46,6 +46,7 @@ typedef struct http_call {
     http_backend *hb;
     const hflow_request *req;
     int stream;
+    int raw_body;   /* 1: a 2xx body is left in `body` for the caller (embeddings), not parsed as a completion */
     double t_start, deadline, idle_s;
     /* per attempt */
     long status;
@@ -236,6 +237,7 @@ static int attempt_result(http_call *c, CURLcode cc, const char *curl_msg, int *
         return hflow_error_set(err, HFLOW_ENET, "stream from %s ended early (no [DONE], %zu bytes of text)", name, c->text_len);
     }
     if (c->body.oom) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory reading the response");
+    if (c->raw_body) return 0;
     return hflow_openai_parse_response(c->body.data, c->body.len, &c->res, &c->text, &c->text_len, err);
 }
 
@@ -342,49 +344,91 @@ static void fill_response(http_call *c, hflow_backend *b, hflow_response *resp) 
     resp->http_status = (int)c->status;
 }
 
-static int http_complete(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err_out) {
-    http_backend *hb = b->impl;
-    hflow_error err_local, *err = &err_local; /* always non-NULL below */
-    hflow_error_clear(err);
-    http_call c;
-    memset(&c, 0, sizeof c);
-    c.hb = hb;
-    c.req = req;
-    c.stream = req->on_delta != NULL || hb->opts.always_stream;
-    c.t_start = hflow_now_s();
+static void call_init(http_call *c, http_backend *hb, const hflow_request *req, int stream) {
+    memset(c, 0, sizeof *c);
+    c->hb = hb;
+    c->req = req;
+    c->stream = stream;
+    c->t_start = hflow_now_s();
     double total = req->timeout_s > 0 ? req->timeout_s : hb->opts.total_timeout_s;
-    c.deadline = c.t_start + (total > 0 ? total : 1e9);
-    c.idle_s = hb->opts.idle_timeout_s;
-    hflow_strbuf_init(&c.body);
-    hflow_sse_init(&c.sse, on_sse_event, &c);
+    c->deadline = c->t_start + (total > 0 ? total : 1e9);
+    c->idle_s = hb->opts.idle_timeout_s;
+    hflow_strbuf_init(&c->body);
+    hflow_sse_init(&c->sse, on_sse_event, c);
+}
 
-    char url[2048];
-    snprintf(url, sizeof url, "%s/%s", hb->base_url, req->messages ? "chat/completions" : "completions");
-    char *body = hflow_openai_request_body(req, b->model, c.stream, err);
-    int rc = body ? 0 : (err->code ? err->code : HFLOW_ENOMEM);
-    uint64_t rng = hflow_now_ns() ^ (uint64_t)(uintptr_t)&c;
-    for (int attempt = 0; body; attempt++) {
+/* POSTs body to url in attempts under the call's deadline: retryable failures
+ * (connection, 408/429/5xx, a stream that broke before delivering text) are
+ * retried with backoff or the server's Retry-After. *retries counts them. */
+static int post_with_retries(http_call *c, hflow_backend *b, const char *url, const char *body, int *retries,
+                             hflow_error *err) {
+    http_backend *hb = c->hb;
+    uint64_t rng = hflow_now_ns() ^ (uint64_t)(uintptr_t)c;
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
         int retryable = 0;
-        rc = run_attempt(&c, url, body, &retryable, err);
-        if (rc == 0 || !retryable || c.delivered > 0 || attempt >= hb->opts.max_retries) break;
-        double wait = c.retry_after_s >= 0 ? c.retry_after_s : hflow_backoff_delay(hb->opts.backoff_base_s, attempt, &rng);
-        if (hflow_now_s() + wait >= c.deadline) {
+        rc = run_attempt(c, url, body, &retryable, err);
+        if (rc == 0 || !retryable || c->delivered > 0 || attempt >= hb->opts.max_retries) break;
+        double wait = c->retry_after_s >= 0 ? c->retry_after_s : hflow_backoff_delay(hb->opts.backoff_base_s, attempt, &rng);
+        if (hflow_now_s() + wait >= c->deadline) {
             hflow_error_wrap(err, "giving up: the %.3g s wait before retry %d would pass the deadline", wait, attempt + 1);
             break;
         }
         HFLOW_LOGD("backend %s: attempt %d failed (%s), retrying in %.3f s", b->name, attempt + 1,
                    hflow_status_name(rc), wait);
-        if (wait_cancellable(&c, wait) != 0) {
+        if (wait_cancellable(c, wait) != 0) {
             rc = hflow_error_set(err, HFLOW_ECANCELLED, "request to %s cancelled while waiting to retry", b->name);
             break;
         }
-        resp->retries++;
+        (*retries)++;
     }
-    if (rc && resp->retries) hflow_error_wrap(err, "after %d retr%s", resp->retries, resp->retries == 1 ? "y" : "ies");
+    if (rc && *retries) hflow_error_wrap(err, "after %d retr%s", *retries, *retries == 1 ? "y" : "ies");
+    return rc;
+}
+
+static int http_complete(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err_out) {
+    http_backend *hb = b->impl;
+    hflow_error err_local, *err = &err_local; /* always non-NULL below */
+    hflow_error_clear(err);
+    http_call c;
+    call_init(&c, hb, req, req->on_delta != NULL || hb->opts.always_stream);
+
+    char url[2048];
+    snprintf(url, sizeof url, "%s/%s", hb->base_url, req->messages ? "chat/completions" : "completions");
+    char *body = hflow_openai_request_body(req, b->model, c.stream, err);
+    int rc = body ? post_with_retries(&c, b, url, body, &resp->retries, err) : (err->code ? err->code : HFLOW_ENOMEM);
     fill_response(&c, b, resp);
     if (rc == HFLOW_ECANCELLED) hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, "cancelled");
     else if (rc) hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, "error");
     else hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, c.res.finish_reason[0] ? c.res.finish_reason : "stop");
+    free(body);
+    free(c.text);
+    hflow_strbuf_free(&c.body);
+    hflow_sse_free(&c.sse);
+    if (err_out) *err_out = err_local;
+    return rc;
+}
+
+/* ---- embeddings ---- */
+
+static int http_embed(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err_out) {
+    http_backend *hb = b->impl;
+    hflow_error err_local, *err = &err_local; /* always non-NULL below */
+    hflow_error_clear(err);
+    hflow_request req; /* defaults: no cancel, no streaming, the backend's deadline */
+    hflow_request_init(&req);
+    http_call c;
+    call_init(&c, hb, &req, 0);
+    c.raw_body = 1;
+    char url[2048];
+    snprintf(url, sizeof url, "%s/embeddings", hb->base_url);
+    char *body = hflow_openai_embeddings_body(texts, n, b->model);
+    int retries = 0;
+    int rc = body ? post_with_retries(&c, b, url, body, &retries, err) : hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    if (!rc) rc = hflow_openai_parse_embeddings(c.body.data, c.body.len, n, out, err);
+    if (rc) hflow_error_wrap(err, "embeddings from %s", b->name);
+    out->retries = retries;
+    out->latency_s = hflow_now_s() - c.t_start;
     free(body);
     free(c.text);
     hflow_strbuf_free(&c.body);
@@ -472,6 +516,7 @@ int hflow_http_backend_open(const char *endpoint, const hflow_backend_options *o
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
     b->vt = &http_vtable;
+    b->embed = http_embed;
     b->impl = hb;
     hb->opts = *opts;
     hb->opts.api_key_env = NULL; /* strings are copied into headers; do not keep caller pointers */

@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "base/strbuf.h"
 #include "hybridflow/chat.h"
+#include "hybridflow/embed.h"
 #include "hybridflow/engine.h"
 #include "hybridflow/grammar.h"
 
@@ -165,14 +166,17 @@ static hflow_sampler *make_sampler(local_backend *lb, const hflow_request *req) 
     return hflow_sampler_create(&sp, hflow_model_get_info(lb->model)->n_vocab);
 }
 
+static int ensure_session(local_backend *lb, local_slot *sl, hflow_error *err) {
+    if (sl->s) return 0;
+    hflow_session_params sp = {.n_ctx = lb->n_ctx};
+    return hflow_session_create(lb->model, &sp, &sl->s, err);
+}
+
 /* Runs the generation on a slot and fills resp from its stats. */
 static int run_on_slot(local_backend *lb, local_slot *sl, const hflow_request *req, const int32_t *ids, int n,
                        hflow_grammar *g, call_ctx *ctx, hflow_generate_stats *st, hflow_error *err) {
-    if (!sl->s) {
-        hflow_session_params sp = {.n_ctx = lb->n_ctx};
-        int rc = hflow_session_create(lb->model, &sp, &sl->s, err);
-        if (rc) return rc;
-    }
+    int rc = ensure_session(lb, sl, err);
+    if (rc) return rc;
     hflow_sampler *smp = make_sampler(lb, req);
     if (!smp) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     hflow_logits_hook hook;
@@ -185,7 +189,7 @@ static int run_on_slot(local_backend *lb, local_slot *sl, const hflow_request *r
         hook = hflow_grammar_hook(g);
         gp.hook = &hook;
     }
-    int rc = hflow_generate(sl->s, smp, ids, n, &gp, on_token, ctx, st, err);
+    rc = hflow_generate(sl->s, smp, ids, n, &gp, on_token, ctx, st, err);
     hflow_sampler_free(smp);
     return rc;
 }
@@ -234,6 +238,37 @@ static int local_complete(hflow_backend *b, const hflow_request *req, hflow_resp
     return rc;
 }
 
+/* ---- embeddings ---- */
+
+/* Every text on one slot, with hflow_embed's defaults plus truncation to the
+ * context (a question longer than a small edge model's window still gets a
+ * vector from its first n_ctx tokens). The slot's cache is replaced. */
+static int local_embed(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err) {
+    local_backend *lb = b->impl;
+    double t0 = hflow_now_s();
+    int dim = hflow_model_get_info(lb->model)->n_embd;
+    out->data = malloc((size_t)n * (size_t)dim * sizeof *out->data);
+    if (!out->data) return hflow_error_set(err, HFLOW_ENOMEM, "embed: out of memory");
+    out->dim = dim;
+    hflow_request none;
+    hflow_request_init(&none);
+    local_slot *sl = NULL;
+    int rc = acquire_slot(lb, &none, NULL, 0, lb->total_timeout_s > 0 ? t0 + lb->total_timeout_s : HUGE_VAL, &sl, err);
+    if (!rc) {
+        rc = ensure_session(lb, sl, err);
+        hflow_embed_params p = {.truncate = 1};
+        for (int i = 0; i < n && !rc; i++) {
+            int32_t used = 0;
+            rc = hflow_embed(sl->s, texts[i], &p, out->data + (size_t)i * dim, &used, err);
+            out->prompt_tokens += used;
+        }
+        release_slot(lb, sl);
+    }
+    out->n = rc ? 0 : n;
+    out->latency_s = hflow_now_s() - t0;
+    return rc;
+}
+
 static void local_destroy(hflow_backend *b) {
     local_backend *lb = b->impl;
     if (lb) {
@@ -272,6 +307,7 @@ int hflow_local_backend_open(const char *path, const hflow_backend_options *opts
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
     b->vt = &LOCAL_VT;
+    b->embed = local_embed;
     b->impl = lb;
     pthread_mutex_init(&lb->mu, NULL);
     pthread_cond_init(&lb->cv, NULL);

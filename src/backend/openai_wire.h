@@ -47,4 +47,12 @@ void hflow_openai_error_text(const char *body, size_t len, char *out, size_t cap
  * "stop_sequence", "end_turn" -> "stop"; "max_tokens" -> "length"). */
 void hflow_openai_normalize_finish(char *reason, size_t cap);
 
+/* Body of an /embeddings request for n texts ("encoding_format":"float";
+ * empty model omits the field). malloc'd, NULL when out of memory. */
+char *hflow_openai_embeddings_body(const char *const *texts, int n, const char *model);
+/* Parses an /embeddings response for n inputs into out (data ordered by each
+ * item's "index"; float arrays or base64 float32; every vector the same
+ * length). HFLOW_EFORMAT when it does not fit. */
+int hflow_openai_parse_embeddings(const char *body, size_t len, int n, hflow_embeddings *out, hflow_error *err);
+
 #endif
