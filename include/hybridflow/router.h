@@ -89,6 +89,32 @@ void hflow_router_fvec_free(hflow_router_fvec *v);
 int hflow_featurize(const hflow_featurizer *fz, const hflow_route_features *f, const float *embedding,
                     hflow_router_fvec *out, hflow_error *err);
 
+/* ---------------------------------------------------------------- embedder */
+
+/* Dense text features: the embedding of a step's text from a backend with
+ * embeddings (hflow_backend_embed: an OpenAI-compatible "http://host/v1#model"
+ * or a local GGUF run by the engine). Training (hflow_router_dataset_embed)
+ * and the learned policy go through the same two functions below, so a router
+ * gets at serving time exactly the vectors it was trained on. Vectors are
+ * memoised per text; with a cache file (JSONL, a header line naming the
+ * endpoint, then {"key","embedding"} lines) across runs too. Thread-safe. */
+typedef struct hflow_router_embedder hflow_router_embedder;
+
+/* cache_path may be NULL; a cache made with another endpoint is refused (EINVAL). */
+int hflow_router_embedder_open(const char *endpoint, const char *cache_path, hflow_router_embedder **out,
+                               hflow_error *err);
+void hflow_router_embedder_free(hflow_router_embedder *e);
+const char *hflow_router_embedder_endpoint(const hflow_router_embedder *e);
+/* Vector length (0 until the first vector was computed or read from the cache). */
+uint32_t hflow_router_embedder_dim(const hflow_router_embedder *e);
+/* THE text a router embeds for a step: the question (query level) or
+ * "question\n\ntask". malloc'd (caller frees); NULL when out of memory. */
+char *hflow_router_embed_text(const hflow_route_features *f);
+/* The embedding of hflow_router_embed_text(f) into out[dim]; EINVAL when the
+ * embedder's vectors do not have dim values. */
+int hflow_router_embedder_embed(hflow_router_embedder *e, const hflow_route_features *f, float *out, uint32_t dim,
+                                hflow_error *err);
+
 /* ---------------------------------------------------------------- MLP */
 
 enum hflow_mlp_act { HFLOW_ACT_RELU = 0, HFLOW_ACT_GELU = 1 };
@@ -140,6 +166,11 @@ const hflow_mlp *hflow_router_mlp(const hflow_router *r);
 hflow_router_decision_params hflow_router_params(const hflow_router *r);
 void hflow_router_set_params(hflow_router *r, const hflow_router_decision_params *p);
 hflow_router_lambdas hflow_router_get_lambdas(const hflow_router *r);
+
+/* The embedder endpoint stored with the router (router.embed.endpoint), NULL
+ * when none; set it before saving a router trained with embeddings. */
+const char *hflow_router_embed_endpoint(const hflow_router *r);
+int hflow_router_set_embed_endpoint(hflow_router *r, const char *endpoint, hflow_error *err);
 
 /* Builds a router from parts; takes ownership of *fz and *m (zeroes them). */
 int hflow_router_assemble(hflow_featurizer *fz, hflow_mlp *m, const hflow_router_lambdas *lam,
@@ -196,6 +227,10 @@ int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample 
 struct hflow_replay_set;
 int hflow_router_dataset_add_replay(hflow_router_dataset *d, const struct hflow_replay_set *s, const char *edge,
                                     const char *cloud, int with_aux, hflow_error *err);
+
+/* Sets every sample's embedding from e (hflow_router_embedder_embed's
+ * vectors, batched) and d->embed_dim. EINVAL when d already has embeddings. */
+int hflow_router_dataset_embed(hflow_router_dataset *d, hflow_router_embedder *e, hflow_error *err);
 
 /* Subtask-level samples from a profile JSONL (format in docs/ROUTER.md). */
 int hflow_router_load_profile(const char *path, hflow_router_dataset *d, hflow_error *err);
@@ -296,10 +331,15 @@ typedef struct hflow_learned_opts {
     uint64_t seed;      /* for sampled decisions */
     int force_first;    /* -1: no rule; else the tier for is_first steps */
     int force_last;     /* -1: no rule; else the tier for is_last steps */
+    const char *embed_endpoint; /* routers with embeddings: the embedder to use; NULL = the one named
+                                 * in the router file (copied at creation) */
 } hflow_learned_opts;
 
 /* The route.h policy "learned". `arg` is what follows "learned:" in a spec:
- * "ROUTER.gguf[,sample][,seed=N][,first=edge|cloud][,last=edge|cloud]".
+ * "ROUTER.gguf[,sample][,seed=N][,first=edge|cloud][,last=edge|cloud][,embed=ENDPOINT]"
+ * (embed= must come last: an endpoint may contain commas). A router trained
+ * with embeddings embeds each step with its embedder (the file's
+ * router.embed.endpoint unless embed= overrides it); EUNSUPPORTED when it has none.
  * hflow_policy_create should call this for the "learned:" prefix. */
 int hflow_policy_create_learned(const char *arg, hflow_policy **out, hflow_error *err);
 /* The same from an already built router (ownership of r passes to the policy). */

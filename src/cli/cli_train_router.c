@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/router.h"
 
 typedef struct tr_args {
     const char *data, *level, *edge, *cloud, *out;
+    const char *embed, *embed_cache;  /* dense question embeddings: endpoint and cache file */
+    hflow_router_embedder *embedder;  /* opened from embed */
     double target_share, test_frac, select_frac;
     uint64_t split_seed;
     hflow_router_train_opts o;
@@ -28,7 +31,10 @@ static void usage(FILE *f) {
             "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens] [--verbose]\n"
             "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
             "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
-            "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n");
+            "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n"
+            "         [--embed ENDPOINT [--embed-cache FILE]]  (dense features: the embedding of each question\n"
+            "          from an OpenAI-compatible http://host/v1#model or a local GGUF; stored in the router,\n"
+            "          which then embeds at serving time with the same endpoint)\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -77,6 +83,8 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--edge")) a->edge = v;
         else if (!strcmp(f, "--cloud")) a->cloud = v;
         else if (!strcmp(f, "--out")) a->out = v;
+        else if (!strcmp(f, "--embed")) a->embed = v;
+        else if (!strcmp(f, "--embed-cache")) a->embed_cache = v;
         else if (!strcmp(f, "--target-cloud-share")) a->target_share = atof(v);
         else if (!strcmp(f, "--test-frac")) a->test_frac = atof(v);
         else if (!strcmp(f, "--seed")) a->o.seed = strtoull(v, NULL, 10);
@@ -108,9 +116,21 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         fprintf(stderr, "train-router: query level needs --edge and --cloud\n");
         return -1;
     }
+    if (a->embed_cache && !a->embed) { fprintf(stderr, "train-router: --embed-cache needs --embed\n"); return -1; }
     if (!(a->test_frac > 0 && a->test_frac < 1)) { fprintf(stderr, "train-router: --test-frac in (0,1)\n"); return -1; }
     if (!(a->select_frac >= 0 && a->select_frac < 1)) { fprintf(stderr, "train-router: --select-on-val in [0,1)\n"); return -1; }
     return 0;
+}
+
+/* Every sample's embedding through the router's one embedding path. */
+static int embed_dataset(const tr_args *a, hflow_router_dataset *d, hflow_error *err) {
+    if (!a->embedder) return 0;
+    double t0 = hflow_now_s();
+    int rc = hflow_router_dataset_embed(d, a->embedder, err);
+    if (!rc)
+        printf("embeddings: %zu texts, %u values each, from %s in %.1f s%s\n", d->n, d->embed_dim, a->embed,
+               hflow_now_s() - t0, a->embed_cache ? " (cached ones read from the cache file)" : "");
+    return rc;
 }
 
 /* ---- query level: replay file through eval's loader, split and metrics ---- */
@@ -123,7 +143,26 @@ static int add_queries(const tr_args *a, const hflow_replay_set *s, hflow_router
     int rc = hflow_router_dataset_add_replay(d, s, a->edge, a->cloud, with_aux, err);
     if (!rc && d->aux_dim > 0)
         printf("auxiliary targets: %u other models' outcomes on the training questions\n", d->aux_dim);
+    if (!rc) rc = embed_dataset(a, d, err);
     return rc;
+}
+
+typedef struct scored_router {
+    hflow_router *r;
+    hflow_router_embedder *emb; /* NULL without embedding features */
+    float *vec;                 /* embed_dim scratch */
+} scored_router;
+
+/* A query's score as the learned policy computes it: features, the
+ * embedder's vector when the router has embedding features, the MLP. */
+static int query_score(scored_router *sr, const hflow_route_features *f, float *v, hflow_error *err) {
+    const float *e = NULL;
+    if (sr->emb) {
+        int rc = hflow_router_embedder_embed(sr->emb, f, sr->vec, hflow_router_featurizer(sr->r)->cfg.embed_dim, err);
+        if (rc) return rc;
+        e = sr->vec;
+    }
+    return hflow_router_score(sr->r, f, e, v, err);
 }
 
 /* The router as an eval replay scorer: its utility score ranks queries. */
@@ -131,7 +170,7 @@ static double router_score(hflow_replay_scorer *s, const hflow_replay_query *q) 
     hflow_route_features f;
     hflow_replay_query_features(q, &f);
     float v = 0;
-    if (hflow_router_score(s->impl, &f, NULL, &v, NULL) != 0) return 0;
+    if (query_score(s->impl, &f, &v, NULL) != 0) return 0;
     return v;
 }
 
@@ -139,9 +178,12 @@ static void print_curve(const hflow_replay_curve *c) {
     printf("  %-10s APGR %.3f   CPT(50%%) %.3f   CPT(80%%) %.3f\n", c->name, c->apgr, c->cpt50, c->cpt80);
 }
 
-static int held_out_report(hflow_router *r, const hflow_replay_set *train, const hflow_replay_set *test,
-                           const char *what, hflow_error *err) {
-    hflow_replay_scorer rs = {.score = router_score, .impl = r};
+static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hflow_replay_set *train,
+                           const hflow_replay_set *test, const char *what, hflow_error *err) {
+    uint32_t dim = hflow_router_featurizer(r)->cfg.embed_dim;
+    scored_router sr = {r, dim ? emb : NULL, malloc((dim ? dim : 1) * sizeof(float))};
+    if (!sr.vec) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    hflow_replay_scorer rs = {.score = router_score, .impl = &sr};
     snprintf(rs.name, sizeof rs.name, "router");
     hflow_replay_scorer *cat = NULL;
     hflow_replay_curve cr = {0}, cc = {0}, cd = {0};
@@ -160,7 +202,8 @@ static int held_out_report(hflow_router *r, const hflow_replay_set *train, const
             hflow_route_features f;
             hflow_replay_query_features(&test->q[i], &f);
             hflow_route_decision dec;
-            if ((rc = hflow_router_decide(r, &f, NULL, 0, 0, &dec, err)) != 0) break;
+            if (sr.emb && (rc = hflow_router_embedder_embed(sr.emb, &f, sr.vec, dim, err)) != 0) break;
+            if ((rc = hflow_router_decide(r, &f, sr.emb ? sr.vec : NULL, 0, 0, &dec, err)) != 0) break;
             clouds += dec.tier == HFLOW_TIER_CLOUD;
         }
         if (!rc) printf("  decisions at delta0 %.4f: %.3f of held-out queries to the cloud\n",
@@ -170,6 +213,7 @@ static int held_out_report(hflow_router *r, const hflow_replay_set *train, const
     hflow_replay_curve_free(&cc);
     hflow_replay_curve_free(&cd);
     hflow_replay_scorer_free(cat);
+    free(sr.vec);
     return rc;
 }
 
@@ -211,7 +255,7 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
                rep.epochs, rep.best_epoch, rep.val_loss, rep.seconds);
         if (a->target_share >= 0) rc = hflow_router_calibrate(*r, &d, NULL, a->target_share, err);
     }
-    if (!rc) rc = held_out_report(*r, &train, &test, a->select_frac > 0 ? "selection (val from train ids)" : "held-out",
+    if (!rc) rc = held_out_report(*r, a->embedder, &train, &test, a->select_frac > 0 ? "selection (val from train ids)" : "held-out",
                                   err);
     hflow_router_dataset_free(&d);
     hflow_replay_split_free(&train);
@@ -227,6 +271,7 @@ static int train_subtask(const tr_args *a, hflow_router **r, hflow_error *err) {
     hflow_router_dataset_init(&d);
     unsigned char *test = NULL, *train = NULL;
     int rc = hflow_router_load_profile(a->data, &d, err);
+    if (!rc) rc = embed_dataset(a, &d, err);
     if (!rc && (!(test = calloc(d.n, 1)) || !(train = calloc(d.n, 1))))
         rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     hflow_router_train_report rep = {0};
@@ -268,10 +313,13 @@ int cli_train_router(int argc, char **argv) {
     hflow_error err;
     hflow_error_clear(&err);
     hflow_router *r = NULL;
-    int rc = !strcmp(a.level, "query") ? train_query(&a, &r, &err) : train_subtask(&a, &r, &err);
+    int rc = a.embed ? hflow_router_embedder_open(a.embed, a.embed_cache, &a.embedder, &err) : 0;
+    if (!rc) rc = !strcmp(a.level, "query") ? train_query(&a, &r, &err) : train_subtask(&a, &r, &err);
+    if (!rc && a.embed) rc = hflow_router_set_embed_endpoint(r, a.embed, &err);
     if (!rc) rc = hflow_router_save(r, a.out, &err);
     if (!rc) printf("saved %s\n", a.out);
     hflow_router_free(r);
+    hflow_router_embedder_free(a.embedder);
     if (rc) {
         fprintf(stderr, "train-router: %s\n", err.message);
         return 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hybridflow/router.h"
+#include "route/router_internal.h"
 
 void hflow_router_dataset_init(hflow_router_dataset *d) { memset(d, 0, sizeof *d); }
 
@@ -46,7 +47,7 @@ static int own_str(hflow_router_dataset *d, const char *s, const char **out) {
 }
 
 /* Copies n floats into the dataset's storage; NULL or n == 0 gives NULL. */
-static int own_vec(hflow_router_dataset *d, const float *src, uint32_t n, const float **out) {
+int hflow_router_dataset_own_vec(hflow_router_dataset *d, const float *src, uint32_t n, const float **out) {
     *out = NULL;
     if (!src || n == 0) return 0;
     float *v = malloc(n * sizeof *v);
@@ -66,7 +67,7 @@ int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample 
     hflow_router_sample c = *s;
     int bad = own_str(d, s->f.question, &c.f.question) || own_str(d, s->f.task, &c.f.task) ||
               own_str(d, s->f.task_type, &c.f.task_type) || own_str(d, s->group, &c.group);
-    bad = bad || own_vec(d, s->embedding, d->embed_dim, &c.embedding) || own_vec(d, s->aux, d->aux_dim, &c.aux);
+    bad = bad || hflow_router_dataset_own_vec(d, s->embedding, d->embed_dim, &c.embedding) || hflow_router_dataset_own_vec(d, s->aux, d->aux_dim, &c.aux);
     if (bad) return hflow_error_set(err, HFLOW_ENOMEM, "router data: out of memory");
     d->s[d->n++] = c;
     return 0;

@@ -10,7 +10,11 @@ struct hflow_router {
     hflow_mlp mlp;
     hflow_router_lambdas lam;
     hflow_router_decision_params p;
+    char *embed_endpoint; /* the embedder it was trained with (router.embed.endpoint), NULL = none */
 };
+
+/* Copies n floats into d's storage (*out NULL for src NULL or n 0); -1 when out of memory. */
+int hflow_router_dataset_own_vec(hflow_router_dataset *d, const float *src, uint32_t n, const float **out);
 
 /* delta_t for decision parameters and a budget state (the formula in
  * router.h); one definition for training, calibration and serving. */

@@ -48,6 +48,7 @@ static int set_meta(hflow_gguf_writer *w, const hflow_router *r) {
     rc |= hflow_gguf_set_f32(w, "router.decision.tau", r->p.tau);
     rc |= hflow_gguf_set_f32(w, "router.decision.delta_lo", r->p.delta_lo);
     rc |= hflow_gguf_set_f32(w, "router.decision.delta_hi", r->p.delta_hi);
+    if (r->embed_endpoint) rc |= hflow_gguf_set_str(w, "router.embed.endpoint", r->embed_endpoint);
     return rc;
 }
 
@@ -196,6 +197,17 @@ int hflow_router_load(const char *path, hflow_router **out, hflow_error *err) {
     if (!rc) rc = load_mlp(g, &fz, &m, err);
     if (!rc) rc = load_params(g, &lam, &p, err);
     if (!rc) rc = hflow_router_assemble(&fz, &m, &lam, &p, out, err);
+    const char *ep;
+    size_t eplen;
+    if (!rc && hflow_gguf_get_str(g, "router.embed.endpoint", &ep, &eplen) == 0) {
+        char *copy = strndup(ep, eplen);
+        rc = copy ? hflow_router_set_embed_endpoint(*out, copy, err) : hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+        free(copy);
+        if (rc) {
+            hflow_router_free(*out);
+            *out = NULL;
+        }
+    }
     hflow_featurizer_free(&fz);
     hflow_mlp_free(&m);
     hflow_gguf_close(g);

@@ -34,6 +34,7 @@ int hflow_router_assemble(hflow_featurizer *fz, hflow_mlp *m, const hflow_router
 
 void hflow_router_free(hflow_router *r) {
     if (!r) return;
+    free(r->embed_endpoint);
     hflow_featurizer_free(&r->fz);
     hflow_mlp_free(&r->mlp);
     free(r);
@@ -44,6 +45,15 @@ const hflow_mlp *hflow_router_mlp(const hflow_router *r) { return &r->mlp; }
 hflow_router_decision_params hflow_router_params(const hflow_router *r) { return r->p; }
 void hflow_router_set_params(hflow_router *r, const hflow_router_decision_params *p) { r->p = *p; }
 hflow_router_lambdas hflow_router_get_lambdas(const hflow_router *r) { return r->lam; }
+const char *hflow_router_embed_endpoint(const hflow_router *r) { return r->embed_endpoint; }
+
+int hflow_router_set_embed_endpoint(hflow_router *r, const char *endpoint, hflow_error *err) {
+    char *c = endpoint ? strdup(endpoint) : NULL;
+    if (endpoint && !c) return hflow_error_set(err, HFLOW_ENOMEM, "router: out of memory");
+    free(r->embed_endpoint);
+    r->embed_endpoint = c;
+    return 0;
+}
 
 double hflow_router_threshold_of(const hflow_router_decision_params *p, const hflow_budget_state *b) {
     /* The tighter of the token and dollar budgets drives r_B. */
@@ -143,6 +153,7 @@ int hflow_router_calibrate(hflow_router *r, const hflow_router_dataset *cal, con
 typedef struct learned_policy {
     hflow_router *r;
     hflow_learned_opts o;
+    hflow_router_embedder *emb; /* NULL unless the router has embedding features */
     atomic_uint_fast64_t draws;
 } learned_policy;
 
@@ -156,7 +167,16 @@ static double uniform_draw(learned_policy *lp) {
 
 static int learned_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err) {
     learned_policy *lp = p->impl;
-    int rc = hflow_router_decide(lp->r, f, NULL, lp->o.sampled, lp->o.sampled ? uniform_draw(lp) : 0.0, out, err);
+    uint32_t dim = lp->r->fz.cfg.embed_dim;
+    float *emb = NULL;
+    int rc = 0;
+    if (lp->emb) { /* the same lookup training used (hflow_router_dataset_embed) */
+        emb = malloc(dim * sizeof *emb);
+        rc = emb ? hflow_router_embedder_embed(lp->emb, f, emb, dim, err)
+                 : hflow_error_set(err, HFLOW_ENOMEM, "learned policy: out of memory");
+    }
+    if (!rc) rc = hflow_router_decide(lp->r, f, emb, lp->o.sampled, lp->o.sampled ? uniform_draw(lp) : 0.0, out, err);
+    free(emb);
     if (rc) return rc;
     /* Forced rules override the model but keep its score in the trace. */
     if (f->is_first && lp->o.force_first >= 0) {
@@ -172,7 +192,10 @@ static int learned_decide(hflow_policy *p, const hflow_route_features *f, hflow_
 static void learned_destroy(hflow_policy *p) {
     if (!p) return;
     learned_policy *lp = p->impl;
-    if (lp) hflow_router_free(lp->r);
+    if (lp) {
+        hflow_router_free(lp->r);
+        hflow_router_embedder_free(lp->emb);
+    }
     free(lp);
     free(p);
 }
@@ -181,19 +204,28 @@ static const hflow_policy_vtable learned_vt = {"learned", learned_decide, learne
 
 int hflow_policy_from_router(hflow_router *r, const hflow_learned_opts *o, hflow_policy **out, hflow_error *err) {
     *out = NULL;
-    if (r->fz.cfg.embed_dim > 0)
-        return hflow_error_set(err, HFLOW_EUNSUPPORTED,
-                               "learned policy: router wants a %u-d embedding; the policy cannot supply it yet",
-                               r->fz.cfg.embed_dim);
+    hflow_router_embedder *emb = NULL;
+    if (r->fz.cfg.embed_dim > 0) {
+        const char *ep = o->embed_endpoint ? o->embed_endpoint : r->embed_endpoint;
+        if (!ep)
+            return hflow_error_set(err, HFLOW_EUNSUPPORTED,
+                                   "learned policy: router wants a %u-d embedding and names no embedder (give embed=)",
+                                   r->fz.cfg.embed_dim);
+        int rc = hflow_router_embedder_open(ep, NULL, &emb, err);
+        if (rc) return rc;
+    }
     hflow_policy *p = calloc(1, sizeof *p);
     learned_policy *lp = calloc(1, sizeof *lp);
     if (!p || !lp) {
         free(p);
         free(lp);
+        hflow_router_embedder_free(emb);
         return hflow_error_set(err, HFLOW_ENOMEM, "learned policy: out of memory");
     }
     lp->r = r;
     lp->o = *o;
+    lp->o.embed_endpoint = NULL; /* not kept: the embedder holds its own copy */
+    lp->emb = emb;
     atomic_init(&lp->draws, 0);
     p->vt = &learned_vt;
     p->impl = lp;
@@ -219,6 +251,11 @@ static int parse_learned_arg(const char *arg, char *path, size_t cap, hflow_lear
     path[n] = '\0';
     while (comma) {
         const char *opt = comma + 1;
+        if (!strncmp(opt, "embed=", 6)) { /* the rest of the spec: endpoints may hold commas */
+            if (!opt[6]) return hflow_error_set(err, HFLOW_EINVAL, "learned policy: empty embed=");
+            o->embed_endpoint = opt + 6;
+            break;
+        }
         comma = strchr(opt, ',');
         char buf[64];
         size_t m = comma ? (size_t)(comma - opt) : strlen(opt);
