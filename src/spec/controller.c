@@ -87,6 +87,8 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
     if (o->k > 0 && o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->k, a);
     if (o->k == 0 && o->n_streamed > 0) { /* a stream: per-token generation time and the RTT */
         double per_tok = o->t_verify_s / o->n_streamed;
+        /* the draft decoded every streamed token: that is its per-token time too */
+        if (o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->n_streamed, a);
         if (per_tok > 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : per_tok, per_tok, a);
         if (o->t_round_s > 0) {
             double busy = fmax(o->t_verify_s, transfer_s(o->bytes_down, e->down_bps));
@@ -171,8 +173,12 @@ void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec
     double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s
                    : e->rounds > 0      ? e->t_verify_base_s + e->t_verify_per_tok_s
                                         : 0.0;
-    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk) */
-    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 && e->accept_seen[0] >= MIN_EVIDENCE;
+    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk),
+     * unless an energy budget is set: a budget is a hard constraint, and when no draft length meets
+     * it under the current estimates, streaming (which also measures acceptance, as shadow) must be
+     * allowed from the first round */
+    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 &&
+                            (e->accept_seen[0] >= MIN_EVIDENCE || c->energy_budget_j > 0);
     for (int32_t k = consider_fallback ? 0 : lo; k <= hi; k++) {
         if (k > 0 && k < lo) continue;
         hflow_spec_choice ch = {k, 1.0, 0, 0};

@@ -204,18 +204,34 @@ static int stream_round(edge *e, hflow_spec_transport *tr, hflow_error *err) {
     double t_idle = t_wait > t_catch ? t_wait - t_catch : 0;
     st->energy_j += t_catch * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
                     down * cfg->device.e_rx_j_per_byte + t_idle * cfg->device.p_idle_w;
-    hflow_spec_round_obs obs = {0, 0, 0, t_gen, t_wait, up, down, got};
+    hflow_spec_round_obs obs = {0, 0, t_catch, t_gen, t_wait, up, down, got};
     hflow_spec_observe(&e->ctl, e->est, &obs);
     return 0;
 }
 
+/* The controller's settings for this round. An energy budget is a hard
+ * constraint on the run's realised energy per token, not only on each round's
+ * estimate: energy spent above the budget so far (early rounds on prior
+ * estimates, estimates that were optimistic) is paid back over the next
+ * BUDGET_HORIZON tokens by a tighter budget for the choice. */
+#define BUDGET_HORIZON 16.0
+static hflow_spec_controller_config round_ctl(const edge *e) {
+    hflow_spec_controller_config ctl = e->ctl;
+    if (ctl.energy_budget_j > 0 && e->st->n_generated > 0) {
+        double debt = e->st->energy_j - ctl.energy_budget_j * e->st->n_generated;
+        if (debt > 0) ctl.energy_budget_j = fmax(0.5 * ctl.energy_budget_j, ctl.energy_budget_j - debt / BUDGET_HORIZON);
+    }
+    return ctl;
+}
+
 static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *est, hflow_error *err) {
     const hflow_spec_run_config *cfg = e->cfg;
+    hflow_spec_controller_config ctl = round_ctl(e);
     hflow_spec_choice ch;
-    hflow_spec_choose_k(&e->ctl, est, &cfg->device, &ch);
-    if (ch.k == 0 && e->ctl.probe_every > 0 && e->stream_streak >= e->ctl.probe_every) {
+    hflow_spec_choose_k(&ctl, est, &cfg->device, &ch);
+    if (ch.k == 0 && ctl.probe_every > 0 && e->stream_streak >= ctl.probe_every) {
         /* probe: one speculative round keeps the acceptance and verify estimates current */
-        hflow_spec_controller_config probe = e->ctl;
+        hflow_spec_controller_config probe = ctl;
         probe.allow_fallback = 0;
         hflow_spec_choose_k(&probe, est, &cfg->device, &ch);
         e->stream_streak = 0;
@@ -244,7 +260,7 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
         conf[i] = draft_confidence(e, logits, &q[i]);
         /* the stop decision depends only on the draft's distribution here, never on the
          * token drawn, so the target's acceptance rule keeps the output its own */
-        if (confident_stop && i > 0 && !hflow_spec_keep_drafting(&e->ctl, est, &cfg->device, &ch, i, p_run, conf[i])) {
+        if (confident_stop && i > 0 && !hflow_spec_keep_drafting(&ctl, est, &cfg->device, &ch, i, p_run, conf[i])) {
             k = i;
             looked_ahead = 1; /* the draft computed this position's logits for nothing */
             break;
