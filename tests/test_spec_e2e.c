@@ -116,7 +116,7 @@ static double check_greedy_equality(hflow_model *draft, hflow_model *target, int
         int32_t n_ref = greedy_reference(target, prompt, n_prompt, N_GEN, ref);
         for (int c = 0; c < 2; c++)
             for (int32_t k = -1; k <= 8; k++) { /* -1: adaptive with the confidence stop rule, 0: adaptive */
-                if (c == 1 && k > 0 && k != 3) continue; /* the channel changes timing, not tokens */
+                if (c == 1 && k != 0 && k != 3) continue; /* the channel changes timing, not tokens */
                 run_opts o = {.k = k < 0 ? 0 : k, .channel = channels[c], .conf_stop = k < 0};
                 int32_t *out = NULL;
                 hflow_spec_stats st;
