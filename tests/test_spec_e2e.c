@@ -72,6 +72,7 @@ typedef struct {
     uint64_t seed;
     int32_t max_tokens;
     int conf_stop; /* adaptive k with the draft-confidence stop rule */
+    double link_wait_s;
 } run_opts;
 
 static int run_spec(hflow_model *draft, hflow_model *target, const int32_t *prompt, int n_prompt, const run_opts *o,
@@ -92,6 +93,7 @@ static int run_spec(hflow_model *draft, hflow_model *target, const int32_t *prom
     cfg.max_tokens = o->max_tokens ? o->max_tokens : N_GEN;
     cfg.channel = o->channel ? &ch : NULL;
     cfg.on_link_down_edge_only = o->edge_only;
+    cfg.link_wait_s = o->link_wait_s;
     cfg.params.temperature = o->temperature;
     cfg.params.seed = o->seed;
     int rc = hflow_spec_generate(draft, tr, prompt, n_prompt, &cfg, NULL, NULL, out, st, err);
@@ -341,6 +343,20 @@ static void test_link_outage(void **state) {
     int32_t lossless = st.n_generated - st.fallback_tokens;
     assert_memory_equal(out, ref, (size_t)lossless * sizeof *ref);
     free(out);
+    /* waiting out a 2 s outage: reconnects and stays lossless */
+    run_opts w = {.k = 3, .channel = "rtt=100ms,rate=1mbit,outage=0.5s-2.5s", .link_wait_s = 10};
+    hflow_error_clear(&err);
+    assert_int_equal(run_spec(d_early, t_v1, prompt, n_prompt, &w, &out, &st, &err), 0);
+    assert_true(st.link_waits >= 1);
+    assert_false(st.not_lossless);
+    assert_int_equal(st.n_generated, N_GEN);
+    assert_memory_equal(out, ref, (size_t)N_GEN * sizeof *ref);
+    free(out);
+    /* an outage longer than the wait ends in a clean error */
+    w.link_wait_s = 1;
+    hflow_error_clear(&err);
+    assert_int_equal(run_spec(d_early, t_v1, prompt, n_prompt, &w, &out, &st, &err), HFLOW_ENET);
+    assert_non_null(strstr(err.message, "stayed down"));
     free(prompt);
 }
 

@@ -335,6 +335,7 @@ typedef struct hflow_spec_stats {
     int32_t n_generated, rounds, drafted, accepted;
     int32_t fallback_tokens; /* tokens not from speculation: streamed by the target (k = 0) or edge-only */
     int32_t stream_rounds;   /* k = 0 rounds (plain remote generation chunks) */
+    int32_t link_waits;      /* outages waited out (on_link_down = wait) */
     double t_total_s, t_draft_s, t_wait_s;
     double bytes_up, bytes_down;
     double energy_j;     /* estimated from the device profile */
@@ -350,6 +351,7 @@ typedef struct hflow_spec_run_config {
     int32_t max_tokens;
     hflow_channel *channel;   /* clock for timing/energy accounting when emulated; may be NULL */
     int on_link_down_edge_only; /* 1: continue with the draft alone (not lossless), 0: stop with an error */
+    double link_wait_s;         /* > 0 (and not edge-only): wait up to this long for the link to come back */
     double draft_emulated_s_per_token; /* > 0: account drafting at this speed instead of the measured one
                                           (benchmarks standing in for a phone-class draft; label it) */
     volatile int *cancel;

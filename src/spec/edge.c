@@ -319,6 +319,35 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
     return rc ? rc : hflow_session_decode(e->sess, feed, n_feed, HFLOW_LOGITS_LAST, err);
 }
 
+/* The link failed mid-round. Whether the target applied that round is
+ * unknown (the reply may be what was lost), so the session is re-opened over
+ * exactly the committed context instead of being resumed: correctness never
+ * depends on which message the outage ate. Retries back off up to
+ * link_wait_s in total; the draft's cache already holds the committed tokens. */
+static int wait_for_link(edge *e, hflow_spec_transport *tr, const int32_t *prompt, int32_t n_prompt, hflow_error *err) {
+    const hflow_spec_run_config *cfg = e->cfg;
+    int32_t n_ctx = n_prompt + e->n_out;
+    int32_t *ctx = malloc((size_t)n_ctx * sizeof *ctx);
+    if (!ctx) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    memcpy(ctx, prompt, (size_t)n_prompt * sizeof *ctx);
+    if (e->n_out) memcpy(ctx + n_prompt, e->out, (size_t)e->n_out * sizeof *ctx);
+    double waited = 0, pause = 0.05;
+    int rc = HFLOW_ENET;
+    while (rc == HFLOW_ENET && waited < cfg->link_wait_s && !(cfg->cancel && *cfg->cancel)) {
+        if (pause > cfg->link_wait_s - waited) pause = cfg->link_wait_s - waited;
+        if (cfg->channel) hflow_channel_spend(cfg->channel, pause);
+        else hflow_sleep_ms(pause * 1000.0);
+        waited += pause;
+        pause = pause * 2 > 2.0 ? 2.0 : pause * 2;
+        tr->vt->close(tr);
+        rc = tr->vt->open(tr, ctx, n_ctx, &cfg->params, NULL, err);
+    }
+    free(ctx);
+    e->st->link_waits++;
+    if (rc == HFLOW_ENET) hflow_error_wrap(err, "the link stayed down for %.1f s", waited);
+    return rc;
+}
+
 int hflow_spec_generate(hflow_model *draft, hflow_spec_transport *tr, const int32_t *prompt, int32_t n_prompt,
                         const hflow_spec_run_config *cfg, hflow_spec_text_cb cb, void *user, int32_t **out_tokens,
                         hflow_spec_stats *stats, hflow_error *err) {
@@ -366,6 +395,8 @@ int hflow_spec_generate(hflow_model *draft, hflow_spec_transport *tr, const int3
             break;
         }
         rc = one_round(&e, tr, &est, err);
+        if (rc == HFLOW_ENET && !cfg->on_link_down_edge_only && cfg->link_wait_s > 0)
+            rc = wait_for_link(&e, tr, prompt, n_prompt, err);
         if (rc == HFLOW_ENET && cfg->on_link_down_edge_only) {
             hflow_error_wrap(err, "continuing on the edge alone (output no longer the target's)");
             rc = edge_only(&e, err);
