@@ -36,7 +36,9 @@
 
 extern char **environ;
 
-#define N_Q 3                 /* questions profiled and run */
+/* Questions profiled and run: with fewer, no query may hold two cloud-routed
+ * steps, and then no budget can move a decision (the budget is per query). */
+#define N_Q 3
 #define LOOSE_TOKENS 1000000  /* a cap that never binds (ratio ~ 0) */
 #define TIGHT_TOKENS 2000     /* room for about one cloud step call */
 
@@ -315,9 +317,10 @@ static void test_serve_learned(void **state) {
     snprintf(pol, sizeof pol, "learned:%s", router_path);
     tmp(trace, sizeof trace, "serve-trace.jsonl");
     remove(trace);
-    /* The tiers are the model files themselves (in-process, so the planner gets the plan grammar). */
+    /* The tiers are the model files themselves (in-process). max_tokens caps the planner too, so
+     * the plan is cut short and repaired into one step: one routed decision is all this needs. */
     const char *extra[] = {"--hybrid-edge", e2e_edge_model(), "--hybrid-cloud", e2e_cloud_model(), "--hybrid-policy",
-                           pol, "--hybrid-max-steps", "3", "--hybrid-max-tokens", "400", "--hybrid-budget-tokens",
+                           pol, "--hybrid-max-steps", "3", "--hybrid-max-tokens", "24", "--hybrid-budget-tokens",
                            "100000", "--hybrid-trace", trace, NULL};
     tu_server srv;
     assert_int_equal(e2e_start(&srv, 2048, 1, extra), 0);
