@@ -82,6 +82,12 @@ static void test_family_lifecycle(void **state) {
     hflow_gguf *gdr;
     hflow_family_info fd = info_of(path("draft.gguf"), &gdr);
     assert_true(fd.tokenizer_fp == f1.tokenizer_fp);
+    assert_true(fd.is_draft);
+    assert_false(f1.is_draft);
+    assert_int_equal(hflow_family_mark_draft(path("v2.gguf"), path("v2.draft.gguf"), &err), 0);
+    hflow_family_info fmd = info_of(path("v2.draft.gguf"), NULL);
+    assert_true(fmd.is_draft);
+    assert_string_equal(fmd.version, "v2");
     int64_t n;
     assert_int_equal(hflow_gguf_get_int(gdr, "llama.block_count", &n), 0);
     assert_int_equal(n, 2);

@@ -9,6 +9,8 @@
  *   hybridflow.family.backbone_fp          u64, hash of the backbone tensors
  *   hybridflow.family.backbone_layers      u32
  *   hybridflow.family.delta_of             u64 backbone_fp, only in delta files
+ *   hybridflow.family.role                 "draft" in a derived draft (its tensors are
+ *                                          not the backbone's, so it is not verified)
  * All functions read and write files by path; nothing is kept open. */
 #ifndef HYBRIDFLOW_FAMILY_H
 #define HYBRIDFLOW_FAMILY_H
@@ -30,6 +32,7 @@ typedef struct hflow_family_info {
     uint64_t backbone_fp;    /* as stamped (0 when not stamped) */
     int32_t backbone_layers;
     uint64_t delta_of;       /* non-zero for a delta file */
+    int is_draft;            /* derived draft (early exit and/or quantized copy) */
 } hflow_family_info;
 
 /* Reads the stamp (if any) and computes the tokenizer fingerprint. */
@@ -42,6 +45,9 @@ int hflow_family_stamp(const char *in, const char *out, const char *family, cons
                        int32_t backbone_layers, hflow_error *err);
 /* Draft by early exit: the first n_layers blocks plus the output norm and head. */
 int hflow_family_derive_early_exit(const char *in, const char *out, int32_t n_layers, hflow_error *err);
+/* Copies a model marking it as a derived draft of its family (used after
+ * quantizing a target into a draft). */
+int hflow_family_mark_draft(const char *in, const char *out, hflow_error *err);
 /* Emulates a new target version (a fine-tune of the upper layers): every
  * floating-point tensor of block >= from_layer gets relative noise `noise`.
  * For tests and benchmarks only; the stamp's version is set to `version`. */

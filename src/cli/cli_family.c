@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/quantize_model.h"
 #include "hybridflow/family.h"
 
 static void usage(FILE *f) {
@@ -12,8 +13,9 @@ static void usage(FILE *f) {
             "usage:\n"
             "  hybridflow family inspect FILE.gguf...\n"
             "  hybridflow family stamp IN OUT --family NAME --version V [--backbone-layers L]\n"
-            "  hybridflow family derive-draft IN OUT --early-exit L\n"
-            "      (a quantized draft: hybridflow quantize IN OUT q8_0 keeps the family stamp)\n"
+            "  hybridflow family derive-draft IN OUT [--early-exit L] [--quantize TYPE]\n"
+            "      a draft as the first L layers + head, and/or a quantized copy (q8_0, q4_k_m, ...);\n"
+            "      the family stamp and tokenizer are kept\n"
             "  hybridflow family evolve IN OUT --version V [--from-layer L] [--noise X] [--seed S]\n"
             "      emulates a fine-tuned version (noise on upper-layer matrices), for tests/benchmarks\n"
             "  hybridflow family split TARGET --backbone BASE -o DELTA   store only changed tensors\n"
@@ -38,7 +40,10 @@ static int inspect(int argc, char **argv) {
             continue;
         }
         printf("%s\n  tokenizer fingerprint %016" PRIx64 "\n", argv[i], fi.tokenizer_fp);
-        if (fi.stamped) {
+        if (fi.stamped && fi.is_draft) {
+            printf("  draft derived from family %s, version %s (tensors are the draft's own: not verified "
+                   "against the backbone)\n", fi.name, fi.version);
+        } else if (fi.stamped) {
             uint64_t now = hflow_family_backbone_hash(g, fi.backbone_layers);
             printf("  family %s, version %s, backbone = token_embd + %d layers\n  backbone fingerprint "
                    "%016" PRIx64 " (%s)\n",
@@ -53,6 +58,21 @@ static int inspect(int argc, char **argv) {
         hflow_gguf_close(g);
     }
     return status;
+}
+
+/* Early exit, quantization, or both (early exit first, into a temporary file). */
+static int derive_draft(const char *in, const char *out, const char *layers, const char *qtype, hflow_error *err) {
+    if (!layers && !qtype) return hflow_error_set(err, HFLOW_EINVAL, "derive-draft needs --early-exit L and/or --quantize TYPE");
+    if (!qtype) return hflow_family_derive_early_exit(in, out, atoi(layers), err);
+    char tmp[4096], tmp2[4096];
+    snprintf(tmp, sizeof tmp, "%s.exit.tmp", out);
+    snprintf(tmp2, sizeof tmp2, "%s.quant.tmp", out);
+    int rc = layers ? hflow_family_derive_early_exit(in, tmp, atoi(layers), err) : 0;
+    if (!rc) rc = hflow_quantize_model(layers ? tmp : in, tmp2, qtype, 0, NULL, err);
+    if (!rc) rc = hflow_family_mark_draft(tmp2, out, err);
+    remove(tmp);
+    remove(tmp2);
+    return rc;
 }
 
 int cli_family(int argc, char **argv) {
@@ -73,7 +93,8 @@ int cli_family(int argc, char **argv) {
         rc = hflow_family_stamp(argv[2], argv[3], opt(argc, argv, "--family", NULL), opt(argc, argv, "--version", NULL),
                                 atoi(opt(argc, argv, "--backbone-layers", "0")), &err);
     else if (!strcmp(cmd, "derive-draft"))
-        rc = hflow_family_derive_early_exit(argv[2], argv[3], atoi(opt(argc, argv, "--early-exit", "0")), &err);
+        rc = derive_draft(argv[2], argv[3], opt(argc, argv, "--early-exit", NULL), opt(argc, argv, "--quantize", NULL),
+                          &err);
     else if (!strcmp(cmd, "evolve"))
         rc = hflow_family_evolve(argv[2], argv[3], atoi(opt(argc, argv, "--from-layer", "0")),
                                  (float)atof(opt(argc, argv, "--noise", "0.05")),

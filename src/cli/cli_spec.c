@@ -20,7 +20,8 @@ static void usage(FILE *f) {
             "  --virtual-time        emulated channel/target advance a clock instead of sleeping\n"
             "  --emulate-target base=S,per_token=S   stand-in speed for a larger target (in-process)\n"
             "  --temp T --top-k K --top-p P --seed S --draft-top-k K\n"
-            "  --on-link-down stop|edge   edge: continue with the draft alone (flagged as not lossless)\n"
+            "  --on-link-down stop|edge|wait[:S]   edge: continue with the draft alone (flagged as not\n"
+            "                             lossless); wait: reconnect for up to S s (default 30), lossless\n"
             "  --timeout S   per-request timeout for a server target (default 30)\n");
 }
 
@@ -79,8 +80,14 @@ static int parse_args(int argc, char **argv, spec_opts *o) {
         fprintf(stderr, "hybridflow spec: k must be auto or 1..%d, -n at least 1\n", HFLOW_SPEC_MAX_K);
         return -1;
     }
-    if (strcmp(o->on_down, "stop") && strcmp(o->on_down, "edge")) {
-        fprintf(stderr, "hybridflow spec: --on-link-down is stop or edge\n");
+    if (!strncmp(o->on_down, "wait", 4) && (o->on_down[4] == '\0' || o->on_down[4] == ':')) {
+        o->cfg.link_wait_s = o->on_down[4] == ':' ? atof(o->on_down + 5) : 30.0;
+        if (o->cfg.link_wait_s <= 0) {
+            fprintf(stderr, "hybridflow spec: --on-link-down wait:SECONDS needs a positive number\n");
+            return -1;
+        }
+    } else if (strcmp(o->on_down, "stop") && strcmp(o->on_down, "edge")) {
+        fprintf(stderr, "hybridflow spec: --on-link-down is stop, edge or wait[:SECONDS]\n");
         return -1;
     }
     o->cfg.on_link_down_edge_only = !strcmp(o->on_down, "edge");

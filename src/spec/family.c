@@ -20,6 +20,7 @@
 #define K_BBFP "hybridflow.family.backbone_fp"
 #define K_BBL "hybridflow.family.backbone_layers"
 #define K_DELTA "hybridflow.family.delta_of"
+#define K_ROLE "hybridflow.family.role"
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n) {
     const uint8_t *p = data;
@@ -74,6 +75,8 @@ int hflow_family_read(const hflow_gguf *g, hflow_family_info *out, hflow_error *
     if (!hflow_gguf_get_int(g, K_BBFP, &x)) out->backbone_fp = (uint64_t)x;
     if (!hflow_gguf_get_int(g, K_BBL, &x)) out->backbone_layers = (int32_t)x;
     if (!hflow_gguf_get_int(g, K_DELTA, &x)) out->delta_of = (uint64_t)x;
+    char role[16] = "";
+    out->is_draft = get_str(g, K_ROLE, role, sizeof role) == 0 && !strcmp(role, "draft");
     /* u64 keys read through int64: values above INT64_MAX saturate, so read raw */
     const hflow_gguf_value *val;
     if ((val = hflow_gguf_get(g, K_BBFP)) && val->type == HFLOW_GGUF_UINT64) memcpy(&out->backbone_fp, val->raw, 8);
@@ -175,7 +178,18 @@ static int exit_meta(void *p, const hflow_gguf *src, hflow_gguf_writer *w) {
     char key[96];
     if (hflow_gguf_get_str(src, "general.architecture", &arch, &len)) return HFLOW_EFORMAT;
     snprintf(key, sizeof key, "%.*s.block_count", (int)len, arch);
-    return hflow_gguf_set_u32(w, key, (uint32_t)((exit_ctx *)p)->layers);
+    int rc = hflow_gguf_set_u32(w, key, (uint32_t)((exit_ctx *)p)->layers);
+    return rc ? rc : hflow_gguf_set_str(w, K_ROLE, "draft");
+}
+
+static int draft_meta(void *p, const hflow_gguf *src, hflow_gguf_writer *w) {
+    (void)p;
+    (void)src;
+    return hflow_gguf_set_str(w, K_ROLE, "draft");
+}
+
+int hflow_family_mark_draft(const char *in, const char *out, hflow_error *err) {
+    return rewrite(in, out, NULL, draft_meta, NULL, err);
 }
 
 int hflow_family_derive_early_exit(const char *in, const char *out, int32_t n_layers, hflow_error *err) {
