@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "hybridflow/modelgen.h"
 #include "hybridflow/router.h"
 
 static int run(const char *args, char *out, size_t cap) {
@@ -132,11 +133,61 @@ static void test_train_router_subtask_level(void **state) {
                          sizeof text), 1);
 }
 
+/* --embed: the router trains on question embeddings from a (generated) local
+ * model, caches them, names the embedder in the file, and serves with it. */
+static void test_train_router_embed(void **state) {
+    (void)state;
+    char data[512], out[512], model[512], cache[512], args[3000], text[8192];
+    snprintf(data, sizeof data, "%s/cli-replay-emb.jsonl", tu_tmpdir());
+    snprintf(out, sizeof out, "%s/cli-emb.gguf", tu_tmpdir());
+    snprintf(model, sizeof model, "%s/cli-emb-tiny.gguf", tu_tmpdir());
+    snprintf(cache, sizeof cache, "%s/cli-emb-cache.jsonl", tu_tmpdir());
+    remove(cache);
+    write_replay(data);
+    hflow_gen_params gp;
+    hflow_gen_params_default(&gp);
+    assert_int_equal(hflow_gen_params_preset(&gp, "tiny", NULL), 0);
+    assert_int_equal(hflow_gen_model(&gp, model, NULL), 0);
+    snprintf(args, sizeof args,
+             "train-router --data %s --edge E --cloud C --out %s --hash-dim 64 --hidden 8 --epochs 3 "
+             "--embed %s --embed-cache %s",
+             data, out, model, cache);
+    int rc = run(args, text, sizeof text);
+    print_message("%s", text);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "embeddings: "));
+    hflow_router *r;
+    assert_int_equal(hflow_router_load(out, &r, NULL), 0);
+    assert_true(hflow_router_featurizer(r)->cfg.embed_dim > 0);
+    assert_string_equal(hflow_router_embed_endpoint(r), model);
+    hflow_router_free(r);
+    /* Every question (train and held out) is in the cache: header + 400 lines. */
+    size_t len;
+    char *c = tu_read_file(cache, &len);
+    int lines = 0;
+    for (size_t i = 0; c && i < len; i++) lines += c[i] == '\n';
+    free(c);
+    assert_int_equal(lines, 401);
+    char spec[700];
+    snprintf(spec, sizeof spec, "learned:%s", out);
+    hflow_policy *p;
+    assert_int_equal(hflow_policy_create(spec, &p, NULL), 0);
+    hflow_route_features f = {.question = "compute the integral question number 3 about things", .step_index = -1,
+                              .edge_confidence = -1};
+    hflow_route_decision d;
+    assert_int_equal(hflow_policy_decide(p, &f, &d, NULL), 0);
+    hflow_policy_free(p);
+    assert_int_equal(run("train-router --data x.jsonl --out y.gguf --edge E --cloud C --embed-cache z", text,
+                         sizeof text), 2);
+    remove(model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_router_query_level),
         cmocka_unit_test(test_train_router_tiers_selection),
         cmocka_unit_test(test_train_router_subtask_level),
+        cmocka_unit_test(test_train_router_embed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
