@@ -25,7 +25,7 @@ typedef struct memo_impl {
 static char *request_key(const hflow_request *req) {
     hflow_strbuf b;
     hflow_strbuf_init(&b);
-    hflow_strbuf_printf(&b, "max_tokens=%d\n", (int)req->max_tokens);
+    hflow_strbuf_printf(&b, "max_tokens=%d\ngrammar=%s\n", (int)req->max_tokens, req->grammar ? req->grammar : "");
     for (int i = 0; i < req->n_messages; i++)
         hflow_strbuf_printf(&b, "<%s>%s\n", req->messages[i].role ? req->messages[i].role : "",
                             req->messages[i].content ? req->messages[i].content : "");
@@ -143,6 +143,7 @@ int ev_memo_backend_create(hflow_backend *inner, hflow_backend **out, hflow_erro
     pthread_mutex_init(&im->mu, NULL);
     b->vt = &memo_vt;
     b->impl = im;
+    b->caps = inner->caps; /* requests pass through unchanged, so a constrained planner stays constrained */
     snprintf(b->name, sizeof b->name, "%s", hflow_backend_name(inner));
     snprintf(b->model, sizeof b->model, "%s", hflow_backend_model(inner));
     *out = b;
