@@ -1,11 +1,13 @@
-/* test_gemv.c - the 4-row decode kernels equal their type's dot kernel row
- * by row bit for bit (row counts with every remainder mod 4, several widths),
- * and agree with the scalar reference kernel within float rounding. */
+/* test_gemv.c - the 4-row decode kernels and the tiled prefill kernels equal
+ * their type's dot kernel bit for bit (row and token counts with every
+ * remainder of the tile sizes, several widths), and agree with the scalar
+ * reference kernel within float rounding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+#include "base/cpu.h"
 #include "engine/gemv.h"
 #include "engine/ggml_type.h"
 #include "engine/quant.h"
@@ -19,12 +21,7 @@ static float frand(void) {
     return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
 }
 
-static void check_type(uint32_t type) {
-    hflow_gemv_fn gemv = hflow_gemv_get(type);
-    if (!gemv) {
-        print_message("skipped: no gemv kernel for %s on this CPU\n", hflow_type_name(type));
-        return;
-    }
+static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
     const int64_t widths[] = {32, 96, 576};
     for (size_t wi = 0; wi < 3; wi++)
@@ -53,20 +50,96 @@ static void check_type(uint32_t type) {
         }
 }
 
+/* The chosen kernel and, when the CPU has AVX-VNNI (so the chosen one is the
+ * VNNI variant), the plain AVX2 one as well. */
+static int kernels_of(uint32_t type, int gemm, void *fns[2]) {
+    int n = 0;
+    void *best = gemm ? (void *)hflow_gemm_get(type) : (void *)hflow_gemv_get(type);
+    if (best) fns[n++] = best;
+#if defined(__x86_64__)
+    if (hflow_cpu_has_avx2_fma_f16c()) {
+        void *avx2 = gemm ? (void *)hflow_gemm_avx2(type) : (void *)hflow_gemv_avx2(type);
+        if (avx2 && avx2 != best) fns[n++] = avx2;
+    }
+#endif
+    if (!n) print_message("skipped: no %s kernel for %s on this CPU\n", gemm ? "gemm" : "gemv", hflow_type_name(type));
+    return n;
+}
+
 static void gemv_equals_dot_kernel(void **state) {
     (void)state;
-    check_type(HFLOW_TYPE_Q8_0);
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        void *fns[2];
+        int n = kernels_of(types[i], 0, fns);
+        for (int f = 0; f < n; f++) check_gemv(types[i], (hflow_gemv_fn)fns[f]);
+    }
+}
+
+/* rows x ntok outputs of the gemm kernel against one dot-kernel call per row
+ * (all tokens) and the scalar reference; y has a stride wider than rows so a
+ * write outside the tile would show. */
+static void check_gemm(uint32_t type, hflow_gemm_fn gemm, int64_t rows, int64_t cols, int64_t ntok) {
+    const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
+    size_t rs = hflow_row_size(type, cols), xs = hflow_row_size(k->act_type, cols);
+    int64_t ys = rows + 3;
+    char *w = malloc(rs * (size_t)rows), *xq = malloc(xs * (size_t)ntok);
+    float *f = malloc((size_t)cols * sizeof(float)), *y = malloc((size_t)(ys * ntok) * sizeof(float));
+    float *want = malloc((size_t)ntok * sizeof(float)), *want_ref = malloc((size_t)ntok * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) f[c] = frand();
+        assert_int_equal(hflow_quantize_row(type, f, w + (size_t)r * rs, cols), 0);
+    }
+    for (int64_t t = 0; t < ntok; t++) {
+        for (int64_t c = 0; c < cols; c++) f[c] = 4.0f * frand();
+        k->quantize_act(f, xq + (size_t)t * xs, cols);
+    }
+    for (int64_t i = 0; i < ys * ntok; i++) y[i] = -12345.0f;
+    gemm(cols, w, rs, rows, xq, xs, ntok, y, ys);
+    for (int64_t r = 0; r < rows; r++) {
+        k->dot(cols, w + (size_t)r * rs, xq, xs, (int)ntok, want);
+        ref->dot(cols, w + (size_t)r * rs, xq, xs, (int)ntok, want_ref);
+        for (int64_t t = 0; t < ntok; t++) {
+            float got = y[t * ys + r];
+            if (memcmp(&got, &want[t], sizeof got) != 0)
+                fail_msg("%s %lldx%lld, %lld tokens, row %lld token %lld: gemm %.9g vs dot kernel %.9g",
+                         hflow_type_name(type), (long long)rows, (long long)cols, (long long)ntok, (long long)r,
+                         (long long)t, got, want[t]);
+            assert_true(fabsf(got - want_ref[t]) <= 1e-4f * (1.0f + fabsf(want_ref[t])));
+        }
+    }
+    for (int64_t t = 0; t < ntok; t++)
+        for (int64_t r = rows; r < ys; r++) assert_true(y[t * ys + r] == -12345.0f);
+    free(w), free(xq), free(f), free(y), free(want), free(want_ref);
+}
+
+static void gemm_equals_dot_kernel(void **state) {
+    (void)state;
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        void *fns[2];
+        int n = kernels_of(types[i], 1, fns);
+        const int64_t widths[] = {32, 96, 576};
+        for (int f = 0; f < n; f++)
+            for (size_t wi = 0; wi < 3; wi++)
+                for (int64_t rows = 1; rows <= 9; rows++)
+                    for (int64_t ntok = 1; ntok <= 13; ntok += (ntok < 8 ? 1 : 5))
+                        check_gemm(types[i], (hflow_gemm_fn)fns[f], rows, widths[wi], ntok);
+    }
 }
 
 static void types_without_gemv_fall_back(void **state) {
     (void)state;
     assert_null(hflow_gemv_get(HFLOW_TYPE_IQ1_S));
     assert_null(hflow_gemv_get(HFLOW_TYPE_F32));
+    assert_null(hflow_gemm_get(HFLOW_TYPE_IQ1_S));
+    assert_null(hflow_gemm_get(HFLOW_TYPE_F32));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gemv_equals_dot_kernel),
+        cmocka_unit_test(gemm_equals_dot_kernel),
         cmocka_unit_test(types_without_gemv_fall_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,12 @@ typedef struct hflow_bench_result {
     /* spread: slowest and fastest repetition */
     double decode_tok_s_min, decode_tok_s_max, prefill_tok_s_min, prefill_tok_s_max;
     double cpu_util;            /* process CPU time / (wall * threads) while decoding, median */
+    double prefill_cpu_util;    /* the same while prefilling */
+    /* Tokens per second of process CPU time (all threads, including workers
+     * spinning between jobs), medians: what the code costs, nearly
+     * independent of how much of the machine other processes take. */
+    double prefill_tok_cpu_s, decode_tok_cpu_s;
+    double prefill_over_decode_cpu; /* median of per-rep prefill_tok_cpu_s / decode_tok_cpu_s */
     double peak_rss_mb;         /* largest resident set seen after prefill/decode (excludes the STREAM arrays) */
     double load_s;              /* model load time */
     double loadavg1;            /* 1-minute load average at the start (-1 when unknown) */

@@ -22,6 +22,7 @@
 #include "hybridflow/tokenizer.h"
 
 #include "backend/backend_internal.h"
+#include "backend/http_common.h"
 #include "backend/openai_wire.h"
 #include "backend/retry.h"
 #include "backend/sse.h"
@@ -63,10 +64,6 @@ typedef struct http_call {
     size_t delivered; /* bytes handed to on_delta */
     double ttft_s;
 } http_call;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_OK;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ---- receiving ---- */
 
@@ -446,16 +443,10 @@ static int build_headers(http_backend *hb, const hflow_backend_options *o, hflow
 
 /* Splits "scheme://host[:port][/path]#model" into base URL and model. */
 static int parse_endpoint(const char *endpoint, hflow_backend *b, http_backend *hb, hflow_error *err) {
-    const char *hash = strchr(endpoint, '#');
-    size_t n = hash ? (size_t)(hash - endpoint) : strlen(endpoint);
-    while (n > 0 && endpoint[n - 1] == '/') n--;
-    const char *host = strstr(endpoint, "://") + 3;
-    if (host >= endpoint + n || *host == '/')
-        return hflow_error_set(err, HFLOW_EINVAL, "endpoint '%s' has no host", endpoint);
-    if (hash && strlen(hash + 1) >= sizeof b->model)
-        return hflow_error_set(err, HFLOW_EINVAL, "model name in '%s' is too long", endpoint);
-    if (!(hb->base_url = strndup(endpoint, n))) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
-    hflow_copy_field(b->model, sizeof b->model, hash ? hash + 1 : "");
+    char base[2048];
+    int rc = hflow_endpoint_split(endpoint, base, sizeof base, b->model, sizeof b->model, err);
+    if (rc) return rc;
+    if (!(hb->base_url = strdup(base))) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     hflow_copy_field(b->name, sizeof b->name, endpoint);
     return 0;
 }
@@ -472,9 +463,8 @@ static int load_tokenizer(http_backend *hb, const char *path, hflow_error *err) 
 
 int hflow_http_backend_open(const char *endpoint, const hflow_backend_options *opts, hflow_backend **out,
                             hflow_error *err) {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
-        return hflow_error_set(err, HFLOW_EIO, "curl_global_init failed: %s", curl_easy_strerror(curl_init_rc));
+    int irc = hflow_curl_init(err);
+    if (irc) return irc;
     hflow_backend *b = calloc(1, sizeof *b);
     http_backend *hb = calloc(1, sizeof *hb);
     if (!b || !hb) {

@@ -19,15 +19,21 @@ void hflow_openai_normalize_finish(char *reason, size_t cap) {
     if (!strcmp(reason, "max_tokens")) hflow_copy_field(reason, cap, "length");
 }
 
+/* A token count from a peer: a number in [0, INT32_MAX] (a larger or
+ * negative one is garbage, and casting it would be undefined behaviour). */
+static int is_count(const cJSON *v) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 2147483647.0;
+}
+
 static void read_usage(const cJSON *root, hflow_openai_result *res) {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (!cJSON_IsObject(u)) return;
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (!cJSON_IsNumber(p) && !cJSON_IsNumber(c)) return;
+    if (!is_count(p) && !is_count(c)) return;
     res->has_usage = 1;
-    if (cJSON_IsNumber(p)) res->prompt_tokens = (int32_t)p->valuedouble;
-    if (cJSON_IsNumber(c)) res->completion_tokens = (int32_t)c->valuedouble;
+    if (is_count(p)) res->prompt_tokens = (int32_t)p->valuedouble;
+    if (is_count(c)) res->completion_tokens = (int32_t)c->valuedouble;
 }
 
 /* model, usage and choices[0].finish_reason; returns choices[0] or NULL. */
@@ -98,7 +104,9 @@ int hflow_openai_parse_chunk(const char *data, size_t len, hflow_openai_result *
     cJSON *root = cJSON_ParseWithLength(data, len);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return hflow_error_set(err, HFLOW_EFORMAT, "stream chunk is not a JSON object: %.80s", data);
+        /* data need not be NUL-terminated: print at most len bytes */
+        return hflow_error_set(err, HFLOW_EFORMAT, "stream chunk is not a JSON object: %.*s", (int)(len < 80 ? len : 80),
+                               data);
     }
     int rc = error_in(root, err, data, len);
     const cJSON *c0 = rc ? NULL : read_common(root, res);

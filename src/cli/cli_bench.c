@@ -16,20 +16,25 @@ static void usage(FILE *f) {
             "  --reps R          repetitions; medians are reported (default 3)\n"
             "  --bw-mib M        MiB per STREAM array (default 256)\n"
             "Bandwidth is measured inside every repetition, beside the model work: on a shared\n"
-            "machine compare the ratio, not the absolute figures.\n");
+            "machine compare the ratio, not the absolute figures. 'cpu N%%' is the share of the\n"
+            "asked-for cores the process got; the 'per CPU-second' line divides tokens by the\n"
+            "process's CPU time instead of wall time (worker spin included), so it does not\n"
+            "depend on other processes' load.\n");
 }
 
 static void print_result(const char *model, const hflow_bench_result *r) {
     printf("model %s: %.1f MB of weights read per token, %d threads, %d reps (load avg %.2f at start)\n", model,
            (double)r->weight_bytes / 1e6, r->threads, r->reps, r->loadavg1);
-    printf("prefill  %4d tok: %8.1f tok/s (min %.1f, max %.1f)\n", r->n_prompt, r->prefill_tok_s, r->prefill_tok_s_min,
-           r->prefill_tok_s_max);
+    printf("prefill  %4d tok: %8.1f tok/s (min %.1f, max %.1f); cpu %.0f%% of %d threads\n", r->n_prompt,
+           r->prefill_tok_s, r->prefill_tok_s_min, r->prefill_tok_s_max, 100 * r->prefill_cpu_util, r->threads);
     printf("decode   %4d tok: %8.1f tok/s (min %.1f, max %.1f); cpu %.0f%% of %d threads\n", r->n_gen,
            r->decode_tok_s, r->decode_tok_s_min, r->decode_tok_s_max, 100 * r->cpu_util, r->threads);
     printf("decode weight reads %.2f GB/s; measured triad %.2f GB/s, read %.2f GB/s\n", r->decode_gbs, r->triad_gbs,
            r->read_gbs);
     printf("ratio: %.0f%% of triad, %.0f%% of read; prefill/decode per token %.1fx\n", 100 * r->ratio_triad,
            100 * r->ratio_read, r->prefill_over_decode);
+    printf("per CPU-second (load-independent): prefill %.1f tok, decode %.1f tok; prefill/decode per token %.1fx\n",
+           r->prefill_tok_cpu_s, r->decode_tok_cpu_s, r->prefill_over_decode_cpu);
     printf("peak RSS %.1f MB; load %.2f s\n", r->peak_rss_mb, r->load_s);
 }
 

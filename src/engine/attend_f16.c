@@ -4,14 +4,17 @@
  * by first converting the f32 operand to F16, so with an F16 cache llama.cpp
  * rounds q (for K q) and the softmax weights (for V w) to half precision and
  * accumulates the products in f32. Doing the same is what brings our logits
- * to ~1e-4 of llama.cpp's (measured on ref-2L-256-f32: 2e-3 without it). */
+ * to ~1e-4 of llama.cpp's (measured on ref-2L-256-f32: 2e-3 without it).
+ * This scalar version defines the result; the AVX2 one (attend_f16_avx2.c)
+ * keeps its summation order and equals it bit for bit. */
+#include "base/cpu.h"
 #include "engine/ggml_compat.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
 
 
-void hflow_attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
-                      int head_dim, float scale, float *scores) {
+void hflow_attend_f16_ref(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                          int head_dim, float scale, float *scores) {
     float *qr = out; /* out doubles as the rounded copy of q until the V product */
     for (int d = 0; d < head_dim; d++) qr[d] = hflow_round_f16(q[d]);
     for (int j = 0; j < n_kv; j++) {
@@ -51,4 +54,15 @@ void hflow_attend_f16_ggml(float *out, const float *q, const uint16_t *k, const 
         for (int j = 0; j < n_pad; j++) col[j] = j < n_kv ? hflow_fp16_to_fp32(v[(size_t)j * stride + d]) : 0.0f;
         out[d] = batched ? hflow_ggml_dot_gemm(col, scores, n_pad) : hflow_ggml_dot_vec_f16(col, scores, n_pad);
     }
+}
+
+void hflow_attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                      int head_dim, float scale, float *scores) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx2_fma_f16c()) {
+        hflow_attend_f16_avx2(out, q, k, v, stride, n_kv, head_dim, scale, scores);
+        return;
+    }
+#endif
+    hflow_attend_f16_ref(out, q, k, v, stride, n_kv, head_dim, scale, scores);
 }

@@ -21,6 +21,7 @@
 
 typedef struct rep_figures {
     double prefill_tok_s, decode_tok_s, triad_gbs, read_gbs, cpu_util;
+    double prefill_cpu_util, prefill_tok_cpu_s, decode_tok_cpu_s;
 } rep_figures;
 
 static double cpu_time_s(void) {
@@ -79,14 +80,16 @@ static int run_rep(hflow_model *m, hflow_session *s, const int32_t *prompt, cons
     int32_t n_vocab = hflow_model_get_info(m)->n_vocab;
     int rc = hflow_session_truncate(s, 0, err);
     if (rc) return rc;
-    double t0 = hflow_now_s();
+    double c0 = cpu_time_s(), t0 = hflow_now_s();
     rc = hflow_session_decode(s, prompt, p->n_prompt, HFLOW_LOGITS_LAST, err);
     if (rc) return rc;
-    double t1 = hflow_now_s();
+    double t1 = hflow_now_s(), c1 = cpu_time_s();
     f->prefill_tok_s = p->n_prompt / (t1 - t0);
+    f->prefill_tok_cpu_s = p->n_prompt / (c1 - c0);
+    f->prefill_cpu_util = (c1 - c0) / ((t1 - t0) * hflow_pool_size(m->pool));
     double r = rss_mb();
     if (r > *rss_peak) *rss_peak = r;
-    double c0 = cpu_time_s();
+    c0 = cpu_time_s();
     t0 = hflow_now_s();
     for (int32_t i = 0; i < p->n_gen; i++) {
         int32_t tok = hflow_argmax(hflow_session_logits(s, 0), n_vocab);
@@ -94,7 +97,9 @@ static int run_rep(hflow_model *m, hflow_session *s, const int32_t *prompt, cons
     }
     t1 = hflow_now_s();
     f->decode_tok_s = p->n_gen / (t1 - t0);
-    f->cpu_util = (cpu_time_s() - c0) / ((t1 - t0) * hflow_pool_size(m->pool));
+    c1 = cpu_time_s();
+    f->cpu_util = (c1 - c0) / ((t1 - t0) * hflow_pool_size(m->pool));
+    f->decode_tok_cpu_s = p->n_gen / (c1 - c0);
     r = rss_mb();
     if (r > *rss_peak) *rss_peak = r;
     return 0;
@@ -116,6 +121,9 @@ static void summarise(const rep_figures *f, int n, hflow_bench_result *out) {
     MED(triad_gbs, triad_gbs);
     MED(read_gbs, read_gbs);
     MED(cpu_util, cpu_util);
+    MED(prefill_cpu_util, prefill_cpu_util);
+    MED(prefill_tok_cpu_s, prefill_tok_cpu_s);
+    MED(decode_tok_cpu_s, decode_tok_cpu_s);
 #undef MED
     double gb = (double)out->weight_bytes / 1e9;
     out->decode_gbs = gb * out->decode_tok_s;
@@ -127,6 +135,8 @@ static void summarise(const rep_figures *f, int n, hflow_bench_result *out) {
     out->ratio_read = median(b, n);
     for (int i = 0; i < n; i++) a[i] = f[i].prefill_tok_s / f[i].decode_tok_s;
     out->prefill_over_decode = median(a, n);
+    for (int i = 0; i < n; i++) a[i] = f[i].prefill_tok_cpu_s / f[i].decode_tok_cpu_s;
+    out->prefill_over_decode_cpu = median(a, n);
 }
 
 static int check_params(const hflow_bench_params *in, hflow_bench_params *p, hflow_error *err) {

@@ -16,9 +16,20 @@
  * elements each; x is one row in the type's activation format. */
 typedef void (*hflow_gemv_fn)(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out);
 
+/* y[t * ys + r] = dot(row r of w, token t of x) for r < nrows, t < ntok;
+ * x holds ntok rows in the activation format, x_row bytes apart. The prefill
+ * fast path: register-tiled rows x tokens, bit-identical to the dot kernel. */
+typedef void (*hflow_gemm_fn)(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, size_t x_row,
+                              int64_t ntok, float *y, int64_t ys);
+
 /* The fast path for this weight type on this CPU, or NULL (use the dot kernel). */
 hflow_gemv_fn hflow_gemv_get(uint32_t type);
-/* AVX2 table entry (gemv_avx2.c, x86-64 only): NULL for types without one. */
+hflow_gemm_fn hflow_gemm_get(uint32_t type);
+/* AVX2 table entries (gemv_avx2.c, gemm_avx2.c; x86-64 only): NULL for types without one. */
 hflow_gemv_fn hflow_gemv_avx2(uint32_t type);
+hflow_gemm_fn hflow_gemm_avx2(uint32_t type);
+/* AVX-VNNI entries (gemm_avxvnni.c; x86-64 only, call only when the CPU has it). */
+hflow_gemv_fn hflow_gemv_avxvnni(uint32_t type);
+hflow_gemm_fn hflow_gemm_avxvnni(uint32_t type);
 
 #endif

@@ -9,8 +9,9 @@
  * counter runs over the blocks of all weights in turn, so fusing q/k/v costs
  * one dispatch (one wake-up and one wait) instead of three, which is most of
  * what a small model's decode step pays besides the weight reads.
- * A single token (decode) goes through the type's 4-row gemv kernel where
- * there is one (gemv.h; identical results).
+ * A single token (decode) goes through the type's 4-row gemv kernel and
+ * several (prefill) through its register-tiled gemm kernel where the type
+ * has them (gemv.h; both give the dot kernel's results bit for bit).
  * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
  * (a few tens of KB) stays in cache while every token block passes over it,
  * so for prefill each weight byte comes from memory once per call rather than
@@ -32,6 +33,7 @@
 typedef struct {
     const hflow_dot_kernel *k;
     hflow_gemv_fn gemv; /* 4-row decode path, NULL when the type has none */
+    hflow_gemm_fn gemm; /* tiled prefill path, likewise */
     const char *W;
     size_t w_row;
     int64_t rows;
@@ -90,6 +92,11 @@ static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     for (int64_t t0 = 0; t0 < j->n_tok; t0 += TOK_BLOCK) {
         int nt = (int)(j->n_tok - t0 < TOK_BLOCK ? j->n_tok - t0 : TOK_BLOCK);
         const char *xa = pt->xa + (size_t)t0 * pt->xa_row;
+        if (pt->gemm) {
+            pt->gemm(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, xa, pt->xa_row, nt,
+                     pt->y + t0 * pt->rows + rb, pt->rows);
+            continue;
+        }
         for (int64_t r = rb; r < re; r++) {
             pt->k->dot(j->cols, pt->W + (size_t)r * pt->w_row, xa, pt->xa_row, nt, out);
             for (int t = 0; t < nt; t++) pt->y[(t0 + t) * pt->rows + r] = out[t];
@@ -117,6 +124,7 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
         mm_part *pt = &j->part[i];
         if (!(pt->k = hflow_dot_kernel_get(ops[i].type))) return HFLOW_EUNSUPPORTED;
         pt->gemv = hflow_gemv_get(ops[i].type);
+        pt->gemm = hflow_gemm_get(ops[i].type);
         pt->w_row = hflow_row_size(ops[i].type, j->cols);
         pt->xa_row = hflow_row_size(pt->k->act_type, j->cols);
         if (ops[i].rows < 0 || pt->w_row == 0 || pt->xa_row == 0) return HFLOW_EINVAL;

@@ -51,6 +51,9 @@ void hflow_softmax_ref(float *x, int n);
 void hflow_swiglu_ref(float *gate, const float *up, int n);
 void hflow_attend_ref(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                       int head_dim, float scale, float *scores);
+/* The definition of hflow_attend_f16's result: its AVX2 version equals it bit for bit. */
+void hflow_attend_f16_ref(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                          int head_dim, float scale, float *scores);
 
 /* AVX2/FMA versions (x86-64 builds only; call only when the CPU has them). */
 void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
@@ -58,5 +61,7 @@ void hflow_softmax_avx2(float *x, int n);
 void hflow_swiglu_avx2(float *gate, const float *up, int n);
 void hflow_attend_avx2(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                        int head_dim, float scale, float *scores);
+void hflow_attend_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
+                           int head_dim, float scale, float *scores);
 
 #endif

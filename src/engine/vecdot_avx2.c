@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/quant_avx2.h"
 #include "engine/quant_blocks.h"
 #include "engine/quant_unpack.h"
 #include "engine/ggml_type.h"
@@ -19,21 +20,12 @@
 
 #define GROUP 4
 
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
 }
-
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 #define XROW(x, xs, t) ((const char *)(x) + (size_t)(t) * (xs))
 
@@ -92,34 +84,9 @@ DOT_FLOAT(bf16)
 
 /* ---- 32-element blocks against Q8_0 activations ---- */
 
-/* Signed bytes q (|q| <= 127 or -128) times signed bytes y, 8 int32 lane sums as float. */
-static inline __m256 dot_s8(__m256i q, __m256i y) {
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
 /* Unsigned bytes q (<= 31) times signed bytes y. */
 static inline __m256 dot_u8(__m256i q, __m256i y) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1)));
-}
-
-static inline __m256i nibbles32(const uint8_t *qs) {
-    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f));
-    return _mm256_set_m128i(hi, lo); /* elements 0..15 low nibbles, 16..31 high */
-}
-
-/* Byte j = 0x10 when bit j of the 32-bit qh is set, else 0. */
-static inline __m256i fifth_bits32(const uint8_t *qhp) {
-    uint32_t qh;
-    memcpy(&qh, qhp, 4);
-    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
 /* Kernel body shared by Q4_0/Q5_0/Q8_0 (signed q, no offset) and Q4_1/Q5_1
@@ -154,13 +121,9 @@ static inline __m256i fifth_bits32(const uint8_t *qhp) {
         }                                                                                                \
     }
 
-DOT_BLOCKS32(q8_0, block_q8_0, 1,
-             (q = _mm256_loadu_si256((const __m256i *)a[i].qs), d = h2f(a[i].d), m = 0))
-DOT_BLOCKS32(q4_0, block_q4_0, 1,
-             (q = _mm256_sub_epi8(nibbles32(a[i].qs), _mm256_set1_epi8(8)), d = h2f(a[i].d), m = 0))
-DOT_BLOCKS32(q5_0, block_q5_0, 1,
-             (q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh)), _mm256_set1_epi8(16)),
-              d = h2f(a[i].d), m = 0))
+DOT_BLOCKS32(q8_0, block_q8_0, 1, (q = dec_q8_0(a, i, &d), m = 0))
+DOT_BLOCKS32(q4_0, block_q4_0, 1, (q = dec_q4_0(a, i, &d), m = 0))
+DOT_BLOCKS32(q5_0, block_q5_0, 1, (q = dec_q5_0(a, i, &d), m = 0))
 DOT_BLOCKS32(q4_1, block_q4_1, 0, (q = nibbles32(a[i].qs), d = h2f(a[i].d), m = h2f(a[i].m)))
 DOT_BLOCKS32(q5_1, block_q5_1, 0,
              (q = _mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh)), d = h2f(a[i].d), m = h2f(a[i].m)))

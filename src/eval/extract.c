@@ -177,6 +177,7 @@ static int letter_in_line(const char *s, size_t n, char maxl) {
 char hflow_extract_choice(const char *output, const char *const *options, int n_options) {
     if (!output) return 0;
     char maxl = (char)('A' + (n_options > 0 && n_options <= 10 ? n_options : 10) - 1);
+    if (n_options > 10) n_options = 10; /* option text may name only a letter we answer with */
     long best_pos = -1;
     int best = 0;
     const char *bs;

@@ -41,6 +41,7 @@ struct hs_server {
 typedef struct hs_conn {
     hflow_strbuf body;
     int too_large;
+    size_t discarded; /* bytes of an oversized body read and dropped */
     double t0;
     const char *route_path;
     int status;
@@ -313,13 +314,23 @@ static void dispatch(hs_server *s, hs_conn *c, hs_request *req) {
         hs_reply_error(req, 500, NULL, NULL, NULL, "internal error: %s produced no response", req->path);
 }
 
+/* An oversized body up to this size is read and dropped before the 413 is
+ * sent: a client still uploading when the server answers and closes sees a
+ * reset instead of the error object. Larger (hostile) uploads are cut off. */
+static size_t drain_limit(const hs_server *s) {
+    size_t lim = 4 * s->cfg.max_body;
+    return lim < (16u << 20) ? 16u << 20 : lim > (64u << 20) ? 64u << 20 : lim;
+}
+
+/* 0: fits; 1: too large but drainable; 2: too large to drain. */
 static int content_length_too_big(hs_server *s, struct MHD_Connection *conn) {
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl) return 0;
     char *end;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
-    return errno != 0 || n > s->cfg.max_body;
+    if (errno != 0 || n > drain_limit(s)) return 2;
+    return n > s->cfg.max_body;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -336,17 +347,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         c->t0 = hflow_now_s();
         *con_cls = c;
         active_add(s, 1);
-        if (content_length_too_big(s, conn)) c->too_large = 1;
-        else return MHD_YES;
+        int big = content_length_too_big(s, conn);
+        c->too_large = big != 0;
+        if (big != 2) return MHD_YES;
     }
     if (*upload_size && !c->too_large) {
-        if (c->body.len + *upload_size > s->cfg.max_body) c->too_large = 1;
-        else hflow_strbuf_append(&c->body, upload_data, *upload_size);
+        if (c->body.len + *upload_size > s->cfg.max_body) {
+            c->too_large = 1;
+            c->discarded = c->body.len;
+            hflow_strbuf_free(&c->body);
+        } else {
+            hflow_strbuf_append(&c->body, upload_data, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+    }
+    if (*upload_size && c->too_large && c->discarded + *upload_size <= drain_limit(s)) {
+        c->discarded += *upload_size;
         *upload_size = 0;
-        if (!c->too_large) return MHD_YES;
+        return MHD_YES;
     }
     /* Answering before the body is read makes MHD close the connection
-     * afterwards instead of reading a huge upload. */
+     * afterwards instead of reading a hostile upload. */
     if (c->too_large) {
         *upload_size = 0;
         hs_reply_error(&req, 413, NULL, NULL, "request_too_large", "request body exceeds %zu bytes",

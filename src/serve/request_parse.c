@@ -60,8 +60,14 @@ static int get_str(const cJSON *v, const char *name, char **out, serve_parse_err
     return *out ? 0 : fail(pe, name, "out of memory");
 }
 
-/* Duplicate keys are legal JSON but ambiguous (which one wins?), so they are refused. */
+/* Duplicate keys are legal JSON but ambiguous (which one wins?), so they are refused.
+ * No object we accept has more than a few dozen fields; refusing more first keeps
+ * this check from going quadratic on a hostile body (1M keys fit in 8 MB). */
+#define SERVE_MAX_FIELDS 64
 static int duplicate_key(const cJSON *obj, serve_parse_error *pe) {
+    int n = 0;
+    for (const cJSON *a = obj->child; a; a = a->next)
+        if (++n > SERVE_MAX_FIELDS) return fail(pe, "", "more than %d fields in one object", SERVE_MAX_FIELDS);
     for (const cJSON *a = obj->child; a; a = a->next)
         for (const cJSON *b = obj->child; b != a; b = b->next)
             if (a->string && b->string && !strcmp(a->string, b->string))

@@ -6,30 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/http_common.h"
 #include "spec/spec_http.h"
 
 /* Replies larger than this are not a verify verdict: refuse, don't buffer. */
 #define MAX_REPLY_BYTES (8u << 20)
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 int hflow_spec_http_init(hflow_spec_http *h, const char *endpoint, double timeout_s, hflow_error *err) {
     memset(h, 0, sizeof *h);
-    if (!endpoint || (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)))
-        return hflow_error_set(err, HFLOW_EINVAL, "spec endpoint '%s' is not http://host:port/v1#model",
-                               endpoint ? endpoint : "(null)");
-    const char *hash = strchr(endpoint, '#');
-    size_t n = hash ? (size_t)(hash - endpoint) : strlen(endpoint);
-    while (n > 0 && endpoint[n - 1] == '/') n--;
-    if (n >= sizeof h->base || (hash && strlen(hash + 1) >= sizeof h->model))
-        return hflow_error_set(err, HFLOW_EINVAL, "spec endpoint too long");
-    memcpy(h->base, endpoint, n);
-    if (hash) snprintf(h->model, sizeof h->model, "%s", hash + 1);
+    int rc = hflow_endpoint_split(endpoint, h->base, sizeof h->base, h->model, sizeof h->model, err);
+    if (rc) return rc;
     h->timeout_s = timeout_s > 0 ? timeout_s : 60;
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) return hflow_error_set(err, HFLOW_EIO, "curl_global_init failed");
+    if ((rc = hflow_curl_init(err))) return rc;
     struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
     const char *key = getenv("HYBRIDFLOW_SPEC_API_KEY");
     if (hd && key && *key) {

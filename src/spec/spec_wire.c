@@ -96,8 +96,10 @@ int hflow_spec_wire_get_verify_response(const char *json, size_t len, hflow_spec
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "token");
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "forward_ms");
     int rc = 0;
-    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(t) || a->valuedouble < 0 || t->valuedouble < 0)
-        rc = hflow_error_set(err, HFLOW_EINVAL, "verify response lacks 'accepted'/'token'");
+    /* integers in int32 range: converting a larger double would be undefined */
+    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(t) || !(a->valuedouble >= 0 && a->valuedouble <= 2147483647.0) ||
+        !(t->valuedouble >= 0 && t->valuedouble <= 2147483647.0))
+        rc = hflow_error_set(err, HFLOW_EINVAL, "verify response lacks 'accepted'/'token' (integers >= 0)");
     else {
         v->n_accepted = (int32_t)a->valuedouble;
         v->next_token = (int32_t)t->valuedouble;
@@ -162,6 +164,9 @@ static int get_num(const cJSON *v, double lo, double hi, double *out) {
 static int create_field(const cJSON *e, hflow_spec_create_req *r, hflow_error *err) {
     const char *k = e->string;
     double d = 0;
+    /* JSON allows a key twice; a second prompt would leak the first */
+    if ((!strcmp(k, "prompt_ids") && r->prompt_ids) || (!strcmp(k, "prompt") && r->prompt_text))
+        return hflow_error_set(err, HFLOW_EINVAL, "'%s' given twice in spec session request", k);
     if (!strcmp(k, "model")) {
         if (!cJSON_IsString(e) || strlen(e->valuestring) >= sizeof r->model) goto bad;
         snprintf(r->model, sizeof r->model, "%s", e->valuestring);

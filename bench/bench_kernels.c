@@ -1,0 +1,90 @@
+/* bench_kernels.c - per-kernel speed in CPU time (this thread's), on weights
+ * that stay in cache, so neither DRAM nor other processes on a shared machine
+ * enter the figure: prefill as GFLOP/s of a 1536x576 weight times 32 tokens
+ * (one matmul row block x token block, as matmul.c runs them) for the dot
+ * kernel and the tiled gemm kernel, decode as GB/s of weight rows consumed by
+ * one token for the dot kernel and the gemv kernel. "avx2" forces the AVX2
+ * tables where the CPU would pick AVX-VNNI ones. Best of 5 repetitions.
+ * Usage: bench_kernels [avx2] */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/cpu.h"
+#include "engine/gemv.h"
+#include "engine/quant.h"
+#include "engine/vecdot.h"
+
+#define ROWS 1536
+#define COLS 576
+#define NTOK 32
+#define ROW_BLOCK 16
+
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / 8388608.0f - 1.0f;
+}
+
+static void bench_type(uint32_t type, int force_avx2) {
+    const hflow_dot_kernel *k = hflow_dot_kernel_get(type);
+    hflow_gemm_fn gemm = hflow_gemm_get(type);
+    hflow_gemv_fn gemv = hflow_gemv_get(type);
+#if defined(__x86_64__)
+    if (force_avx2) gemm = hflow_gemm_avx2(type), gemv = hflow_gemv_avx2(type);
+#endif
+    size_t rs = hflow_row_size(type, COLS), xs = hflow_row_size(k->act_type, COLS);
+    char *w = malloc(rs * ROWS), *x = malloc(xs * NTOK);
+    float *f = malloc(COLS * sizeof(float)), *y = malloc(sizeof(float) * ROWS * NTOK), out[NTOK];
+    unsigned s = 1;
+    for (int r = 0; r < ROWS; r++) {
+        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        hflow_quantize_row(type, f, w + (size_t)r * rs, COLS);
+    }
+    for (int t = 0; t < NTOK; t++) {
+        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        k->quantize_act(f, x + (size_t)t * xs, COLS);
+    }
+    double best[4] = {1e9, 1e9, 1e9, 1e9};
+    for (int rep = 0; rep < 5; rep++) {
+        double t[5];
+        t[0] = cpu_s();
+        for (int it = 0; it < 5; it++)
+            for (int r = 0; r < ROWS; r++) {
+                k->dot(COLS, w + (size_t)r * rs, x, xs, NTOK, out);
+                for (int j = 0; j < NTOK; j++) y[j * ROWS + r] = out[j];
+            }
+        t[1] = cpu_s();
+        for (int it = 0; gemm && it < 5; it++)
+            for (int r = 0; r < ROWS; r += ROW_BLOCK) gemm(COLS, w + (size_t)r * rs, rs, ROW_BLOCK, x, xs, NTOK, y + r, ROWS);
+        t[2] = cpu_s();
+        for (int it = 0; it < 200; it++)
+            for (int r = 0; r < ROWS; r++) k->dot(COLS, w + (size_t)r * rs, x, xs, 1, y + r);
+        t[3] = cpu_s();
+        for (int it = 0; gemv && it < 200; it++)
+            for (int r = 0; r < ROWS; r += ROW_BLOCK) gemv(COLS, w + (size_t)r * rs, rs, ROW_BLOCK, x, y + r);
+        t[4] = cpu_s();
+        for (int i = 0; i < 4; i++)
+            if (t[i + 1] - t[i] < best[i]) best[i] = t[i + 1] - t[i];
+    }
+    double gflop = 2.0 * ROWS * COLS * NTOK * 5 * 1e-9, gb = (double)rs * ROWS * 200 * 1e-9;
+    printf("%-5s prefill GFLOP/s: dot %6.1f  gemm %6.1f | decode GB/s: dot %6.1f  gemv %6.1f\n", hflow_type_name(type),
+           gflop / best[0], gemm ? gflop / best[1] : 0.0, gb / best[2], gemv ? gb / best[3] : 0.0);
+    free(w), free(x), free(f), free(y);
+}
+
+int main(int argc, char **argv) {
+    int force_avx2 = argc > 1 && strcmp(argv[1], "avx2") == 0;
+    printf("in-cache kernel speed per CPU-second, %dx%d weights, %d tokens; tables: %s (0 = no such kernel)\n", ROWS,
+           COLS, NTOK, force_avx2 ? "avx2" : (hflow_cpu_has_avx_vnni() ? "avx-vnni" : "best available"));
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q4_0};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) bench_type(types[i], force_avx2);
+    return 0;
+}
