@@ -32,23 +32,24 @@ int main(int argc, char **argv) {
     }
     hflow_router_dataset d;
     hflow_router_dataset_init(&d);
-    for (size_t i = 0; i < all.n; i++) {
-        hflow_router_sample x = {0};
-        x.f.question = all.q[i].question;
-        x.f.task_type = all.q[i].category;
-        x.f.step_index = -1;
-        x.f.edge_confidence = -1;
-        x.group = all.q[i].id;
-        x.quality_edge = all.q[i].correct[0];
-        x.quality_cloud = all.q[i].correct[1];
-        x.cloud_tokens = all.q[i].tokens[1];
-        if (hflow_router_dataset_add(&d, &x, &err)) return 1;
+    if (hflow_router_dataset_add_replay(&d, &all, edge, cloud, 1, &err)) {
+        fprintf(stderr, "bench_router: %s\n", err.message);
+        return 1;
     }
-    const uint32_t dims[] = {1024, 4096, 16384};
-    for (size_t k = 0; k < 3; k++) {
+    /* The utility head at three hash sizes, then the documented query-level
+     * configuration (tiers + auxiliary targets, 5 networks merged). */
+    struct { uint32_t dim, hidden, ensemble; int tiers; } cfgs[] = {
+        {1024, 32, 1, 0}, {4096, 32, 1, 0}, {16384, 32, 1, 0}, {4096, 32, 5, 1}};
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         hflow_router_train_opts o;
         hflow_router_train_opts_default(&o);
-        o.feat.hash_dim = dims[k];
+        o.feat.hash_dim = cfgs[k].dim;
+        o.hidden[0] = cfgs[k].hidden;
+        o.ensemble = cfgs[k].ensemble;
+        if (cfgs[k].tiers) {
+            o.objective = HFLOW_ROUTER_OBJ_TIERS;
+            o.aux_weight = 4;
+        }
         hflow_router *r = NULL;
         hflow_router_train_report rep;
         if (hflow_router_train(&d, NULL, &o, &r, &rep, &err)) {
@@ -67,10 +68,10 @@ int main(int argc, char **argv) {
             rounds[round] = (hflow_now_s() - t0) / (double)d.n * 1e6;
         }
         qsort(rounds, 5, sizeof rounds[0], cmp_d);
-        printf("hash_dim %5u hidden %u: decision %.2f us median (min %.2f) over %zu queries; "
+        printf("%-7s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f) over %zu queries; "
                "training %.2f s (%zu samples, %u epochs, %zu params)\n",
-               dims[k], o.hidden[0], rounds[2], rounds[0], d.n, rep.seconds, rep.n_train, rep.epochs,
-               hflow_mlp_n_params(hflow_router_mlp(r)));
+               cfgs[k].tiers ? "tiers" : "utility", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
+               rounds[0], d.n, rep.seconds, rep.n_train, rep.epochs, hflow_mlp_n_params(hflow_router_mlp(r)));
         (void)clouds;
         hflow_router_free(r);
     }

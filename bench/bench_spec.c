@@ -10,6 +10,8 @@
  * Without ../shared a random-weight pair from gen-model stands in.
  *
  *   bench_spec [--tokens N] [--prompts P] [--draft-ms X] [--target base_ms,per_token_ms] [--budget J]
+ *              [--rtt MS] [--rate MBIT]   (only the cells with this RTT / rate)
+ *              [--conf-stop 1]            (adaptive: the draft-confidence stop rule)
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +47,8 @@ static int die(const hflow_error *err) {
     return 1;
 }
 
+static int conf_stop; /* --conf-stop */
+
 static int run_cell(hflow_model *draft, hflow_model *target, int32_t **prompts, const int *n_prompts, int n_p,
                     const hflow_channel_config *cc, int k, double budget, const hflow_spec_target_emulation *emu,
                     double draft_s, int n_tokens, result *out, hflow_error *err) {
@@ -59,6 +63,7 @@ static int run_cell(hflow_model *draft, hflow_model *target, int32_t **prompts, 
         hflow_spec_run_config_default(&cfg);
         cfg.ctl.fixed_k = k;
         cfg.ctl.energy_budget_j = budget;
+        cfg.ctl.confidence_stop = conf_stop;
         cfg.max_tokens = n_tokens;
         cfg.channel = &ch;
         cfg.draft_emulated_s_per_token = draft_s;
@@ -126,19 +131,22 @@ static int make_models(char *dir, hflow_model **draft, hflow_model **target, con
 
 int main(int argc, char **argv) {
     int n_tokens = 96, n_p = 4;
-    double draft_ms = 12, budget = 0;
+    double draft_ms = 12, budget = 0, only_rtt = 0, only_rate = 0;
     hflow_spec_target_emulation emu = {0.030, 0.0015};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--tokens")) n_tokens = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompts")) n_p = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--draft-ms")) draft_ms = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--budget")) budget = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rtt")) only_rtt = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate")) only_rate = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--conf-stop")) conf_stop = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--target") && sscanf(argv[i + 1], "%lf,%lf", &emu.base_s, &emu.per_token_s) == 2) {
             emu.base_s /= 1000;
             emu.per_token_s /= 1000;
         } else {
             fprintf(stderr, "usage: bench_spec [--tokens N] [--prompts P] [--draft-ms X] "
-                            "[--target base_ms,per_token_ms] [--budget J/token]\n");
+                            "[--target base_ms,per_token_ms] [--budget J/token] [--rtt MS] [--rate MBIT] [--conf-stop 0|1]\n");
             return 2;
         }
     }
@@ -161,12 +169,14 @@ int main(int argc, char **argv) {
            "(symmetric rate, no loss); %d prompts x %d tokens; device '%s'%s.\n",
            emu.base_s * 1e3, emu.per_token_s * 1e3, draft_ms, n_p, n_tokens, dev.name,
            budget > 0 ? "; adaptive with an energy budget" : "");
+    if (conf_stop) printf("Adaptive with the draft-confidence stop rule.\n");
     printf("\n| RTT ms | Mbit/s | remote AR | k=1 | k=2 | k=4 | k=8 | adaptive | adaptive/best fixed | B/token AR | B/token adaptive | J/token adaptive |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     double sum_fixed[N_FIXED] = {0}, sum_adapt = 0, worst_ratio = 1e9, max_energy = 0;
     int cells_within = 0, cells = 0;
     for (int r = 0; r < N_RTT; r++)
         for (int q = 0; q < N_RATE; q++) {
+            if ((only_rtt > 0 && RTTS_MS[r] != only_rtt) || (only_rate > 0 && RATES_MBIT[q] != only_rate)) continue;
             hflow_channel_config cc;
             char spec[128];
             snprintf(spec, sizeof spec, "rtt=%gms,rate=%gmbit", RTTS_MS[r], RATES_MBIT[q]);

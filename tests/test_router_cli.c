@@ -28,8 +28,10 @@ static void write_replay(const char *path) {
         int hard = i % 3 == 0;
         fprintf(f, "{\"id\": \"%d\", \"category\": \"%s\", \"question\": \"%s question number %d about things\", "
                    "\"models\": {\"E\": {\"correct\": %s, \"response_words\": 20}, "
-                   "\"C\": {\"correct\": true, \"response_words\": 60}}}\n",
-                i, i % 2 ? "math" : "law", hard ? "compute the integral" : "name the", i, hard ? "false" : "true");
+                   "\"C\": {\"correct\": true, \"response_words\": 60}, "
+                   "\"A\": {\"correct\": %s, \"response_words\": 9}}}\n",
+                i, i % 2 ? "math" : "law", hard ? "compute the integral" : "name the", i, hard ? "false" : "true",
+                hard ? "false" : "true");
     }
     fclose(f);
 }
@@ -67,6 +69,39 @@ static void test_train_router_query_level(void **state) {
     hflow_router_free(r);
 }
 
+/* Model selection with the tiers objective and auxiliary targets: reports on
+ * a validation split of the train ids and says the test ids were not used. */
+static void test_train_router_tiers_selection(void **state) {
+    (void)state;
+    char data[512], out[512], args[2048], text[8192];
+    snprintf(data, sizeof data, "%s/cli-replay-t.jsonl", tu_tmpdir());
+    snprintf(out, sizeof out, "%s/cli-router-t.gguf", tu_tmpdir());
+    write_replay(data);
+    snprintf(args, sizeof args,
+             "train-router --data %s --edge E --cloud C --out %s --hash-dim 128 --hidden 8 --lr 1e-2 "
+             "--objective tiers --aux-weight 1 --ensemble 2 --select-on-val 0.3 --seed 2",
+             data, out);
+    int rc = run(args, text, sizeof text);
+    print_message("%s", text);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "auxiliary targets: 1 other models' outcomes"));
+    assert_non_null(strstr(text, "test ids unused"));
+    const char *p = strstr(text, "selection (val from train ids): ");
+    assert_non_null(p);
+    size_t n_val = 0;
+    assert_int_equal(sscanf(p, "selection (val from train ids): %zu queries", &n_val), 1);
+    assert_true(n_val > 40 && n_val < 130); /* ~0.3 of the ~280 train ids */
+    p = strstr(text, "router     APGR");
+    assert_non_null(p);
+    double apgr = 0;
+    assert_int_equal(sscanf(p, "router APGR %lf", &apgr), 1);
+    assert_true(apgr > 0.75);
+    /* Cost lambdas make no sense for the tiers objective: refused. */
+    snprintf(args, sizeof args, "train-router --data %s --edge E --cloud C --out %s --objective tiers --lambda-k 0.1",
+             data, out);
+    assert_int_equal(run(args, text, sizeof text), 1);
+}
+
 static void test_train_router_subtask_level(void **state) {
     (void)state;
     char data[512], out[512], args[2048], text[8192];
@@ -100,6 +135,7 @@ static void test_train_router_subtask_level(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_router_query_level),
+        cmocka_unit_test(test_train_router_tiers_selection),
         cmocka_unit_test(test_train_router_subtask_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

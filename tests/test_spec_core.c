@@ -151,8 +151,13 @@ static void test_observe_updates_estimates(void **state) {
     hflow_spec_controller_default(&c);
     hflow_spec_estimates e;
     hflow_spec_estimates_init(&e, 0.0, 1e6, 1e6);
+    /* warm start: one early rejection pulls acceptance down, not to zero (the prior counts) */
+    hflow_spec_round_obs first = {4, 0, 0.02, 0.02, 0.1, 316, 250, 0};
+    hflow_spec_observe(&c, &e, &first);
+    assert_true(e.accept[0] > 0.3 && e.accept[0] < 0.6);
+    hflow_spec_estimates_init(&e, 0.0, 1e6, 1e6);
     /* rounds of k=4 where exactly 2 are accepted: a0, a1 -> 1, a2 -> 0 */
-    for (int r = 0; r < 30; r++) {
+    for (int r = 0; r < 60; r++) {
         hflow_spec_round_obs o = {4, 2, 0.02, 0.01 + 0.002 * 5, 0.1, 316, 250, 0};
         hflow_spec_observe(&c, &e, &o);
     }
@@ -170,6 +175,34 @@ static void test_observe_updates_estimates(void **state) {
     }
     assert_float_equal(e.t_verify_base_s, 0.01, 1e-6);
     assert_float_equal(e.t_verify_per_tok_s, 0.002, 1e-6);
+}
+
+/* The confidence stop rule: calibrated acceptance per confidence bin, and one
+ * more token only when its expected gain pays for its marginal cost. */
+static void test_confidence_stop_rule(void **state) {
+    (void)state;
+    hflow_spec_controller_config c;
+    hflow_spec_controller_default(&c);
+    hflow_device_profile dev;
+    hflow_device_profile_default(&dev);
+    hflow_spec_estimates e;
+    hflow_spec_estimates_init(&e, 0.02, 1e6, 1e6);
+    assert_float_equal(hflow_spec_conf_accept(&e, 0.7), 0.7, 1e-9); /* no data: the draft's own confidence */
+    /* confident tokens (0.95) always accepted, unsure ones (0.15) always rejected */
+    for (int r = 0; r < 200; r++) {
+        float conf[3] = {0.95f, 0.95f, 0.15f};
+        hflow_spec_observe_confidence(&c, &e, conf, 3, 2);
+    }
+    assert_true(hflow_spec_conf_accept(&e, 0.95) > 0.95);
+    assert_true(hflow_spec_conf_accept(&e, 0.15) < 0.1);
+    hflow_spec_choice round = {4, 3.0, 0.03, 0.05};
+    e.t_draft_s = 0.01;
+    assert_true(hflow_spec_keep_drafting(&c, &e, &dev, &round, 1, 0.95, 0.95));
+    assert_false(hflow_spec_keep_drafting(&c, &e, &dev, &round, 1, 0.95, 0.15));
+    assert_false(hflow_spec_keep_drafting(&c, &e, &dev, &round, c.k_max, 1.0, 0.95)); /* never past k_max */
+    /* an energy budget below the marginal token's energy per expected token stops it too */
+    c.energy_budget_j = 0.001;
+    assert_false(hflow_spec_keep_drafting(&c, &e, &dev, &round, 1, 0.95, 0.95));
 }
 
 static void test_channel_virtual_time(void **state) {
@@ -207,6 +240,7 @@ int main(void) {
         cmocka_unit_test(test_controller_follows_channel_and_acceptance),
         cmocka_unit_test(test_controller_energy_budget_and_fallback),
         cmocka_unit_test(test_observe_updates_estimates),
+        cmocka_unit_test(test_confidence_stop_rule),
         cmocka_unit_test(test_channel_virtual_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

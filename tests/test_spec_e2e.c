@@ -71,6 +71,7 @@ typedef struct {
     float temperature;
     uint64_t seed;
     int32_t max_tokens;
+    int conf_stop; /* adaptive k with the draft-confidence stop rule */
 } run_opts;
 
 static int run_spec(hflow_model *draft, hflow_model *target, const int32_t *prompt, int n_prompt, const run_opts *o,
@@ -87,6 +88,7 @@ static int run_spec(hflow_model *draft, hflow_model *target, const int32_t *prom
     hflow_spec_run_config cfg;
     hflow_spec_run_config_default(&cfg);
     cfg.ctl.fixed_k = o->k;
+    cfg.ctl.confidence_stop = o->conf_stop;
     cfg.max_tokens = o->max_tokens ? o->max_tokens : N_GEN;
     cfg.channel = o->channel ? &ch : NULL;
     cfg.on_link_down_edge_only = o->edge_only;
@@ -113,9 +115,9 @@ static double check_greedy_equality(hflow_model *draft, hflow_model *target, int
         int32_t ref[N_GEN];
         int32_t n_ref = greedy_reference(target, prompt, n_prompt, N_GEN, ref);
         for (int c = 0; c < 2; c++)
-            for (int32_t k = 0; k <= 8; k++) {
+            for (int32_t k = -1; k <= 8; k++) { /* -1: adaptive with the confidence stop rule, 0: adaptive */
                 if (c == 1 && k != 0 && k != 3) continue; /* the channel changes timing, not tokens */
-                run_opts o = {.k = k, .channel = channels[c]};
+                run_opts o = {.k = k < 0 ? 0 : k, .channel = channels[c], .conf_stop = k < 0};
                 int32_t *out = NULL;
                 hflow_spec_stats st;
                 hflow_error err = {0};
@@ -284,7 +286,9 @@ static void test_sampling_matches_target(void **state) {
     /* speculative sampling, k = 2 so positions 0..2 mix drafted, corrected and bonus tokens */
     int eos = hflow_vocab_eos(hflow_model_vocab(target));
     for (int r = 0; r < RUNS; r++) {
-        run_opts o = {.k = 2, .temperature = temp, .seed = 5000 + (uint64_t)r, .max_tokens = POS};
+        /* odd runs: adaptive k with the confidence stop rule (also lossless) */
+        run_opts o = {.k = r % 2 ? 0 : 2, .temperature = temp, .seed = 5000 + (uint64_t)r, .max_tokens = POS,
+                      .conf_stop = r % 2};
         int32_t *out = NULL;
         hflow_spec_stats st;
         if (run_spec(d_early, target, prompt, n_prompt, &o, &out, &st, &err)) fail_msg("%s", err.message);

@@ -149,14 +149,27 @@ double hflow_quantile(const double *v, size_t n, double q);
 typedef struct hflow_replay_query {
     char *id;
     char *category;
-    char *question;
+    char *question;             /* the stem */
+    char **options;             /* answer options (owned), NULL when the line has none */
+    int n_options;
+    char *prompt;               /* stem + "A. option" lines exactly as the live eval renders
+                                 * them (the text a router sees at serving time); owned */
     int correct[2];             /* [edge, cloud] */
     double tokens[2];           /* completion tokens (estimated from words when absent) */
+    /* Every recorded model's correctness on this question, indexed like the
+     * set's `models` (1, 0, or -1 when absent; indices >= n_outcomes absent).
+     * These are LABELS: a scorer must never read them for the query it
+     * scores; a trainer may use them on training ids only. Owned. */
+    signed char *outcomes;
+    size_t n_outcomes;
 } hflow_replay_query;
 
 typedef struct hflow_replay_set {
     hflow_replay_query *q;      /* owned */
     size_t n;
+    char **models;              /* every model name seen, in first-seen order (owned by the loaded set;
+                                 * split outputs borrow it) */
+    size_t n_models;
 } hflow_replay_set;
 
 /* Loads a replay JSONL file keeping the two named models. Lines lacking
@@ -166,6 +179,21 @@ int hflow_replay_load(const char *path, const char *edge_model, const char *clou
 void hflow_replay_set_free(hflow_replay_set *s);
 /* Tokens estimated from a word count (about 1.33 tokens per English word). */
 double hflow_tokens_from_words(double words);
+
+/* The routing features of a replay query, exactly as a live query-level
+ * decision sees it: the rendered prompt (stem + options; the stem when
+ * prompt is NULL) as the question, the category as task_type, step_index -1,
+ * one step that is both first and last, no confidence, zero budget. The ONE
+ * builder of query-level features: replay scoring of policies, train-router
+ * and the benchmarks all call it, so training and serving see the same
+ * text. Strings are borrowed from q. */
+struct hflow_route_features;
+void hflow_replay_query_features(const hflow_replay_query *q, struct hflow_route_features *f);
+/* The same from the parts, for live query-level routing (eval's routed
+ * calls): `prompt` is the text the model gets (stem + rendered options),
+ * `category` the question's category (NULL allowed). hflow_replay_query_features
+ * calls this, so a router trained on replay sees live queries identically. */
+void hflow_query_route_features(const char *prompt, const char *category, struct hflow_route_features *f);
 
 /* Deterministic split by question id: the query belongs to the test split
  * when hash(seed, id) falls below test_fraction. Both outputs borrow the

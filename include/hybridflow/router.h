@@ -17,7 +17,8 @@
  * by training and serving), mlp.c (the network), train.c (AdamW training with
  * the budget-penalised loss), utility_policy.c (decisions, calibration and the
  * route.h policy), router_io.c (GGUF save/load), router_data.c (training
- * data; profile JSONL; query-level replay files come from eval.h). See docs/ROUTER.md.
+ * data; profile JSONL), router_replay.c (query-level samples from eval.h's
+ * replay sets). See docs/ROUTER.md.
  *
  * Ownership: every create, load and train call returns an object the caller frees
  * with the matching *_free. Strings passed in are copied unless stated. */
@@ -44,6 +45,8 @@ typedef struct hflow_router_feature_config {
     uint32_t hash_dim;     /* hashed word/word-pair buckets (>= 1) */
     uint32_t hash_seed;    /* salts the hash */
     int bigrams;           /* 1: hash adjacent word pairs too */
+    int shape_tokens;      /* 1: also hash a token per word holding a digit and per formula symbol
+                            * (= + * / ^ < > % $ \ _ { } |); default 1, 0 for files that predate it */
     int n_types;           /* task-type vocabulary; unknown types fall into slot n_types */
     char types[HFLOW_ROUTER_MAX_TYPES][HFLOW_ROUTER_TYPE_LEN];
     uint32_t embed_dim;    /* caller-supplied dense embedding length, 0 = none */
@@ -90,7 +93,8 @@ int hflow_featurize(const hflow_featurizer *fz, const hflow_route_features *f, c
 
 enum hflow_mlp_act { HFLOW_ACT_RELU = 0, HFLOW_ACT_GELU = 1 };
 
-/* Fully connected net n_in -> hidden... -> 1. Weights of layer l are stored
+/* Fully connected net n_in -> hidden... -> n_out (1 for the utility head;
+ * 2 + auxiliary tasks for the tiers head, see hflow_router_train_opts). Weights of layer l are stored
  * input-major, w[l][i * n_out + o], so a sparse input row adds one contiguous
  * weight row per non-zero feature. */
 typedef struct hflow_mlp {
@@ -105,10 +109,15 @@ typedef struct hflow_mlp {
 /* Allocates and initialises (He-uniform, from `seed`). */
 int hflow_mlp_init(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, int act, uint64_t seed,
                    hflow_error *err);
+/* The same with n_out outputs (1 <= n_out <= 1024). */
+int hflow_mlp_init_n(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, uint32_t n_out, int act,
+                     uint64_t seed, hflow_error *err);
 void hflow_mlp_free(hflow_mlp *m);
 size_t hflow_mlp_n_params(const hflow_mlp *m);
 /* Scalar output for one feature vector (sparse first layer). Thread-safe. */
 float hflow_mlp_forward(const hflow_mlp *m, const hflow_router_fvec *x);
+/* Every output (size[n_hidden+1] floats) for one feature vector. Thread-safe. */
+void hflow_mlp_forward_all(const hflow_mlp *m, const hflow_router_fvec *x, float *out);
 
 /* ---------------------------------------------------------------- router */
 
@@ -158,20 +167,35 @@ typedef struct hflow_router_sample {
     double quality_edge, quality_cloud;   /* in [0, 1] */
     double latency_edge, latency_cloud;   /* seconds (0 when unknown) */
     double cloud_tokens;                  /* tokens billed by the cloud */
+    /* NULL or aux_dim training-only targets in [0, 1] (-1 = missing): e.g.
+     * other models' correctness on this question. Labels, never features:
+     * only the tiers objective reads them, as extra outputs to predict. */
+    const float *aux;
 } hflow_router_sample;
 
 typedef struct hflow_router_dataset {
     hflow_router_sample *s;
     size_t n, cap;
     uint32_t embed_dim;
+    uint32_t aux_dim;        /* length of every sample's aux (0 = none); set before adding */
     char **strings; size_t n_strings, cap_strings; /* owned copies */
     float **vecs; size_t n_vecs, cap_vecs;
 } hflow_router_dataset;
 
 void hflow_router_dataset_init(hflow_router_dataset *d);
 void hflow_router_dataset_free(hflow_router_dataset *d);
-/* Appends a copy of `s` (strings and embedding copied). */
+/* Appends a copy of `s` (strings, embedding and aux copied). */
 int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample *s, hflow_error *err);
+
+/* Query-level samples from a replay set (include/hybridflow/eval.h; pass
+ * only the TRAINING split): features from hflow_replay_query_features, the
+ * edge/cloud outcomes as qualities, cloud tokens. with_aux != 0 also stores
+ * every other recorded model's correctness on the question as aux targets
+ * (sets d->aux_dim; -1 where a model is absent). Errors when d already holds
+ * samples with another aux length. */
+struct hflow_replay_set;
+int hflow_router_dataset_add_replay(hflow_router_dataset *d, const struct hflow_replay_set *s, const char *edge,
+                                    const char *cloud, int with_aux, hflow_error *err);
 
 /* Subtask-level samples from a profile JSONL (format in docs/ROUTER.md). */
 int hflow_router_load_profile(const char *path, hflow_router_dataset *d, hflow_error *err);
@@ -185,8 +209,20 @@ void hflow_router_split_by_group(const hflow_router_dataset *d, double frac, uin
 
 /* ---------------------------------------------------------------- training */
 
+/* Training objectives. UTILITY: one output regressed on dU with the Huber
+ * loss. TIERS: outputs are logits of P(edge correct), P(cloud correct) and,
+ * when aux_weight > 0, of every aux target; loss = binary cross-entropy on
+ * q_edge, q_cloud (+ aux_weight x mean BCE of the known aux targets); the
+ * score is lambda_q (P(cloud) - P(edge)) (latency/token lambdas must be 0). */
+enum hflow_router_objective { HFLOW_ROUTER_OBJ_UTILITY = 0, HFLOW_ROUTER_OBJ_TIERS = 1 };
+
 typedef struct hflow_router_train_opts {
     hflow_router_feature_config feat;
+    int objective;              /* enum hflow_router_objective */
+    float aux_weight;           /* TIERS: weight of the auxiliary targets (0 = none) */
+    uint32_t ensemble;          /* > 1: train this many networks (seeds seed + 7919 k, each with its own
+                                 * validation split) and merge them into one network whose outputs are
+                                 * their average (needs <= 1 hidden layer); 0/1 = one network */
     uint32_t n_hidden;
     uint32_t hidden[HFLOW_ROUTER_MAX_HIDDEN];
     int act;                    /* enum hflow_mlp_act */
@@ -232,6 +268,10 @@ typedef struct hflow_router_batch {
     const float *tokens;     /* cloud tokens */
     const float *lat_edge, *lat_cloud;
     const float *delta_t;    /* per-sample threshold in p_cloud; NULL = o->decision.delta0 */
+    /* TIERS objective only: */
+    const float *q_edge, *q_cloud;   /* quality labels in [0, 1] */
+    const float *const *aux;         /* NULL or per-sample NULL / n_aux targets (-1 = missing) */
+    uint32_t n_aux;                  /* = outputs - 2 */
 } hflow_router_batch;
 double hflow_router_loss_grad(const hflow_mlp *m, const hflow_router_batch *b, const hflow_router_train_opts *o,
                               hflow_mlp *grads);

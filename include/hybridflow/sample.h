@@ -56,6 +56,13 @@ int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_
  * sampler exactly. */
 void hflow_sampler_probs(hflow_sampler *s, const float *logits, float *probs);
 
+/* The logprob of `token` and the top n_top (0..HFLOW_MAX_TOP_LOGPROBS)
+ * alternatives under the raw log-softmax of logits, as the sampler reports
+ * them; lsm is caller scratch of n_vocab floats. Used for tokens the model did
+ * not sample (a prompt's own tokens, teacher forcing). */
+void hflow_token_logprobs_fill(const float *logits, int32_t n_vocab, int32_t token, int n_top, float *lsm,
+                               hflow_token_logprobs *lp);
+
 /* log-softmax of logits into out (n values). */
 void hflow_log_softmax(const float *logits, int n, float *out);
 /* Index of the largest logit (first on ties). */

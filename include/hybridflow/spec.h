@@ -89,7 +89,11 @@ typedef struct hflow_spec_controller_config {
     int bytes_per_stream_token; /* downlink bytes per token of plain remote streaming (k = 0) */
     int32_t stream_chunk;       /* tokens per k = 0 request at least (one RTT per chunk); default 16 */
     int32_t probe_every;        /* after this many k = 0 chunks in a row, one speculative round (default 4) */
+    int confidence_stop;        /* adaptive k: stop drafting early on the draft's own confidence
+                                   (hflow_spec_keep_drafting); default off, see docs/BENCHMARKS.md */
 } hflow_spec_controller_config;
+
+#define HFLOW_SPEC_CONF_BINS 10
 
 /* Online estimates, updated after every round. */
 typedef struct hflow_spec_estimates {
@@ -103,6 +107,13 @@ typedef struct hflow_spec_estimates {
     double up_bps, down_bps;    /* bytes per second */
     int32_t rounds;
     double ls_verify[5];        /* weighted sums for the verify-time fit (see controller.c) */
+    /* acceptance as a function of the draft's own confidence (its top
+     * probability), in HFLOW_SPEC_CONF_BINS equal bins: decayed counts of
+     * verified draft tokens and of accepted ones (see hflow_spec_keep_drafting) */
+    double conf_n[HFLOW_SPEC_CONF_BINS], conf_acc[HFLOW_SPEC_CONF_BINS];
+    double conf_total;
+    /* realised speculative rounds: decayed sums of wall time (drafting + waiting) and tokens decided */
+    double spec_time_sum, spec_tokens_sum;
 } hflow_spec_estimates;
 
 typedef struct hflow_spec_round_obs {
@@ -140,6 +151,31 @@ void hflow_spec_round_cost(const hflow_spec_controller_config *c, const hflow_sp
  * has been observed). */
 void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
                          const hflow_device_profile *dev, hflow_spec_choice *out);
+
+/* ---- the draft's confidence (adaptive k only) ----
+ * Within a round the edge may stop drafting early: before drafting position j
+ * (0-based, j >= 1) with the draft's top probability `conf` there, it asks
+ * whether one more token pays. The acceptance of that token is estimated from
+ * the draft's confidence, calibrated online (per confidence bin: accepted /
+ * verified, with a prior of `conf` itself worth two observations); p_run is the
+ * estimated probability that every token drafted so far is accepted. One more
+ * token adds p_run x a(conf) expected tokens at a marginal cost (drafting,
+ * upload, the verify's per-token time, and lambda x their energy); it is
+ * drafted when that gain, priced at the cost per token that speculative rounds
+ * actually achieved so far (before any: `round`'s estimate, from
+ * hflow_spec_choose_k), covers the marginal cost, and, with an energy budget,
+ * when its marginal energy per expected token fits the budget. Pricing at the
+ * realised rate makes the rule converge on the best achievable one: a rule that
+ * stops too early lowers the rate, which raises the price of a token, which
+ * makes it draft further (and the other way round). */
+double hflow_spec_conf_accept(const hflow_spec_estimates *e, double conf);
+/* After a verify: conf[0..k) of the drafted tokens; positions <= n_accepted
+ * were verified (the one at n_accepted rejected, when n_accepted < k). */
+void hflow_spec_observe_confidence(const hflow_spec_controller_config *c, hflow_spec_estimates *e, const float *conf,
+                                   int32_t k, int32_t n_accepted);
+int hflow_spec_keep_drafting(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
+                             const hflow_device_profile *dev, const hflow_spec_choice *round, int32_t j, double p_run,
+                             double conf);
 
 /* Tokens per k = 0 request: >= stream_chunk, longer on long round trips so the
  * RTT paid per chunk stays small, <= 8 x stream_chunk. */

@@ -11,7 +11,8 @@
 
 typedef struct tr_args {
     const char *data, *level, *edge, *cloud, *out;
-    double target_share, test_frac;
+    double target_share, test_frac, select_frac;
+    uint64_t split_seed;
     hflow_router_train_opts o;
 } tr_args;
 
@@ -19,10 +20,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hybridflow train-router --data FILE --out ROUTER.gguf [--level query|subtask]\n"
             "         [--edge NAME --cloud NAME]   (query level: models in the replay file)\n"
-            "         [--target-cloud-share X] [--seed S] [--test-frac F (0.3)]\n"
+            "         [--target-cloud-share X] [--seed S] [--test-frac F (0.3)] [--split-seed S (1)]\n"
+            "         [--select-on-val F]  (model selection: hold out F of the TRAIN ids and report on them;\n"
+            "                               the test split is not touched)\n"
             "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
-            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--verbose]\n");
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens] [--verbose]\n"
+            "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
+            "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
+            "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -42,9 +48,9 @@ static int parse_hidden(const char *s, hflow_router_train_opts *o) {
 static float *float_flag(tr_args *a, const char *name) {
     hflow_router_train_opts *o = &a->o;
     static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
-                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max"};
+                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight"};
     float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
-                    &o->lambda_L, &o->L_max};
+                    &o->lambda_L, &o->L_max, &o->aux_weight};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return ptr[i];
     return NULL;
@@ -55,6 +61,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
     a->level = "query";
     a->target_share = -1;
     a->test_frac = 0.3;
+    a->split_seed = 1;
     hflow_router_train_opts_default(&a->o);
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -62,6 +69,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) return 1;
         if (!strcmp(f, "--verbose")) { a->o.verbose = 1; continue; }
         if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
+        if (!strcmp(f, "--no-shape-tokens")) { a->o.feat.shape_tokens = 0; continue; }
         if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
         i++;
         if (!strcmp(f, "--data")) a->data = v;
@@ -72,10 +80,20 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--target-cloud-share")) a->target_share = atof(v);
         else if (!strcmp(f, "--test-frac")) a->test_frac = atof(v);
         else if (!strcmp(f, "--seed")) a->o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--split-seed")) a->split_seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--select-on-val")) a->select_frac = atof(v);
         else if (!strcmp(f, "--hash-dim")) a->o.feat.hash_dim = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--ensemble")) a->o.ensemble = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--val-frac")) a->o.val_frac = (float)atof(v);
+        else if (!strcmp(f, "--patience")) a->o.patience = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--act")) a->o.act = !strcmp(v, "gelu") ? HFLOW_ACT_GELU : HFLOW_ACT_RELU;
+        else if (!strcmp(f, "--objective")) {
+            if (!strcmp(v, "utility")) a->o.objective = HFLOW_ROUTER_OBJ_UTILITY;
+            else if (!strcmp(v, "tiers")) a->o.objective = HFLOW_ROUTER_OBJ_TIERS;
+            else { fprintf(stderr, "train-router: --objective utility|tiers\n"); return -1; }
+        }
         else if (!strcmp(f, "--hidden")) {
             if (parse_hidden(v, &a->o)) { fprintf(stderr, "train-router: bad --hidden '%s'\n", v); return -1; }
         } else if ((fp = float_flag(a, f))) *fp = (float)atof(v);
@@ -91,37 +109,27 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         return -1;
     }
     if (!(a->test_frac > 0 && a->test_frac < 1)) { fprintf(stderr, "train-router: --test-frac in (0,1)\n"); return -1; }
+    if (!(a->select_frac >= 0 && a->select_frac < 1)) { fprintf(stderr, "train-router: --select-on-val in [0,1)\n"); return -1; }
     return 0;
 }
 
 /* ---- query level: replay file through eval's loader, split and metrics ---- */
 
-static void query_features(const hflow_replay_query *q, hflow_route_features *f) {
-    memset(f, 0, sizeof *f);
-    f->question = q->question;
-    f->task_type = q->category;
-    f->step_index = -1;
-    f->edge_confidence = -1;
-}
-
-static int add_queries(const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
-    for (size_t i = 0; i < s->n; i++) {
-        hflow_router_sample x = {0};
-        query_features(&s->q[i], &x.f);
-        x.group = s->q[i].id;
-        x.quality_edge = s->q[i].correct[0];
-        x.quality_cloud = s->q[i].correct[1];
-        x.cloud_tokens = s->q[i].tokens[1];
-        int rc = hflow_router_dataset_add(d, &x, err);
-        if (rc) return rc;
-    }
-    return 0;
+/* Training samples from the TRAIN split only. With the tiers objective and
+ * an aux weight, the other models' outcomes on these training questions
+ * become extra targets (labels of training ids; never features). */
+static int add_queries(const tr_args *a, const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
+    int with_aux = a->o.objective == HFLOW_ROUTER_OBJ_TIERS && a->o.aux_weight > 0;
+    int rc = hflow_router_dataset_add_replay(d, s, a->edge, a->cloud, with_aux, err);
+    if (!rc && d->aux_dim > 0)
+        printf("auxiliary targets: %u other models' outcomes on the training questions\n", d->aux_dim);
+    return rc;
 }
 
 /* The router as an eval replay scorer: its utility score ranks queries. */
 static double router_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
     hflow_route_features f;
-    query_features(q, &f);
+    hflow_replay_query_features(q, &f);
     float v = 0;
     if (hflow_router_score(s->impl, &f, NULL, &v, NULL) != 0) return 0;
     return v;
@@ -132,7 +140,7 @@ static void print_curve(const hflow_replay_curve *c) {
 }
 
 static int held_out_report(hflow_router *r, const hflow_replay_set *train, const hflow_replay_set *test,
-                           hflow_error *err) {
+                           const char *what, hflow_error *err) {
     hflow_replay_scorer rs = {.score = router_score, .impl = r};
     snprintf(rs.name, sizeof rs.name, "router");
     hflow_replay_scorer *cat = NULL;
@@ -143,14 +151,14 @@ static int held_out_report(hflow_router *r, const hflow_replay_set *train, const
     if (!rc) rc = hflow_replay_curve_compute(test, cat, &cc, err);
     if (!rc) rc = hflow_replay_curve_random(test, &cd, err);
     if (!rc) {
-        printf("held-out: %zu queries, edge acc %.3f, cloud acc %.3f\n", test->n, cr.acc_edge, cr.acc_cloud);
+        printf("%s: %zu queries, edge acc %.3f, cloud acc %.3f\n", what, test->n, cr.acc_edge, cr.acc_cloud);
         print_curve(&cr);
         print_curve(&cc);
         print_curve(&cd);
         size_t clouds = 0;
         for (size_t i = 0; i < test->n; i++) {
             hflow_route_features f;
-            query_features(&test->q[i], &f);
+            hflow_replay_query_features(&test->q[i], &f);
             hflow_route_decision dec;
             if ((rc = hflow_router_decide(r, &f, NULL, 0, 0, &dec, err)) != 0) break;
             clouds += dec.tier == HFLOW_TIER_CLOUD;
@@ -165,18 +173,37 @@ static int held_out_report(hflow_router *r, const hflow_replay_set *train, const
     return rc;
 }
 
+/* Model selection: replaces (train, test) by (train minus V, V) with V a
+ * split of the TRAIN ids (own salt), so choosing settings on V never sees a
+ * test id. The test split's array is dropped (its queries stay in `all`). */
+#define SELECT_SALT 0x73656c656374ull
+static int carve_selection(const tr_args *a, hflow_replay_set *train, hflow_replay_set *test, hflow_error *err) {
+    hflow_replay_set fit = {0}, val = {0};
+    int rc = hflow_replay_split(train, a->select_frac, a->o.seed ^ SELECT_SALT, &fit, &val, err);
+    if (rc) return rc;
+    printf("selection mode: fit %zu, validation %zu (from train ids; %zu test ids unused)\n", fit.n, val.n, test->n);
+    hflow_replay_split_free(train);
+    hflow_replay_split_free(test);
+    *train = fit;
+    *test = val;
+    return 0;
+}
+
 static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
     hflow_replay_set all = {0}, train = {0}, test = {0};
     hflow_router_dataset d;
     hflow_router_dataset_init(&d);
     size_t skipped = 0;
     int rc = hflow_replay_load(a->data, a->edge, a->cloud, &all, &skipped, err);
-    if (!rc) rc = hflow_replay_split(&all, a->test_frac, a->o.seed, &train, &test, err);
-    if (!rc) rc = add_queries(&train, &d, err);
+    if (!rc) rc = hflow_replay_split(&all, a->test_frac, a->split_seed, &train, &test, err);
+    if (!rc) {
+        printf("replay %s: %zu queries (%zu skipped), train %zu, held out %zu (by id, split seed %llu)\n", a->data,
+               all.n, skipped, train.n, test.n, (unsigned long long)a->split_seed);
+        if (a->select_frac > 0) rc = carve_selection(a, &train, &test, err);
+    }
+    if (!rc) rc = add_queries(a, &train, &d, err);
     hflow_router_train_report rep = {0};
     if (!rc) {
-        printf("replay %s: %zu queries (%zu skipped), train %zu, held out %zu (by id)\n", a->data, all.n, skipped,
-               train.n, test.n);
         rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);
     }
     if (!rc) {
@@ -184,7 +211,8 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
                rep.epochs, rep.best_epoch, rep.val_loss, rep.seconds);
         if (a->target_share >= 0) rc = hflow_router_calibrate(*r, &d, NULL, a->target_share, err);
     }
-    if (!rc) rc = held_out_report(*r, &train, &test, err);
+    if (!rc) rc = held_out_report(*r, &train, &test, a->select_frac > 0 ? "selection (val from train ids)" : "held-out",
+                                  err);
     hflow_router_dataset_free(&d);
     hflow_replay_split_free(&train);
     hflow_replay_split_free(&test);

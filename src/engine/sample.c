@@ -218,13 +218,16 @@ static int32_t draw(hflow_sampler *s, const cand *c, int n) {
     return c[0].id;
 }
 
-static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen, hflow_token_logprobs *lp) {
-    hflow_log_softmax(logits, s->n_vocab, s->lsm);
-    lp->id = chosen;
-    lp->logprob = s->lsm[chosen];
-    int n_top = s->p.n_top_logprobs, have = 0;
-    for (int32_t i = 0; i < s->n_vocab; i++) { /* insertion into a short sorted list */
-        float v = s->lsm[i];
+void hflow_token_logprobs_fill(const float *logits, int32_t n_vocab, int32_t token, int n_top, float *lsm,
+                               hflow_token_logprobs *lp) {
+    hflow_log_softmax(logits, n_vocab, lsm);
+    if (n_top < 0) n_top = 0;
+    if (n_top > HFLOW_MAX_TOP_LOGPROBS) n_top = HFLOW_MAX_TOP_LOGPROBS;
+    lp->id = token;
+    lp->logprob = lsm[token];
+    int have = 0;
+    for (int32_t i = 0; i < n_vocab; i++) { /* insertion into a short sorted list */
+        float v = lsm[i];
         if (have == n_top && (n_top == 0 || v <= lp->top_logprobs[n_top - 1])) continue;
         int j = have < n_top ? have++ : n_top - 1;
         while (j > 0 && lp->top_logprobs[j - 1] < v) {
@@ -236,6 +239,10 @@ static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen,
         lp->top_ids[j] = i;
     }
     lp->n_top = have;
+}
+
+static void fill_logprobs(hflow_sampler *s, const float *logits, int32_t chosen, hflow_token_logprobs *lp) {
+    hflow_token_logprobs_fill(logits, s->n_vocab, chosen, s->p.n_top_logprobs, s->lsm, lp);
 }
 
 /* Runs top-k, temperature, top-p and min-p over s->work: the kept candidates

@@ -90,21 +90,6 @@ static int parse_inline_options(const char *text, hflow_eval_item *it) {
     return 0;
 }
 
-static char *render_question(const char *q, const cJSON *options) {
-    hflow_strbuf b;
-    hflow_strbuf_init(&b);
-    hflow_strbuf_puts(&b, q);
-    hflow_strbuf_puts(&b, "\n");
-    int i = 0;
-    cJSON *o;
-    cJSON_ArrayForEach(o, options) {
-        if (i == 0) hflow_strbuf_puts(&b, "\n");
-        hflow_strbuf_printf(&b, "%c. %s\n", 'A' + i, cJSON_IsString(o) ? o->valuestring : "");
-        i++;
-    }
-    return b.oom ? (hflow_strbuf_free(&b), NULL) : hflow_strbuf_take(&b);
-}
-
 static int copy_options(const cJSON *options, hflow_eval_item *it) {
     int n = cJSON_GetArraySize(options);
     it->options = calloc((size_t)(n ? n : 1), sizeof *it->options);
@@ -186,7 +171,7 @@ static int item_from_json(const cJSON *o, size_t index, hflow_eval_item *it, con
     int fail = !it->id;
     if (cJSON_IsArray(opts)) {
         if (cJSON_GetArraySize(opts) > 10) return hflow_error_set(err, HFLOW_EFORMAT, "%s: more than 10 options", where);
-        it->question = render_question(q->valuestring, opts);
+        it->question = ev_render_question(q->valuestring, opts);
         fail |= !it->question || copy_options(opts, it) != 0;
     } else {
         it->question = ev_strdup(q->valuestring);

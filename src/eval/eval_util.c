@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "base/strbuf.h"
+
 char *ev_strdup(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s);
@@ -63,4 +67,19 @@ char *ev_trim(char *s) {
     while (isspace((unsigned char)s[i])) i++;
     if (i) memmove(s, s + i, n - i + 1);
     return s;
+}
+
+char *ev_render_question(const char *stem, const cJSON *options) {
+    hflow_strbuf b;
+    hflow_strbuf_init(&b);
+    hflow_strbuf_puts(&b, stem ? stem : "");
+    hflow_strbuf_puts(&b, "\n");
+    int i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, options) {
+        if (i == 0) hflow_strbuf_puts(&b, "\n");
+        hflow_strbuf_printf(&b, "%c. %s\n", 'A' + i, cJSON_IsString(o) ? o->valuestring : "");
+        i++;
+    }
+    return b.oom ? (hflow_strbuf_free(&b), NULL) : hflow_strbuf_take(&b);
 }

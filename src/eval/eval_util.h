@@ -13,6 +13,12 @@ int ev_read_file(const char *path, char **out, size_t *len, hflow_error *err);
 int ev_line_of(const char *text, size_t off);
 /* ASCII lower-case copy of n bytes into a fresh string; caller frees. */
 char *ev_lower_n(const char *s, size_t n);
+struct cJSON;
+/* A multiple-choice question as the model sees it: the stem, a blank line,
+ * then "A. option" lines (options: a JSON array of strings; NULL or empty =
+ * the stem alone plus a newline). The live eval prompt and the replay
+ * loader's routing text both come from here. Caller frees; NULL on OOM. */
+char *ev_render_question(const char *stem, const struct cJSON *options);
 /* Trims ASCII whitespace at both ends, in place; returns s. */
 char *ev_trim(char *s);
 

@@ -136,15 +136,13 @@ static int single_call(ev_run_ctx *c, int tier, const char *tmpl, const hflow_ev
     return rc == HFLOW_ECANCELLED && cancelled(c) ? HFLOW_ECANCELLED : 0;
 }
 
-/* Query-level routing: the policy sees the question as one step (index -1). */
+/* Query-level routing: the policy sees the question as one step (index -1),
+ * built by the same function as replay scoring and replay-trained routers
+ * (the rendered prompt, the category as task type). */
 static int routed_call(ev_run_ctx *c, const hflow_eval_item *item, hflow_eval_result *r) {
     hflow_route_features f;
-    memset(&f, 0, sizeof f);
-    f.question = item->question;
-    f.task_type = ev_task_type(item);
-    f.step_index = -1;
+    hflow_query_route_features(item->question, item->category ? item->category : ev_task_type(item), &f);
     f.difficulty = item->difficulty > 0 && item->difficulty <= 9 ? item->difficulty : 0;
-    f.edge_confidence = -1;
     hflow_route_decision d = {HFLOW_TIER_EDGE, 0, NAN, "default"};
     hflow_error e;
     hflow_error_clear(&e);

@@ -14,6 +14,7 @@
 
 #include "eval/eval_util.h"
 #include "hybridflow/eval.h"
+#include "hybridflow/route.h"
 
 double hflow_tokens_from_words(double words) { return words * 4.0 / 3.0; }
 
@@ -31,11 +32,46 @@ static void query_free(hflow_replay_query *q) {
     free(q->id);
     free(q->category);
     free(q->question);
+    for (int i = 0; i < q->n_options; i++) free(q->options[i]);
+    free(q->options);
+    free(q->prompt);
+    free(q->outcomes);
+}
+
+void hflow_replay_query_features(const hflow_replay_query *q, hflow_route_features *f) {
+    hflow_query_route_features(q->prompt ? q->prompt : q->question, q->category, f);
+}
+
+void hflow_query_route_features(const char *prompt, const char *category, hflow_route_features *f) {
+    memset(f, 0, sizeof *f);
+    f->question = prompt;
+    f->task_type = category;
+    f->step_index = -1;
+    f->n_steps = 1;
+    f->is_first = f->is_last = 1;
+    f->edge_confidence = -1;
+}
+
+/* Options (when the line has an array) and the rendered prompt. */
+static int copy_options(const cJSON *o, hflow_replay_query *q) {
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(o, "options"), *x;
+    if (cJSON_IsArray(opts) && cJSON_GetArraySize(opts) > 0) {
+        q->options = calloc((size_t)cJSON_GetArraySize(opts), sizeof *q->options);
+        if (!q->options) return -1;
+        cJSON_ArrayForEach(x, opts) {
+            if (!(q->options[q->n_options] = ev_strdup(cJSON_IsString(x) ? x->valuestring : ""))) return -1;
+            q->n_options++;
+        }
+    }
+    q->prompt = ev_render_question(q->question, cJSON_IsArray(opts) ? opts : NULL);
+    return q->prompt ? 0 : -1;
 }
 
 void hflow_replay_set_free(hflow_replay_set *s) {
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) query_free(&s->q[i]);
+    for (size_t i = 0; i < s->n_models; i++) free(s->models[i]);
+    free(s->models);
     free(s->q);
     memset(s, 0, sizeof *s);
 }
@@ -60,6 +96,38 @@ static int model_outcome(const cJSON *models, const char *name, int *correct, do
     return 1;
 }
 
+/* Index of a model name in the set's list, appending it when new; -1 on OOM. */
+static long model_index(hflow_replay_set *set, const char *name) {
+    for (size_t i = 0; i < set->n_models; i++)
+        if (!strcmp(set->models[i], name)) return (long)i;
+    char **nm = realloc(set->models, (set->n_models + 1) * sizeof *nm);
+    if (!nm) return -1;
+    set->models = nm;
+    if (!(nm[set->n_models] = ev_strdup(name))) return -1;
+    return (long)set->n_models++;
+}
+
+/* Every model's correctness on this line, in the set's model order. */
+static int all_outcomes(const cJSON *models, hflow_replay_set *set, hflow_replay_query *q) {
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+        int correct;
+        double tok;
+        if (!m->string || model_outcome(models, m->string, &correct, &tok) != 1) continue;
+        long k = model_index(set, m->string);
+        if (k < 0) return -1;
+        if ((size_t)k >= q->n_outcomes) {
+            signed char *no = realloc(q->outcomes, (size_t)k + 1);
+            if (!no) return -1;
+            memset(no + q->n_outcomes, -1, (size_t)k + 1 - q->n_outcomes);
+            q->outcomes = no;
+            q->n_outcomes = (size_t)k + 1;
+        }
+        q->outcomes[k] = (signed char)correct;
+    }
+    return 0;
+}
+
 static char *scalar_dup(const cJSON *v) {
     char buf[64];
     if (cJSON_IsString(v)) return ev_strdup(v->valuestring);
@@ -67,8 +135,8 @@ static char *scalar_dup(const cJSON *v) {
     return NULL;
 }
 
-static int parse_line(const char *path, int line, const char *s, const char *const names[2], hflow_replay_query *q,
-                      hflow_error *err) {
+static int parse_line(const char *path, int line, const char *s, const char *const names[2], hflow_replay_set *set,
+                      hflow_replay_query *q, hflow_error *err) {
     memset(q, 0, sizeof *q);
     cJSON *o = cJSON_Parse(s);
     if (!o) return hflow_error_set(err, HFLOW_EFORMAT, "%s:%d: invalid JSON", path, line);
@@ -87,7 +155,8 @@ static int parse_line(const char *path, int line, const char *s, const char *con
         const cJSON *qq = cJSON_GetObjectItemCaseSensitive(o, "question");
         q->category = ev_strdup(cJSON_IsString(c) ? c->valuestring : "");
         q->question = ev_strdup(cJSON_IsString(qq) ? qq->valuestring : "");
-        if (!q->category || !q->question) rc = hflow_error_set(err, HFLOW_ENOMEM, "%s:%d: out of memory", path, line);
+        if (!q->category || !q->question || copy_options(o, q) != 0 || all_outcomes(models, set, q) != 0)
+            rc = hflow_error_set(err, HFLOW_ENOMEM, "%s:%d: out of memory", path, line);
     }
     cJSON_Delete(o);
     if (rc) query_free(q);
@@ -113,7 +182,7 @@ int hflow_replay_load(const char *path, const char *edge_model, const char *clou
         while (isspace((unsigned char)*s)) s++;
         if (*s) {
             hflow_replay_query q;
-            int r = parse_line(path, line, s, names, &q, err);
+            int r = parse_line(path, line, s, names, out, &q, err);
             if (r < 0) rc = r;
             else if (r > 0) skipped++;
             else {
@@ -149,6 +218,8 @@ int hflow_replay_split(const hflow_replay_set *all, double test_fraction, uint64
         hflow_replay_split_free(test);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
+    train->models = test->models = all->models; /* borrowed */
+    train->n_models = test->n_models = all->n_models;
     for (size_t i = 0; i < all->n; i++) {
         double u = (double)(hflow_id_hash(all->q[i].id, seed) >> 11) / 9007199254740992.0; /* [0,1) */
         hflow_replay_set *dst = u < test_fraction ? test : train;

@@ -137,13 +137,7 @@ void hflow_replay_scorer_free(hflow_replay_scorer *s) {
 static double policy_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
     hflow_policy *p = s->impl;
     hflow_route_features f;
-    memset(&f, 0, sizeof f);
-    f.question = q->question;
-    f.task_type = q->category;
-    f.step_index = -1;
-    f.n_steps = 1;
-    f.is_first = f.is_last = 1;
-    f.edge_confidence = -1;
+    hflow_replay_query_features(q, &f);
     hflow_route_decision d;
     memset(&d, 0, sizeof d);
     if (p->vt->decide(p, &f, &d, NULL) != 0) return NAN;

@@ -7,7 +7,9 @@
  *
  * Layout of the input vector (dimension hash_dim + n_dense):
  *   [0, hash_dim)        signed hashed words and word pairs of the question and
- *                        of the task, each field scaled to unit L2 norm
+ *                        of the task (+ shape tokens: one per word holding a
+ *                        digit, one per formula symbol), each field scaled to
+ *                        unit L2 norm
  *   hash_dim + META_*    metadata (below)
  *   then                 task-type one-hot (n_types + 1 slots, last = other)
  *   then                 budget ratios: tokens, usd, latency (clipped to [0, 4])
@@ -33,6 +35,7 @@ void hflow_router_feature_config_default(hflow_router_feature_config *c) {
     c->hash_dim = 4096;
     c->hash_seed = 0x9e3779b9u;
     c->bigrams = 1;
+    c->shape_tokens = 1;
 }
 
 uint32_t hflow_router_n_dense(const hflow_router_feature_config *c) {
@@ -122,6 +125,19 @@ static size_t next_word(const char **p, char *buf, size_t cap) {
     return n;
 }
 
+static int has_digit(const char *w, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (isdigit((unsigned char)w[i])) return 1;
+    return 0;
+}
+
+/* One hashed token (bucket and sign from the salted hash) into v. */
+static int push_token(const hflow_router_feature_config *c, uint64_t base, const char *tok, size_t n,
+                      hflow_router_fvec *v) {
+    uint64_t h = mix64(fnv1a(base, tok, n));
+    return push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f);
+}
+
 /* Hashes one text field into v; returns the word count. `salt` keeps the
  * question's and the task's words apart. Entries of this field are scaled so
  * the field has unit L2 norm before duplicates merge (a fixed 1/sqrt(count)). */
@@ -136,15 +152,22 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
     const char *p = text;
     while ((n = next_word(&p, w, sizeof w)) > 0) {
         (*n_words)++;
-        uint64_t h = mix64(fnv1a(base, w, n));
-        if (push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f) != 0) return -1;
+        if (push_token(c, base, w, n, v) != 0) return -1;
         if (c->bigrams && pn > 0) {
             uint64_t hb = fnv1a(fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
             hb = mix64(fnv1a(hb, w, n));
             if (push_sparse(v, (uint32_t)(hb % c->hash_dim), (hb >> 63) ? -1.0f : 1.0f) != 0) return -1;
         }
+        if (c->shape_tokens && has_digit(w, n) && push_token(c, base, "\x01num", 4, v) != 0) return -1;
         memcpy(prev, w, n);
         pn = n;
+    }
+    /* Formula symbols are not words; as "shape" tokens they mark computational
+     * questions (within a category the edge/cloud gap depends on that). */
+    for (const char *q = text; c->shape_tokens && *q; q++) {
+        static const char syms[] = "=+*/^<>%$\\_{}|";
+        char tok[2] = {'\x02', *q};
+        if (strchr(syms, *q) && push_token(c, base, tok, 2, v) != 0) return -1;
     }
     uint32_t cnt = v->n_sparse - start;
     if (cnt > 0) {

@@ -1,4 +1,7 @@
-/* mlp.c - the router's small fully connected network, n_in -> hidden -> 1.
+/* mlp.c - the router's small fully connected network, n_in -> hidden -> n_out.
+ *
+ * More than one output (size[n_hidden+1] > 1) serves the "tiers" head of
+ * train.c: per-tier (and auxiliary) correctness logits from one shared body.
  *
  * The input is mostly hashed text, so a sample has a few hundred non-zeros
  * out of thousands of inputs. Layer-0 weights are stored input-major: each
@@ -46,10 +49,16 @@ static uint64_t next_rand(uint64_t *s) {
 
 int hflow_mlp_init(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, int act, uint64_t seed,
                    hflow_error *err) {
+    return hflow_mlp_init_n(m, n_in, n_hidden, hidden, 1, act, seed, err);
+}
+
+int hflow_mlp_init_n(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_t *hidden, uint32_t n_out, int act,
+                     uint64_t seed, hflow_error *err) {
     memset(m, 0, sizeof *m);
-    if (n_in < 1 || n_hidden > HFLOW_ROUTER_MAX_HIDDEN || (act != HFLOW_ACT_RELU && act != HFLOW_ACT_GELU))
-        return hflow_error_set(err, HFLOW_EINVAL, "mlp: bad shape (n_in %u, %u hidden layers, act %d)", n_in,
-                               n_hidden, act);
+    if (n_in < 1 || n_hidden > HFLOW_ROUTER_MAX_HIDDEN || (act != HFLOW_ACT_RELU && act != HFLOW_ACT_GELU) ||
+        n_out < 1 || n_out > HFLOW_MLP_MAX_WIDTH)
+        return hflow_error_set(err, HFLOW_EINVAL, "mlp: bad shape (n_in %u, %u hidden layers, %u outputs, act %d)",
+                               n_in, n_hidden, n_out, act);
     m->n_in = n_in;
     m->n_hidden = n_hidden;
     m->act = act;
@@ -60,7 +69,7 @@ int hflow_mlp_init(hflow_mlp *m, uint32_t n_in, uint32_t n_hidden, const uint32_
                                    HFLOW_MLP_MAX_WIDTH);
         m->size[l + 1] = hidden[l];
     }
-    m->size[n_hidden + 1] = 1;
+    m->size[n_hidden + 1] = n_out;
     if (alloc_layers(m) != 0) {
         hflow_mlp_free(m);
         return hflow_error_set(err, HFLOW_ENOMEM, "mlp: out of memory");
@@ -119,22 +128,28 @@ static void dense_layer(const hflow_mlp *m, uint32_t l, const float *in, float *
     }
 }
 
-float hflow_mlp_forward(const hflow_mlp *m, const hflow_router_fvec *x) {
+void hflow_mlp_forward_all(const hflow_mlp *m, const hflow_router_fvec *x, float *out) {
     float bufa[HFLOW_MLP_MAX_WIDTH], bufb[HFLOW_MLP_MAX_WIDTH];
     float *cur = bufa, *nxt = bufb;
     if (m->n_hidden == 0) {
-        layer0(m, x, cur);
-        return cur[0];
+        layer0(m, x, out);
+        return;
     }
     layer0(m, x, cur);
     for (uint32_t o = 0; o < m->size[1]; o++) cur[o] = act_f(m->act, cur[o]);
     for (uint32_t l = 1; l <= m->n_hidden; l++) {
-        dense_layer(m, l, cur, nxt);
+        float *dst = l == m->n_hidden ? out : nxt;
+        dense_layer(m, l, cur, dst);
         if (l < m->n_hidden)
             for (uint32_t o = 0; o < m->size[l + 1]; o++) nxt[o] = act_f(m->act, nxt[o]);
         float *t = cur; cur = nxt; nxt = t;
     }
-    return cur[0];
+}
+
+float hflow_mlp_forward(const hflow_mlp *m, const hflow_router_fvec *x) {
+    float out[HFLOW_MLP_MAX_WIDTH];
+    hflow_mlp_forward_all(m, x, out);
+    return out[0];
 }
 
 /* ---- training-time helpers ---- */
@@ -154,10 +169,15 @@ void hflow_mlp_cache_free(hflow_mlp_cache *c) {
 }
 
 float hflow_mlp_forward_cached(const hflow_mlp *m, const hflow_router_fvec *x, hflow_mlp_cache *c) {
-    float out;
+    float out[HFLOW_MLP_MAX_WIDTH];
+    hflow_mlp_forward_cached_all(m, x, c, out);
+    return out[0];
+}
+
+void hflow_mlp_forward_cached_all(const hflow_mlp *m, const hflow_router_fvec *x, hflow_mlp_cache *c, float *out) {
     if (m->n_hidden == 0) {
-        layer0(m, x, &out);
-        return out;
+        layer0(m, x, out);
+        return;
     }
     layer0(m, x, c->z);
     size_t off = 0;
@@ -167,15 +187,19 @@ float hflow_mlp_forward_cached(const hflow_mlp *m, const hflow_router_fvec *x, h
         for (uint32_t o = 0; o < n; o++) c->a[off + o] = act_f(m->act, c->z[off + o]);
         off += n;
     }
-    dense_layer(m, m->n_hidden, c->a + off - m->size[m->n_hidden], &out);
-    return out;
+    dense_layer(m, m->n_hidden, c->a + off - m->size[m->n_hidden], out);
 }
 
 void hflow_mlp_backward(const hflow_mlp *m, const hflow_router_fvec *x, const hflow_mlp_cache *c, float g,
                         hflow_mlp *grads, float *tmp) {
+    hflow_mlp_backward_all(m, x, c, &g, grads, tmp);
+}
+
+void hflow_mlp_backward_all(const hflow_mlp *m, const hflow_router_fvec *x, const hflow_mlp_cache *c, const float *g,
+                            hflow_mlp *grads, float *tmp) {
     float *d = tmp, *dn = tmp + HFLOW_MLP_MAX_WIDTH; /* d = dL/d(output of layer l) */
     uint32_t L = m->n_hidden;
-    d[0] = g;
+    memcpy(d, g, m->size[L + 1] * sizeof *d);
     size_t off = c->n;
     for (uint32_t l = L; l >= 1; l--) {
         const uint32_t ni = m->size[l], no = m->size[l + 1];
@@ -232,6 +256,43 @@ int hflow_mlp_copy(hflow_mlp *dst, const hflow_mlp *src) {
     for (uint32_t l = 0; l <= src->n_hidden; l++) {
         memcpy(dst->w[l], src->w[l], hflow_mlp_layer_w(src, l) * sizeof(float));
         memcpy(dst->b[l], src->b[l], src->size[l + 1] * sizeof(float));
+    }
+    return 0;
+}
+
+int hflow_mlp_ensemble(const hflow_mlp *mem, uint32_t k, hflow_mlp *out, hflow_error *err) {
+    memset(out, 0, sizeof *out);
+    const hflow_mlp *m0 = &mem[0];
+    for (uint32_t j = 1; j < k; j++)
+        if (mem[j].n_hidden != m0->n_hidden || memcmp(mem[j].size, m0->size, sizeof m0->size) || mem[j].act != m0->act)
+            return hflow_error_set(err, HFLOW_EINVAL, "mlp ensemble: members differ in shape");
+    if (k < 1 || m0->n_hidden > 1 || (uint64_t)k * m0->size[1] > HFLOW_MLP_MAX_WIDTH)
+        return hflow_error_set(err, HFLOW_EINVAL, "mlp ensemble: needs <= 1 hidden layer and k x width <= %d",
+                               HFLOW_MLP_MAX_WIDTH);
+    const uint32_t n_out = m0->size[m0->n_hidden + 1], h = m0->size[1], H = k * h;
+    int rc = m0->n_hidden == 0 ? hflow_mlp_zeros_like(out, m0, err)
+                               : hflow_mlp_init_n(out, m0->n_in, 1, &H, n_out, m0->act, 0, err);
+    if (rc) return rc;
+    const float inv = 1.0f / (float)k;
+    if (m0->n_hidden == 0) { /* linear members: the mean of the weights */
+        for (uint32_t j = 0; j < k; j++) {
+            for (size_t i = 0; i < hflow_mlp_layer_w(m0, 0); i++) out->w[0][i] += mem[j].w[0][i] * inv;
+            for (uint32_t o = 0; o < n_out; o++) out->b[0][o] += mem[j].b[0][o] * inv;
+        }
+        return 0;
+    }
+    /* Member j's hidden units become units [j h, (j+1) h) of one wide layer;
+     * the output layer averages: out = (1/k) sum_j (b_j + a_j . W_j). */
+    memset(out->b[1], 0, n_out * sizeof(float));
+    for (uint32_t j = 0; j < k; j++) {
+        const hflow_mlp *mj = &mem[j];
+        for (uint32_t i = 0; i < m0->n_in; i++)
+            memcpy(out->w[0] + (size_t)i * H + (size_t)j * h, mj->w[0] + (size_t)i * h, h * sizeof(float));
+        memcpy(out->b[0] + (size_t)j * h, mj->b[0], h * sizeof(float));
+        for (uint32_t u = 0; u < h; u++)
+            for (uint32_t o = 0; o < n_out; o++)
+                out->w[1][((size_t)j * h + u) * n_out + o] = mj->w[1][(size_t)u * n_out + o] * inv;
+        for (uint32_t o = 0; o < n_out; o++) out->b[1][o] += mj->b[1][o] * inv;
     }
     return 0;
 }

@@ -45,24 +45,28 @@ static int own_str(hflow_router_dataset *d, const char *s, const char **out) {
     return 0;
 }
 
+/* Copies n floats into the dataset's storage; NULL or n == 0 gives NULL. */
+static int own_vec(hflow_router_dataset *d, const float *src, uint32_t n, const float **out) {
+    *out = NULL;
+    if (!src || n == 0) return 0;
+    float *v = malloc(n * sizeof *v);
+    if (!v || grow((void **)&d->vecs, &d->cap_vecs, d->n_vecs + 1, sizeof *d->vecs)) {
+        free(v);
+        return -1;
+    }
+    memcpy(v, src, n * sizeof *v);
+    d->vecs[d->n_vecs++] = v;
+    *out = v;
+    return 0;
+}
+
 int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample *s, hflow_error *err) {
     if (grow((void **)&d->s, &d->cap, d->n + 1, sizeof *d->s))
         return hflow_error_set(err, HFLOW_ENOMEM, "router data: out of memory");
     hflow_router_sample c = *s;
     int bad = own_str(d, s->f.question, &c.f.question) || own_str(d, s->f.task, &c.f.task) ||
               own_str(d, s->f.task_type, &c.f.task_type) || own_str(d, s->group, &c.group);
-    c.embedding = NULL;
-    if (!bad && s->embedding && d->embed_dim > 0) {
-        float *v = malloc(d->embed_dim * sizeof *v);
-        bad = !v || grow((void **)&d->vecs, &d->cap_vecs, d->n_vecs + 1, sizeof *d->vecs);
-        if (!bad) {
-            memcpy(v, s->embedding, d->embed_dim * sizeof *v);
-            d->vecs[d->n_vecs++] = v;
-            c.embedding = v;
-        } else {
-            free(v);
-        }
-    }
+    bad = bad || own_vec(d, s->embedding, d->embed_dim, &c.embedding) || own_vec(d, s->aux, d->aux_dim, &c.aux);
     if (bad) return hflow_error_set(err, HFLOW_ENOMEM, "router data: out of memory");
     d->s[d->n++] = c;
     return 0;

@@ -32,6 +32,7 @@ static int set_meta(hflow_gguf_writer *w, const hflow_router *r) {
     rc |= hflow_gguf_set_u32(w, "router.feature.hash_dim", c->hash_dim);
     rc |= hflow_gguf_set_u32(w, "router.feature.hash_seed", c->hash_seed);
     rc |= hflow_gguf_set_bool(w, "router.feature.bigrams", c->bigrams != 0);
+    rc |= hflow_gguf_set_bool(w, "router.feature.shape_tokens", c->shape_tokens != 0);
     rc |= hflow_gguf_set_u32(w, "router.feature.embed_dim", c->embed_dim);
     rc |= hflow_gguf_set_arr_str(w, "router.feature.types", types, NULL, (uint64_t)c->n_types);
     rc |= hflow_gguf_set_arr(w, "router.norm.mean", HFLOW_GGUF_FLOAT32, r->fz.mean, r->fz.n_dense);
@@ -96,6 +97,9 @@ static int load_features(const hflow_gguf *g, hflow_featurizer *fz, hflow_error 
     if (!rc && hflow_gguf_get_bool(g, "router.feature.bigrams", &bg) != 0)
         rc = hflow_error_set(err, HFLOW_EFORMAT, "missing router.feature.bigrams");
     c.bigrams = bg;
+    /* Absent in files written before shape tokens existed: those hashed words only. */
+    int sh = 0;
+    c.shape_tokens = hflow_gguf_get_bool(g, "router.feature.shape_tokens", &sh) == 0 && sh;
     const hflow_gguf_value *t = hflow_gguf_get(g, "router.feature.types");
     if (!rc && (!t || t->type != HFLOW_GGUF_ARRAY || t->arr_type != HFLOW_GGUF_STRING || t->arr_n > HFLOW_ROUTER_MAX_TYPES))
         rc = hflow_error_set(err, HFLOW_EFORMAT, "missing or bad router.feature.types");
@@ -138,7 +142,9 @@ static int load_mlp(const hflow_gguf *g, const hflow_featurizer *fz, hflow_mlp *
         int64_t v = hflow_gguf_arr_int(g, sz, l + 1);
         hidden[l] = v < 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
     }
-    if (hflow_gguf_arr_int(g, sz, 0) != (int64_t)(fz->cfg.hash_dim + fz->n_dense) || hflow_gguf_arr_int(g, sz, n_hidden + 1) != 1)
+    int64_t n_out = hflow_gguf_arr_int(g, sz, n_hidden + 1);
+    if (hflow_gguf_arr_int(g, sz, 0) != (int64_t)(fz->cfg.hash_dim + fz->n_dense) || n_out < 1 ||
+        n_out > HFLOW_MLP_MAX_WIDTH)
         return hflow_error_set(err, HFLOW_EFORMAT, "router.mlp.sizes does not match the feature config");
     const char *act;
     size_t alen;
@@ -147,7 +153,7 @@ static int load_mlp(const hflow_gguf *g, const hflow_featurizer *fz, hflow_mlp *
         return hflow_error_set(err, HFLOW_EFORMAT, "missing router.mlp.activation");
     if (alen == 4 && !memcmp(act, "gelu", 4)) a = HFLOW_ACT_GELU;
     else if (!(alen == 4 && !memcmp(act, "relu", 4))) return hflow_error_set(err, HFLOW_EFORMAT, "unknown activation");
-    int rc = hflow_mlp_init(m, fz->cfg.hash_dim + fz->n_dense, n_hidden, hidden, a, 0, err);
+    int rc = hflow_mlp_init_n(m, fz->cfg.hash_dim + fz->n_dense, n_hidden, hidden, (uint32_t)n_out, a, 0, err);
     for (uint32_t l = 0; !rc && l <= n_hidden; l++) {
         char name[64];
         snprintf(name, sizeof name, "router.l%u.weight", l);

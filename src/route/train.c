@@ -14,7 +14,13 @@
  *
  * i.e. the expectations are per-call means over the batch under independent
  * Bernoulli(p_i) routing, so B_max is "cloud tokens per call" and L_max
- * "seconds per call". Weight decay is decoupled (AdamW), not in L. */
+ * "seconds per call". Weight decay is decoupled (AdamW), not in L.
+ *
+ * The tiers objective replaces the Huber term by binary cross-entropies on
+ * the edge and cloud correctness logits (+ aux_weight x the mean BCE of the
+ * known auxiliary targets); s = lambda_q (P(cloud) - P(edge)) then enters the
+ * same penalties. An ensemble trains several members and merges them
+ * (hflow_mlp_ensemble) into one network. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,23 +63,74 @@ static double huber(double r, double d, double *dr) {
     return d * (fabs(r) - 0.5 * d);
 }
 
+static double softplus(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+
+/* Binary cross-entropy of a logit against y in [0, 1]; *g = dBCE/dlogit. */
+static double bce(double logit, double y, double *g) {
+    *g = sigmoid(logit) - y;
+    return softplus(logit) - y * logit;
+}
+
+/* The objective's own loss of sample i (without the budget penalties) and
+ * its gradient w.r.t. every output (gout, n_out floats; may be NULL). */
+static double sample_loss(const hflow_router_batch *b, size_t i, const hflow_router_train_opts *o, const float *out,
+                          uint32_t n_out, float s, float *gout) {
+    double g, loss;
+    if (o->objective != HFLOW_ROUTER_OBJ_TIERS) {
+        loss = huber(s - b->y[i], o->huber_delta, &g);
+        if (gout) gout[0] = (float)g;
+        return loss;
+    }
+    loss = bce(out[0], b->q_edge[i], &g);
+    if (gout) gout[0] = (float)g;
+    loss += bce(out[1], b->q_cloud[i], &g);
+    if (gout) gout[1] = (float)g;
+    const float *aux = b->aux ? b->aux[i] : NULL;
+    uint32_t known = 0;
+    for (uint32_t k = 2; k < n_out; k++) {
+        if (gout) gout[k] = 0;
+        known += aux && aux[k - 2] >= 0;
+    }
+    for (uint32_t k = 2; k < n_out && known > 0; k++) {
+        if (aux[k - 2] < 0) continue;
+        loss += o->aux_weight / known * bce(out[k], aux[k - 2], &g);
+        if (gout) gout[k] = (float)(o->aux_weight / known * g);
+    }
+    return loss;
+}
+
+/* ds/d(output k) of hflow_router_head_score, added times gs into gout. */
+static void head_score_grad(const hflow_router_train_opts *o, const float *out, uint32_t n_out, double gs, float *gout) {
+    if (n_out < 2) {
+        gout[0] += (float)gs;
+        return;
+    }
+    double pe = sigmoid(out[0]), pc = sigmoid(out[1]);
+    gout[1] += (float)(gs * o->lam.q * pc * (1 - pc));
+    gout[0] -= (float)(gs * o->lam.q * pe * (1 - pe));
+}
+
 double hflow_router_loss_grad(const hflow_mlp *m, const hflow_router_batch *b, const hflow_router_train_opts *o,
                               hflow_mlp *grads) {
     if (grads) hflow_mlp_zero(grads);
     if (b->n == 0) return 0.0;
+    const uint32_t n_out = m->size[m->n_hidden + 1];
+    if (o->objective == HFLOW_ROUTER_OBJ_TIERS && (n_out < 2 || !b->q_edge || !b->q_cloud)) return NAN;
     hflow_mlp_cache c;
     float *s = malloc(b->n * sizeof *s), *tmp = malloc(2 * HFLOW_MLP_MAX_WIDTH * sizeof *tmp);
-    if (!s || !tmp || hflow_mlp_cache_init(&c, m) != 0) {
-        free(s);
-        free(tmp);
+    float *out = malloc((size_t)b->n * n_out * sizeof *out), *gout = malloc(n_out * sizeof *gout);
+    if (!s || !tmp || !out || !gout || hflow_mlp_cache_init(&c, m) != 0) {
+        free(s); free(tmp); free(out); free(gout);
         return NAN;
     }
     const double n = (double)b->n, tau = o->decision.tau > 0 ? o->decision.tau : 1.0;
     double loss = 0, eb = 0, el = 0;
     for (size_t i = 0; i < b->n; i++) {
-        s[i] = hflow_mlp_forward_cached(m, &b->x[i], &c);
-        double dr, delta = b->delta_t ? b->delta_t[i] : o->decision.delta0;
-        loss += huber(s[i] - b->y[i], o->huber_delta, &dr) / n;
+        float *oi = out + i * n_out;
+        hflow_mlp_forward_cached_all(m, &b->x[i], &c, oi);
+        s[i] = hflow_router_head_score(&o->lam, oi, n_out);
+        double delta = b->delta_t ? b->delta_t[i] : o->decision.delta0;
+        loss += sample_loss(b, i, o, oi, n_out, s[i], NULL) / n;
         double p = sigmoid((s[i] - delta) / tau);
         if (b->tokens) eb += p * b->tokens[i] / n;
         if (b->lat_cloud) el += (p * b->lat_cloud[i] + (1 - p) * (b->lat_edge ? b->lat_edge[i] : 0)) / n;
@@ -84,19 +141,20 @@ double hflow_router_loss_grad(const hflow_mlp *m, const hflow_router_batch *b, c
     if (grads) {
         for (size_t i = 0; i < b->n; i++) {
             /* Recompute the cache for sample i (cheaper than storing n caches). */
-            hflow_mlp_forward_cached(m, &b->x[i], &c);
-            double dr, delta = b->delta_t ? b->delta_t[i] : o->decision.delta0;
-            huber(s[i] - b->y[i], o->huber_delta, &dr);
-            double p = sigmoid((s[i] - delta) / tau), dp = p * (1 - p) / tau;
-            double g = dr / n;
-            if (ob > 0) g += 2.0 * o->lambda_B * ob * dp * b->tokens[i] / n;
-            if (ol > 0) g += 2.0 * o->lambda_L * ol * dp * (b->lat_cloud[i] - (b->lat_edge ? b->lat_edge[i] : 0)) / n;
-            hflow_mlp_backward(m, &b->x[i], &c, (float)g, grads, tmp);
+            const float *oi = out + i * n_out;
+            hflow_mlp_forward_cached_all(m, &b->x[i], &c, gout);
+            sample_loss(b, i, o, oi, n_out, s[i], gout);
+            for (uint32_t k = 0; k < n_out; k++) gout[k] /= (float)n;
+            double delta = b->delta_t ? b->delta_t[i] : o->decision.delta0;
+            double p = sigmoid((s[i] - delta) / tau), dp = p * (1 - p) / tau, gs = 0;
+            if (ob > 0) gs += 2.0 * o->lambda_B * ob * dp * b->tokens[i] / n;
+            if (ol > 0) gs += 2.0 * o->lambda_L * ol * dp * (b->lat_cloud[i] - (b->lat_edge ? b->lat_edge[i] : 0)) / n;
+            if (gs != 0) head_score_grad(o, oi, n_out, gs, gout);
+            hflow_mlp_backward_all(m, &b->x[i], &c, gout, grads, tmp);
         }
     }
     hflow_mlp_cache_free(&c);
-    free(s);
-    free(tmp);
+    free(s); free(tmp); free(out); free(gout);
     return loss;
 }
 
@@ -190,12 +248,14 @@ static int fit_normalisation(hflow_featurizer *fz, const hflow_router_dataset *d
 typedef struct prepared {
     size_t n;
     hflow_router_fvec *x;
-    float *y, *tok, *le, *lc, *delta;
+    float *y, *tok, *le, *lc, *delta, *qe, *qc;
+    const float **aux;
 } prepared;
 
 static void prepared_free(prepared *p) {
     for (size_t i = 0; p->x && i < p->n; i++) hflow_router_fvec_free(&p->x[i]);
     free(p->x); free(p->y); free(p->tok); free(p->le); free(p->lc); free(p->delta);
+    free(p->qe); free(p->qc); free(p->aux);
     memset(p, 0, sizeof *p);
 }
 
@@ -208,7 +268,10 @@ static int prepare(const hflow_featurizer *fz, const hflow_router_dataset *d, co
     p->le = malloc((n + 1) * sizeof(float));
     p->lc = malloc((n + 1) * sizeof(float));
     p->delta = malloc((n + 1) * sizeof(float));
-    if (!p->x || !p->y || !p->tok || !p->le || !p->lc || !p->delta) {
+    p->qe = malloc((n + 1) * sizeof(float));
+    p->qc = malloc((n + 1) * sizeof(float));
+    p->aux = malloc((n + 1) * sizeof *p->aux);
+    if (!p->x || !p->y || !p->tok || !p->le || !p->lc || !p->delta || !p->qe || !p->qc || !p->aux) {
         prepared_free(p);
         return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
     }
@@ -222,6 +285,9 @@ static int prepare(const hflow_featurizer *fz, const hflow_router_dataset *d, co
         p->le[k] = (float)s->latency_edge;
         p->lc[k] = (float)s->latency_cloud;
         p->delta[k] = (float)hflow_router_threshold_of(&o->decision, &s->f.budget);
+        p->qe[k] = (float)s->quality_edge;
+        p->qc[k] = (float)s->quality_cloud;
+        p->aux[k] = s->aux;
     }
     return 0;
 }
@@ -229,7 +295,9 @@ static int prepare(const hflow_featurizer *fz, const hflow_router_dataset *d, co
 /* A mini-batch gathered from shuffled positions (shallow fvec copies). */
 typedef struct gathered {
     hflow_router_fvec *x;
-    float *y, *tok, *le, *lc, *delta;
+    float *y, *tok, *le, *lc, *delta, *qe, *qc;
+    const float **aux;
+    uint32_t n_aux;
 } gathered;
 
 static hflow_router_batch gather(const prepared *p, const size_t *pos, size_t n, gathered *g) {
@@ -241,14 +309,19 @@ static hflow_router_batch gather(const prepared *p, const size_t *pos, size_t n,
         g->le[k] = p->le[i];
         g->lc[k] = p->lc[i];
         g->delta[k] = p->delta[i];
+        g->qe[k] = p->qe[i];
+        g->qc[k] = p->qc[i];
+        g->aux[k] = p->aux[i];
     }
     return (hflow_router_batch){.n = n, .x = g->x, .y = g->y, .tokens = g->tok, .lat_edge = g->le,
-                                .lat_cloud = g->lc, .delta_t = g->delta};
+                                .lat_cloud = g->lc, .delta_t = g->delta, .q_edge = g->qe, .q_cloud = g->qc,
+                                .aux = g->aux, .n_aux = g->n_aux};
 }
 
-static hflow_router_batch whole(const prepared *p) {
+static hflow_router_batch whole(const prepared *p, uint32_t n_aux) {
     return (hflow_router_batch){.n = p->n, .x = p->x, .y = p->y, .tokens = p->tok, .lat_edge = p->le,
-                                .lat_cloud = p->lc, .delta_t = p->delta};
+                                .lat_cloud = p->lc, .delta_t = p->delta, .q_edge = p->qe, .q_cloud = p->qc,
+                                .aux = p->aux, .n_aux = n_aux};
 }
 
 /* Splits the used samples into train / validation positions by group. */
@@ -289,6 +362,7 @@ static void trainer_free(trainer *t) {
     prepared_free(&t->tr);
     prepared_free(&t->va);
     free(t->g.x); free(t->g.y); free(t->g.tok); free(t->g.le); free(t->g.lc); free(t->g.delta);
+    free(t->g.qe); free(t->g.qc); free(t->g.aux);
     free(t->order);
 }
 
@@ -298,8 +372,12 @@ static int trainer_alloc(trainer *t, const hflow_router_train_opts *o, hflow_err
     t->g.y = malloc(b * sizeof(float)); t->g.tok = malloc(b * sizeof(float));
     t->g.le = malloc(b * sizeof(float)); t->g.lc = malloc(b * sizeof(float));
     t->g.delta = malloc(b * sizeof(float));
+    t->g.qe = malloc(b * sizeof(float)); t->g.qc = malloc(b * sizeof(float));
+    t->g.aux = malloc(b * sizeof *t->g.aux);
+    t->g.n_aux = t->m.size[t->m.n_hidden + 1] > 2 ? t->m.size[t->m.n_hidden + 1] - 2 : 0;
     t->order = malloc((t->tr.n + 1) * sizeof *t->order);
-    if (!t->g.x || !t->g.y || !t->g.tok || !t->g.le || !t->g.lc || !t->g.delta || !t->order)
+    if (!t->g.x || !t->g.y || !t->g.tok || !t->g.le || !t->g.lc || !t->g.delta || !t->g.qe || !t->g.qc ||
+        !t->g.aux || !t->order)
         return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
     int rc = hflow_mlp_zeros_like(&t->best, &t->m, err);
     if (!rc) rc = hflow_mlp_zeros_like(&t->grads, &t->m, err);
@@ -329,6 +407,14 @@ static int check_opts(const hflow_router_train_opts *o, hflow_error *err) {
         o->val_frac >= 1 || o->n_hidden > HFLOW_ROUTER_MAX_HIDDEN)
         return hflow_error_set(err, HFLOW_EINVAL, "train: bad options (batch %u, epochs %u, lr %g, tau %g)",
                                o->batch, o->max_epochs, (double)o->lr, (double)o->decision.tau);
+    if (o->ensemble > 1 && (o->n_hidden > 1 || (o->n_hidden == 1 && (uint64_t)o->ensemble * o->hidden[0] > HFLOW_MLP_MAX_WIDTH)))
+        return hflow_error_set(err, HFLOW_EINVAL, "train: an ensemble of %u needs at most one hidden layer of at most "
+                               "%d / %u units", o->ensemble, HFLOW_MLP_MAX_WIDTH, o->ensemble);
+    if (o->objective != HFLOW_ROUTER_OBJ_UTILITY && o->objective != HFLOW_ROUTER_OBJ_TIERS)
+        return hflow_error_set(err, HFLOW_EINVAL, "train: unknown objective %d", o->objective);
+    if (o->objective == HFLOW_ROUTER_OBJ_TIERS && (o->lam.t != 0 || o->lam.k != 0 || o->aux_weight < 0))
+        return hflow_error_set(err, HFLOW_EINVAL,
+                               "train: the tiers objective predicts quality only (lambda_t = lambda_k = 0, aux weight >= 0)");
     return 0;
 }
 
@@ -349,7 +435,7 @@ static int run_epochs(trainer *t, const hflow_router_train_opts *o, hflow_router
     uint32_t since = 0;
     for (uint32_t ep = 1; ep <= o->max_epochs; ep++) {
         double tl = train_epoch(t, o, &rng);
-        hflow_router_batch vb = whole(t->va.n ? &t->va : &t->tr);
+        hflow_router_batch vb = whole(t->va.n ? &t->va : &t->tr, t->g.n_aux);
         double vl = hflow_router_loss_grad(&t->m, &vb, o, NULL);
         if (o->verbose) fprintf(stderr, "train-router: epoch %u train %.5f val %.5f\n", ep, tl, vl);
         rep->epochs = ep;
@@ -369,34 +455,69 @@ static int run_epochs(trainer *t, const hflow_router_train_opts *o, hflow_router
     return 0;
 }
 
+/* One network on the used samples: its own validation split and seed; the
+ * featurizer is fitted on the first member's training positions (when
+ * fz->mean is NULL) and shared by the later ones. */
+static int train_member(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
+                        hflow_featurizer *fz, hflow_mlp *out, hflow_router_train_report *rep, hflow_error *err) {
+    size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
+    if (split_train_val(d, use, o, &tr, &ntr, &va, &nva) != 0) {
+        free(tr);
+        free(va);
+        return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
+    }
+    trainer t;
+    memset(&t, 0, sizeof t);
+    int rc = 0;
+    if (ntr == 0) rc = hflow_error_set(err, HFLOW_EINVAL, "train: no training samples");
+    if (!rc && !fz->mean) rc = build_featurizer(d, use, tr, ntr, o, fz, err);
+    if (!rc) rc = prepare(fz, d, tr, ntr, o, &t.tr, err);
+    if (!rc) rc = prepare(fz, d, va, nva, o, &t.va, err);
+    uint32_t n_out = o->objective == HFLOW_ROUTER_OBJ_TIERS ? 2 + (o->aux_weight > 0 ? d->aux_dim : 0) : 1;
+    if (!rc) rc = hflow_mlp_init_n(&t.m, fz->cfg.hash_dim + fz->n_dense, o->n_hidden, o->hidden, n_out, o->act, o->seed, err);
+    if (!rc) rc = trainer_alloc(&t, o, err);
+    if (!rc && run_epochs(&t, o, rep) != 0) rc = hflow_error_set(err, HFLOW_ERANGE, "train: loss diverged");
+    if (!rc) {
+        *out = t.m;
+        memset(&t.m, 0, sizeof t.m);
+    }
+    rep->n_train = ntr;
+    rep->n_val = nva;
+    trainer_free(&t);
+    free(tr);
+    free(va);
+    return rc;
+}
+
 int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
                        hflow_router **out, hflow_router_train_report *rep_out, hflow_error *err) {
     *out = NULL;
     int rc = check_opts(o, err);
     if (rc) return rc;
     double t0 = hflow_now_s();
+    const uint32_t k_members = o->ensemble > 1 ? o->ensemble : 1;
     hflow_router_train_report rep = {0};
-    size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
-    if (split_train_val(d, use, o, &tr, &ntr, &va, &nva) != 0)
-        return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
-    trainer t;
-    memset(&t, 0, sizeof t);
     hflow_featurizer fz = {0};
-    if (ntr == 0) rc = hflow_error_set(err, HFLOW_EINVAL, "train: no training samples");
-    if (!rc) rc = build_featurizer(d, use, tr, ntr, o, &fz, err);
-    if (!rc) rc = prepare(&fz, d, tr, ntr, o, &t.tr, err);
-    if (!rc) rc = prepare(&fz, d, va, nva, o, &t.va, err);
-    if (!rc) rc = hflow_mlp_init(&t.m, fz.cfg.hash_dim + fz.n_dense, o->n_hidden, o->hidden, o->act, o->seed, err);
-    if (!rc) rc = trainer_alloc(&t, o, err);
-    if (!rc && run_epochs(&t, o, &rep) != 0) rc = hflow_error_set(err, HFLOW_ERANGE, "train: loss diverged");
-    if (!rc) rc = hflow_router_assemble(&fz, &t.m, &o->lam, &o->decision, out, err);
-    rep.n_train = ntr;
-    rep.n_val = nva;
+    hflow_mlp *mem = calloc(k_members, sizeof *mem), m = {0};
+    if (!mem) return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
+    double val_sum = 0;
+    for (uint32_t k = 0; k < k_members && !rc; k++) {
+        hflow_router_train_opts ok = *o;
+        ok.seed = o->seed + (uint64_t)k * 7919u; /* member 0 = the single-network run */
+        hflow_router_train_report rk = {0};
+        rc = train_member(d, use, &ok, &fz, &mem[k], &rk, err);
+        if (k == 0) rep = rk;
+        val_sum += rk.val_loss;
+    }
+    rep.val_loss = val_sum / k_members;
+    if (!rc && k_members > 1) rc = hflow_mlp_ensemble(mem, k_members, &m, err);
+    else if (!rc) { m = mem[0]; memset(&mem[0], 0, sizeof mem[0]); }
+    if (!rc) rc = hflow_router_assemble(&fz, &m, &o->lam, &o->decision, out, err);
     rep.seconds = hflow_now_s() - t0;
     if (rep_out) *rep_out = rep;
+    for (uint32_t k = 0; k < k_members; k++) hflow_mlp_free(&mem[k]);
+    free(mem);
+    hflow_mlp_free(&m);
     hflow_featurizer_free(&fz);
-    trainer_free(&t);
-    free(tr);
-    free(va);
     return rc;
 }

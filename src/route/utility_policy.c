@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route/mlp_internal.h"
 #include "route/router_internal.h"
 
 int hflow_router_assemble(hflow_featurizer *fz, hflow_mlp *m, const hflow_router_lambdas *lam,
@@ -62,11 +63,21 @@ double hflow_router_p_cloud(const hflow_router *r, float s, double delta_t) {
     return 1.0 / (1.0 + exp(-((double)s - delta_t) / (double)r->p.tau));
 }
 
+float hflow_router_head_score(const hflow_router_lambdas *lam, const float *out, uint32_t n_out) {
+    if (n_out < 2) return out[0];
+    return lam->q * (1.0f / (1.0f + expf(-out[1])) - 1.0f / (1.0f + expf(-out[0])));
+}
+
 int hflow_router_score(const hflow_router *r, const hflow_route_features *f, const float *embedding, float *s,
                        hflow_error *err) {
     hflow_router_fvec v = {0};
+    float out[HFLOW_MLP_MAX_WIDTH];
     int rc = hflow_featurize(&r->fz, f, embedding, &v, err);
-    if (!rc) *s = hflow_mlp_forward(&r->mlp, &v);
+    const uint32_t n_out = r->mlp.size[r->mlp.n_hidden + 1];
+    if (!rc) {
+        hflow_mlp_forward_all(&r->mlp, &v, out);
+        *s = hflow_router_head_score(&r->lam, out, n_out);
+    }
     hflow_router_fvec_free(&v);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* openai_format.c - JSON shapes of OpenAI chat/text completion responses. */
 #include "serve/openai_format.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +71,20 @@ cJSON *serve_logprobs_new(int kind) {
     return o;
 }
 
+/* A completion token's string: its piece, or "token_id:N" when asked (vLLM's
+ * return_tokens_as_token_ids, which keeps ids exact where pieces collide). */
+static cJSON *completion_token(const hflow_vocab *v, int32_t id, int ids_as_tokens) {
+    char buf[256];
+    if (ids_as_tokens) {
+        snprintf(buf, sizeof buf, "token_id:%d", (int)id);
+        return cJSON_CreateString(buf);
+    }
+    int n = piece(v, id, buf, sizeof buf);
+    return serve_json_utf8_string(buf, (size_t)n);
+}
+
 void serve_logprobs_add(cJSON *lps, int kind, const hflow_vocab *v, const hflow_token_logprobs *lp, int n_top,
-                        size_t text_offset) {
+                        size_t text_offset, int ids_as_tokens) {
     if (n_top > lp->n_top) n_top = lp->n_top;
     if (kind == SERVE_CHAT) {
         cJSON *e = chat_top_entry(v, lp->id, lp->logprob);
@@ -80,20 +93,24 @@ void serve_logprobs_add(cJSON *lps, int kind, const hflow_vocab *v, const hflow_
         cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "content"), e);
         return;
     }
-    char buf[256];
-    int n = piece(v, lp->id, buf, sizeof buf);
-    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "tokens"), serve_json_utf8_string(buf, (size_t)n));
+    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "tokens"), completion_token(v, lp->id, ids_as_tokens));
     cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "token_logprobs"), cJSON_CreateNumber(lp->logprob));
     cJSON *top = cJSON_CreateObject();
     for (int i = 0; i < n_top; i++) {
-        n = piece(v, lp->top_ids[i], buf, sizeof buf);
-        cJSON *key = serve_json_utf8_string(buf, (size_t)n);
+        cJSON *key = completion_token(v, lp->top_ids[i], ids_as_tokens);
         /* Two ids can render alike (a byte token and its character); keep the first. */
         if (!cJSON_GetObjectItemCaseSensitive(top, key->valuestring))
             cJSON_AddNumberToObject(top, key->valuestring, lp->top_logprobs[i]);
         cJSON_Delete(key);
     }
     cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "top_logprobs"), top);
+    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "text_offset"), cJSON_CreateNumber((double)text_offset));
+}
+
+void serve_logprobs_add_unscored(cJSON *lps, const hflow_vocab *v, int32_t id, size_t text_offset, int ids_as_tokens) {
+    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "tokens"), completion_token(v, id, ids_as_tokens));
+    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "token_logprobs"), cJSON_CreateNull());
+    cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "top_logprobs"), cJSON_CreateNull());
     cJSON_AddItemToArray(cJSON_GetObjectItem(lps, "text_offset"), cJSON_CreateNumber((double)text_offset));
 }
 

@@ -31,9 +31,13 @@ cJSON *serve_json_utf8_string(const char *p, size_t n);
 
 /* A new, empty logprobs object of the head's kind. */
 cJSON *serve_logprobs_new(int kind);
-/* Appends one token's entry; text_offset is used by completions only. */
+/* Appends one token's entry; text_offset and ids_as_tokens (tokens rendered
+ * "token_id:N", vLLM's return_tokens_as_token_ids) are used by completions only. */
 void serve_logprobs_add(cJSON *lps, int kind, const hflow_vocab *v, const hflow_token_logprobs *lp, int n_top,
-                        size_t text_offset);
+                        size_t text_offset, int ids_as_tokens);
+/* Completions: an entry with null token_logprobs/top_logprobs (an echoed
+ * prompt's first token, which nothing predicts). */
+void serve_logprobs_add_unscored(cJSON *lps, const hflow_vocab *v, int32_t id, size_t text_offset, int ids_as_tokens);
 
 /* Whole non-streamed response. logprobs may be NULL (rendered null); it is consumed. */
 char *serve_format_response(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,

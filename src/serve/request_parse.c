@@ -376,6 +376,7 @@ static int completion_field(const char *k, const cJSON *v, serve_gen_request *r,
     long long i = 0;
     if (!strcmp(k, "prompt")) return parse_prompt(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "echo")) return get_bool(v, k, &r->echo, pe) ? -1 : 1;
+    if (!strcmp(k, "return_tokens_as_token_ids")) return get_bool(v, k, &r->ids_as_tokens, pe) ? -1 : 1;
     if (!strcmp(k, "logprobs")) {
         if (get_int(v, k, 0, HFLOW_MAX_TOP_LOGPROBS, &i, pe)) return -1;
         r->logprobs = (int)i;

@@ -48,6 +48,8 @@ typedef struct serve_gen_request {
     int stream;
     int include_usage;       /* stream_options.include_usage */
     int echo;                /* completion */
+    int ids_as_tokens;       /* completion, extension (vLLM's return_tokens_as_token_ids): logprobs
+                                name tokens "token_id:N" */
     int ignore_eos;          /* extension: generate past end-of-generation tokens */
     char *grammar;           /* extension: a built-in constraint's name (validated), NULL = none */
 } serve_gen_request;

@@ -19,6 +19,7 @@
 #include "serve/chat_prompt.h"
 #include "serve/openai_errors.h"
 #include "serve/openai_format.h"
+#include "serve/prompt_logprobs.h"
 #include "serve/request_parse.h"
 #include "serve/server_ctx.h"
 
@@ -41,6 +42,8 @@ typedef struct gen_job {
     int sent_first;        /* streamed: role delta sent */
     size_t text_off;       /* bytes of answer so far (logprobs text_offset) */
     hflow_generate_stats stats;
+    int32_t echo_reused;   /* echo + logprobs: prompt tokens whose entries came from the slot's cache */
+    int echo_scored;       /* echo + logprobs: the prompt was evaluated for its logprobs */
     hflow_error err;
     int rc;
 } gen_job;
@@ -135,7 +138,7 @@ static int on_token(void *user, int32_t token, const char *text, size_t len, con
     int lps = want_logprobs(j) && lp;
     if (!j->st) {
         if (hs_client_gone(j->req)) return 1; /* nobody will read the answer: free the slot */
-        if (lps) serve_logprobs_add(j->logprobs, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off);
+        if (lps) serve_logprobs_add(j->logprobs, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off, j->rq.ids_as_tokens);
         hflow_strbuf_append(&j->text, text, len);
         j->text_off += len;
         return 0;
@@ -144,7 +147,7 @@ static int on_token(void *user, int32_t token, const char *text, size_t len, con
     cJSON *one = NULL;
     if (lps) {
         one = serve_logprobs_new(j->rq.kind);
-        serve_logprobs_add(one, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off);
+        serve_logprobs_add(one, j->rq.kind, v, lp, j->rq.top_logprobs, j->text_off, j->rq.ids_as_tokens);
     }
     j->text_off += len;
     int first = !j->sent_first;
@@ -170,6 +173,7 @@ static void run_generation(gen_job *j) {
     sp.seed = j->rq.has_seed ? j->rq.seed : serve_next_id(j->srv) * 0x9E3779B97F4A7C15ull;
     sp.n_top_logprobs = want_logprobs(j) ? j->rq.top_logprobs : 0;
     j->stats.n_prompt = j->n_prompt;
+    j->stats.n_prompt_reused = j->echo_reused;
     snprintf(j->stats.finish_reason, sizeof j->stats.finish_reason, "length");
     if (j->rq.max_tokens == 0) return; /* completion echo/scoring: nothing to generate */
     hflow_grammar *g = NULL;
@@ -193,10 +197,39 @@ static void run_generation(gen_job *j) {
     j->rc = hflow_generate(j->slot->session, smp, j->prompt, j->n_prompt, &gp, on_token, j, &j->stats, &j->err);
     hflow_sampler_free(smp);
     hflow_grammar_free(g);
+    if (j->echo_scored) j->stats.n_prompt_reused = j->echo_reused; /* generation only re-read the last token */
     serve_slots_release(j->sm->slots, j->slot);
     j->slot = NULL;
     serve_metrics_generation(&j->srv->metrics, j->stats.n_prompt, j->stats.n_prompt_reused, j->stats.n_generated,
                              j->t_first > 0 ? j->t_first - j->t_start : 0);
+}
+
+/* echo + logprobs (completions): the prompt's own tokens with their logprobs,
+ * which OpenAI's legacy format puts first in the choice's logprobs. */
+static cJSON *echo_logprobs(gen_job *j) {
+    if (!j->echo_text || j->rq.logprobs < 0) return NULL;
+    cJSON *lps = serve_logprobs_new(SERVE_COMPLETION);
+    if (!lps) {
+        j->rc = hflow_error_set(&j->err, HFLOW_ENOMEM, "out of memory");
+        return NULL;
+    }
+    j->rc = serve_prompt_logprobs(j->slot->session, &j->slot->prompt_lp, j->prompt, j->n_prompt, j->rq.top_logprobs,
+                                  j->rq.ids_as_tokens, lps, &j->echo_reused, &j->err);
+    if (j->rc) {
+        cJSON_Delete(lps);
+        return NULL;
+    }
+    j->echo_scored = 1;
+    return lps;
+}
+
+/* Moves the entries of `from` to the end of `to` (both completion logprobs objects). */
+static void logprobs_append(cJSON *to, cJSON *from) {
+    static const char *const keys[] = {"tokens", "token_logprobs", "top_logprobs", "text_offset"};
+    for (int k = 0; k < 4; k++) {
+        cJSON *src = cJSON_GetObjectItem(from, keys[k]), *dst = cJSON_GetObjectItem(to, keys[k]);
+        while (src && src->child) cJSON_AddItemToArray(dst, cJSON_DetachItemViaPointer(src, src->child));
+    }
 }
 
 static serve_usage usage_of(const gen_job *j) {
@@ -207,11 +240,13 @@ static serve_usage usage_of(const gen_job *j) {
 static void stream_main(void *p) {
     gen_job *j = p;
     if (j->echo_text) {
+        cJSON *lps = echo_logprobs(j);
         j->sent_first = 1;
         j->text_off = strlen(j->echo_text);
-        stream_event(j, serve_format_chunk(&j->head, j->echo_text, strlen(j->echo_text), NULL, NULL, 1));
+        if (!j->rc) stream_event(j, serve_format_chunk(&j->head, j->echo_text, strlen(j->echo_text), lps, NULL, 1));
+        else cJSON_Delete(lps);
     }
-    run_generation(j);
+    if (!j->rc) run_generation(j);
     if (j->rc && j->rc != HFLOW_ECANCELLED) {
         int status = serve_status_for_hflow_code(j->rc);
         stream_event(j, serve_error_json(status, NULL, NULL, NULL, j->err.message));
@@ -228,10 +263,16 @@ static void stream_main(void *p) {
 static void reply_whole(gen_job *j, hs_request *req) {
     j->req = req;
     if (j->echo_text) {
+        cJSON *lps = echo_logprobs(j);
+        if (lps && j->logprobs) logprobs_append(lps, j->logprobs);
+        if (lps) {
+            cJSON_Delete(j->logprobs);
+            j->logprobs = lps;
+        }
         hflow_strbuf_puts(&j->text, j->echo_text);
         j->text_off = j->text.len;
     }
-    run_generation(j);
+    if (!j->rc) run_generation(j);
     if (j->rc) {
         int status = serve_status_for_hflow_code(j->rc);
         hs_reply_error(req, status, NULL, NULL, NULL, "generation failed: %s", j->err.message);

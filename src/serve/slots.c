@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "serve/prompt_logprobs.h"
+
 /* How often a waiter asks whether its client is still there. */
 #define CANCEL_POLL_MS 20
 
@@ -58,7 +60,10 @@ int serve_slots_create(hflow_model *m, int n_slots, int32_t n_ctx, int max_queue
 
 void serve_slots_free(serve_slots *s) {
     if (!s) return;
-    for (int i = 0; i < s->n; i++) hflow_session_free(s->slots[i].session);
+    for (int i = 0; i < s->n; i++) {
+        hflow_session_free(s->slots[i].session);
+        serve_prompt_lp_cache_free(s->slots[i].prompt_lp);
+    }
     if (s->metrics) serve_metrics_gauges_add(s->metrics, 0, -s->n, 0);
     free(s->slots);
     pthread_cond_destroy(&s->cv);

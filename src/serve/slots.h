@@ -20,6 +20,7 @@ typedef struct serve_slots serve_slots;
 
 typedef struct serve_slot {
     hflow_session *session; /* owned by the slot pool */
+    struct serve_prompt_lp_cache *prompt_lp; /* echo logprobs of the cached prompt (prompt_logprobs.h); owned */
     int id;
     int busy;
 } serve_slot;

@@ -18,6 +18,9 @@
 #include "hybridflow/spec.h"
 
 #define ACCEPT_PRIOR 0.6
+#define ACCEPT_PRIOR_N 2.0
+#define ACCEPT_ALPHA_SCALE 0.4 /* acceptance is a 0/1 sample: smooth it more than times */
+#define FALLBACK_MARGIN 0.9 /* streaming must be estimated >= 10% cheaper than speculating */
 #define MIN_EVIDENCE 8 /* acceptance observations before k = 0 is considered */
 
 void hflow_spec_controller_default(hflow_spec_controller_config *c) {
@@ -75,13 +78,17 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
     int32_t k = o->k < HFLOW_SPEC_MAX_K ? o->k : HFLOW_SPEC_MAX_K;
     for (int32_t i = 0; i < k && i <= o->n_accepted; i++) {
         double sample = i < o->n_accepted ? 1.0 : 0.0;
-        double ai = e->accept_seen[i] ? c->ewma_alpha : 1.0;
+        /* a running mean over the prior (worth ACCEPT_PRIOR_N samples) and the samples so far,
+         * which becomes an EWMA once enough are in: one early rejection must not zero it */
+        double ai = fmax(ACCEPT_ALPHA_SCALE * c->ewma_alpha, 1.0 / (e->accept_seen[i] + 1 + ACCEPT_PRIOR_N));
         e->accept[i] = ewma(e->accept[i], sample, ai);
         e->accept_seen[i]++;
     }
     if (o->k > 0 && o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->k, a);
     if (o->k == 0 && o->n_streamed > 0) { /* a stream: per-token generation time and the RTT */
         double per_tok = o->t_verify_s / o->n_streamed;
+        /* the draft decoded every streamed token: that is its per-token time too */
+        if (o->t_draft_s > 0) e->t_draft_s = ewma(e->t_draft_s, o->t_draft_s / o->n_streamed, a);
         if (per_tok > 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : per_tok, per_tok, a);
         if (o->t_round_s > 0) {
             double busy = fmax(o->t_verify_s, transfer_s(o->bytes_down, e->down_bps));
@@ -94,6 +101,11 @@ void hflow_spec_observe(const hflow_spec_controller_config *c, hflow_spec_estima
     if (o->t_verify_s > 0) {
         if (o->k == 0) e->t_target_gen_s = ewma(e->t_target_gen_s > 0 ? e->t_target_gen_s : o->t_verify_s, o->t_verify_s, a);
         else fit_verify(e, (double)(o->k + 1), o->t_verify_s, c->ewma_alpha);
+    }
+    if (o->k > 0 && o->t_round_s > 0) { /* realised cost per token of speculative rounds */
+        double keep = e->spec_tokens_sum > 0 ? 1.0 - c->ewma_alpha : 0.0;
+        e->spec_time_sum = keep * e->spec_time_sum + o->t_draft_s + o->t_round_s;
+        e->spec_tokens_sum = keep * e->spec_tokens_sum + o->n_accepted + 1;
     }
     if (o->t_round_s > 0) {
         double net = o->t_round_s - o->t_verify_s - transfer_s(o->bytes_up, e->up_bps) -
@@ -161,8 +173,12 @@ void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec
     double t_gen = e->t_target_gen_s > 0 ? e->t_target_gen_s
                    : e->rounds > 0      ? e->t_verify_base_s + e->t_verify_per_tok_s
                                         : 0.0;
-    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk) */
-    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 && e->accept_seen[0] >= MIN_EVIDENCE;
+    /* fall back only on measured acceptance, not on the prior (a wrong switch costs a whole chunk),
+     * unless an energy budget is set: a budget is a hard constraint, and when no draft length meets
+     * it under the current estimates, streaming (which also measures acceptance, as shadow) must be
+     * allowed from the first round */
+    int consider_fallback = c->fixed_k <= 0 && c->allow_fallback && t_gen > 0 &&
+                            (e->accept_seen[0] >= MIN_EVIDENCE || c->energy_budget_j > 0);
     for (int32_t k = consider_fallback ? 0 : lo; k <= hi; k++) {
         if (k > 0 && k < lo) continue;
         hflow_spec_choice ch = {k, 1.0, 0, 0};
@@ -187,7 +203,66 @@ void hflow_spec_choose_k(const hflow_spec_controller_config *c, const hflow_spec
         if (ch.exp_energy_per_token_j < min_energy) { min_energy = ch.exp_energy_per_token_j; cheapest = ch; }
         if (c->energy_budget_j > 0 && ch.exp_energy_per_token_j > c->energy_budget_j) continue;
         double obj = ch.exp_time_per_token_s + c->lambda_energy * ch.exp_energy_per_token_j;
+        /* hysteresis: a switch to streaming commits a whole chunk on estimates that are noisy,
+         * so it has to promise a clear gain (unless the budget leaves no other choice) */
+        if (k == 0) obj /= FALLBACK_MARGIN;
         if (obj < best_obj) { best_obj = obj; best = ch; have_best = 1; }
     }
     *out = have_best ? best : cheapest;
+}
+
+/* ---- the draft's confidence ---- */
+
+#define CONF_DECAY 0.995  /* per verified token: the calibration follows a drifting text */
+#define CONF_PRIOR_N 2.0  /* the prior a(conf) = conf counts as this many observations */
+
+static int conf_bin(double conf) {
+    int b = (int)(conf * HFLOW_SPEC_CONF_BINS);
+    return b < 0 ? 0 : b >= HFLOW_SPEC_CONF_BINS ? HFLOW_SPEC_CONF_BINS - 1 : b;
+}
+
+double hflow_spec_conf_accept(const hflow_spec_estimates *e, double conf) {
+    /* a sparse bin shrinks toward the pooled acceptance over all bins (itself
+     * shrunk toward the draft's own confidence before there is any data):
+     * drafts are often under-confident, and a bin's few tokens are noisy */
+    double n = 0, acc = 0;
+    for (int i = 0; i < HFLOW_SPEC_CONF_BINS; i++) {
+        n += e->conf_n[i];
+        acc += e->conf_acc[i];
+    }
+    double pooled = (acc + CONF_PRIOR_N * conf) / (n + CONF_PRIOR_N);
+    int b = conf_bin(conf);
+    return (e->conf_acc[b] + CONF_PRIOR_N * pooled) / (e->conf_n[b] + CONF_PRIOR_N);
+}
+
+void hflow_spec_observe_confidence(const hflow_spec_controller_config *c, hflow_spec_estimates *e, const float *conf,
+                                   int32_t k, int32_t n_accepted) {
+    (void)c;
+    for (int32_t i = 0; i < k && i <= n_accepted; i++) {
+        for (int b = 0; b < HFLOW_SPEC_CONF_BINS; b++) {
+            e->conf_n[b] *= CONF_DECAY;
+            e->conf_acc[b] *= CONF_DECAY;
+        }
+        int b = conf_bin(conf[i]);
+        e->conf_n[b] += 1;
+        e->conf_acc[b] += i < n_accepted;
+        e->conf_total += 1;
+    }
+}
+
+int hflow_spec_keep_drafting(const hflow_spec_controller_config *c, const hflow_spec_estimates *e,
+                             const hflow_device_profile *dev, const hflow_spec_choice *round, int32_t j, double p_run,
+                             double conf) {
+    if (j >= c->k_max || j >= HFLOW_SPEC_MAX_K) return 0;
+    double gain = p_run * hflow_spec_conf_accept(e, conf);
+    if (gain <= 0) return 0;
+    /* one more draft token: drafting it, its bytes up, the verify's per-token time (waiting) */
+    double bytes = c->bytes_per_draft_token;
+    double t_wait = transfer_s(bytes, e->up_bps) + e->t_verify_per_tok_s;
+    double d_time = e->t_draft_s + t_wait;
+    double d_energy = e->t_draft_s * dev->p_draft_w + bytes * dev->e_tx_j_per_byte + t_wait * dev->p_idle_w;
+    double t_tok = e->spec_tokens_sum > 0 ? e->spec_time_sum / e->spec_tokens_sum : round->exp_time_per_token_s;
+    double per_token = t_tok + c->lambda_energy * round->exp_energy_per_token_j;
+    if (c->energy_budget_j > 0 && d_energy > gain * c->energy_budget_j) return 0;
+    return gain * per_token >= d_time + c->lambda_energy * d_energy;
 }

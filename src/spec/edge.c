@@ -77,6 +77,16 @@ static int32_t draft_pick(edge *e, const float *logits, hflow_spec_draft_dist *q
     return q->ids[hflow_spec_draw(q->probs, q->n, hflow_spec_rand(&e->rng))];
 }
 
+/* The draft's own confidence at this position: the top probability of the
+ * distribution it draws from (q when sampling, the softmax when greedy). */
+static float draft_confidence(const edge *e, const float *logits, const hflow_spec_draft_dist *q) {
+    if (e->cfg->params.temperature > 0) return q->n > 0 ? q->probs[0] : 0.0f;
+    float mx = logits[hflow_argmax(logits, e->n_vocab)];
+    double z = 0;
+    for (int32_t v = 0; v < e->n_vocab; v++) z += exp((double)(logits[v] - mx));
+    return (float)(1.0 / z);
+}
+
 /* Commits one token: output, callback; marks done on EOG or max_tokens. */
 static int commit(edge *e, int32_t tok) {
     if (e->done) return 0;
@@ -194,18 +204,34 @@ static int stream_round(edge *e, hflow_spec_transport *tr, hflow_error *err) {
     double t_idle = t_wait > t_catch ? t_wait - t_catch : 0;
     st->energy_j += t_catch * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
                     down * cfg->device.e_rx_j_per_byte + t_idle * cfg->device.p_idle_w;
-    hflow_spec_round_obs obs = {0, 0, 0, t_gen, t_wait, up, down, got};
+    hflow_spec_round_obs obs = {0, 0, t_catch, t_gen, t_wait, up, down, got};
     hflow_spec_observe(&e->ctl, e->est, &obs);
     return 0;
 }
 
+/* The controller's settings for this round. An energy budget is a hard
+ * constraint on the run's realised energy per token, not only on each round's
+ * estimate: energy spent above the budget so far (early rounds on prior
+ * estimates, estimates that were optimistic) is paid back over the next
+ * BUDGET_HORIZON tokens by a tighter budget for the choice. */
+#define BUDGET_HORIZON 16.0
+static hflow_spec_controller_config round_ctl(const edge *e) {
+    hflow_spec_controller_config ctl = e->ctl;
+    if (ctl.energy_budget_j > 0 && e->st->n_generated > 0) {
+        double debt = e->st->energy_j - ctl.energy_budget_j * e->st->n_generated;
+        if (debt > 0) ctl.energy_budget_j = fmax(0.5 * ctl.energy_budget_j, ctl.energy_budget_j - debt / BUDGET_HORIZON);
+    }
+    return ctl;
+}
+
 static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *est, hflow_error *err) {
     const hflow_spec_run_config *cfg = e->cfg;
+    hflow_spec_controller_config ctl = round_ctl(e);
     hflow_spec_choice ch;
-    hflow_spec_choose_k(&e->ctl, est, &cfg->device, &ch);
-    if (ch.k == 0 && e->ctl.probe_every > 0 && e->stream_streak >= e->ctl.probe_every) {
+    hflow_spec_choose_k(&ctl, est, &cfg->device, &ch);
+    if (ch.k == 0 && ctl.probe_every > 0 && e->stream_streak >= ctl.probe_every) {
         /* probe: one speculative round keeps the acceptance and verify estimates current */
-        hflow_spec_controller_config probe = e->ctl;
+        hflow_spec_controller_config probe = ctl;
         probe.allow_fallback = 0;
         hflow_spec_choose_k(&probe, est, &cfg->device, &ch);
         e->stream_streak = 0;
@@ -215,22 +241,38 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
         return stream_round(e, tr, err);
     }
     e->stream_streak = 0;
-    int32_t k = ch.k;
+    /* adaptive k with the confidence rule: the draft may go up to 2 past the controller's k and
+     * stops where one more token no longer pays (hflow_spec_keep_drafting) */
+    int confident_stop = cfg->ctl.fixed_k <= 0 && cfg->ctl.confidence_stop;
+    int32_t k = confident_stop ? ch.k + 2 : ch.k;
+    if (k > HFLOW_SPEC_MAX_K) k = HFLOW_SPEC_MAX_K;
     int32_t left = cfg->max_tokens - e->n_out;
     if (k > left - 1) k = left - 1 > 0 ? left - 1 : 0;
     int32_t draft[HFLOW_SPEC_MAX_K];
     hflow_spec_draft_dist q[HFLOW_SPEC_MAX_K];
+    float conf[HFLOW_SPEC_MAX_K];
     int32_t base = hflow_session_n_past(e->sess);
-    double t0 = hflow_now_s();
-    int rc = 0;
+    double t0 = hflow_now_s(), p_run = 1.0;
+    int rc = 0, looked_ahead = 0;
     for (int32_t i = 0; i < k && !rc; i++) {
-        draft[i] = draft_pick(e, hflow_session_logits(e->sess, 0), &q[i]);
+        const float *logits = hflow_session_logits(e->sess, 0);
+        draft[i] = draft_pick(e, logits, &q[i]);
+        conf[i] = draft_confidence(e, logits, &q[i]);
+        /* the stop decision depends only on the draft's distribution here, never on the
+         * token drawn, so the target's acceptance rule keeps the output its own */
+        if (confident_stop && i > 0 && !hflow_spec_keep_drafting(&ctl, est, &cfg->device, &ch, i, p_run, conf[i])) {
+            k = i;
+            looked_ahead = 1; /* the draft computed this position's logits for nothing */
+            break;
+        }
+        p_run *= hflow_spec_conf_accept(est, conf[i]);
         if (hflow_vocab_is_eog(e->vocab, draft[i])) k = i + 1; /* nothing to draft past the end */
         else if (i < k - 1) rc = hflow_session_decode(e->sess, &draft[i], 1, HFLOW_LOGITS_LAST, err);
     }
     if (rc) return rc;
     double measured = hflow_now_s() - t0;
-    double t_draft = cfg->draft_emulated_s_per_token > 0 ? k * cfg->draft_emulated_s_per_token : measured;
+    double t_draft =
+        cfg->draft_emulated_s_per_token > 0 ? (k + looked_ahead) * cfg->draft_emulated_s_per_token : measured;
     /* virtual clock: all of the drafting; real clock: only an emulated excess */
     if (cfg->channel) hflow_channel_spend(cfg->channel, cfg->channel->virtual_time ? t_draft : t_draft - measured);
     double w0 = clock_now(e);
@@ -256,14 +298,18 @@ static int one_round(edge *e, hflow_spec_transport *tr, hflow_spec_estimates *es
     st->bytes_down += down;
     st->energy_j += t_draft * cfg->device.p_draft_w + up * cfg->device.e_tx_j_per_byte +
                     down * cfg->device.e_rx_j_per_byte + t_wait * cfg->device.p_idle_w;
-    hflow_spec_round_obs obs = {k, v.n_accepted, t_draft, t_verify, t_wait, up, down, 0};
+    /* the controller learns the time per draft token: k tokens plus any look-ahead position */
+    hflow_spec_round_obs obs = {k, v.n_accepted, t_draft * k / (k + looked_ahead), t_verify, t_wait, up, down, 0};
     hflow_spec_observe(&cfg->ctl, est, &obs);
+    hflow_spec_observe_confidence(&cfg->ctl, est, conf, k, v.n_accepted);
     for (int32_t i = 0; i < v.n_accepted && !rc; i++) rc = commit(e, draft[i]);
     if (!rc) rc = commit(e, v.next_token);
     if (rc || e->done) return rc;
     /* restore the invariant: cache = committed tokens, logits predict the next */
     int32_t feed[2], n_feed = 0;
-    if (k > 0 && v.n_accepted == k) {
+    if (k > 0 && v.n_accepted == k && hflow_session_n_past(e->sess) == base + k) {
+        /* the draft already holds every accepted token (it looked one position ahead) */
+    } else if (k > 0 && v.n_accepted == k) {
         rc = hflow_session_truncate(e->sess, base + k - 1, err);
         feed[n_feed++] = draft[k - 1];
     } else {

@@ -3,7 +3,9 @@
  * API (vLLM, SGLang, llama.cpp's server, ours).
  *
  * Each round sends {"prompt":[context..., d_1..d_k], "max_tokens":1,
- * "temperature":0, "echo":true, "logprobs":1}. With echo, top_logprobs[j] is
+ * "temperature":0, "echo":true, "logprobs":1, "return_tokens_as_token_ids":true}
+ * (the last is vLLM's extension, also ours; servers that ignore it return
+ * token strings, mapped back as below). With echo, top_logprobs[j] is
  * the target's top-1 for position j given the tokens before it, so entry
  * n+i (n = context length) is the target's argmax where d_{i+1} stands; the
  * one generated token is the prediction after d_k, i.e. the bonus.
@@ -146,7 +148,8 @@ static int comp_verify(hflow_spec_transport *t, const int32_t *draft, int32_t k,
     hflow_strbuf_printf(b, "{\"model\":\"%s\",\"prompt\":[", c->http.model);
     for (int32_t i = 0; i < c->n_ctx; i++) hflow_strbuf_printf(b, "%s%d", i ? "," : "", c->ctx[i]);
     for (int32_t i = 0; i < k; i++) hflow_strbuf_printf(b, ",%d", draft[i]);
-    hflow_strbuf_puts(b, "],\"max_tokens\":1,\"temperature\":0,\"echo\":true,\"logprobs\":1}");
+    hflow_strbuf_puts(b, "],\"max_tokens\":1,\"temperature\":0,\"echo\":true,\"logprobs\":1,"
+                         "\"return_tokens_as_token_ids\":true}");
     if (b->oom) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     int rc = hflow_spec_http_call(&c->http, "POST", "/completions", b->data, &c->resp, bytes_up, bytes_down, err);
     if (!rc) rc = parse_verdict(c, draft, k, out, err);
