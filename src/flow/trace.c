@@ -32,6 +32,7 @@ static cJSON *call_json(const hflow_call_record *c) {
     add_num(b, "usd_ratio", c->budget.usd_ratio);
     add_num(b, "latency_ratio", c->budget.latency_ratio);
     cJSON_AddStringToObject(o, "note", c->note);
+    if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
     return o;
 }
 

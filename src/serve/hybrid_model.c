@@ -35,17 +35,21 @@ struct serve_hybrid {
 
 /* ---- setup ---- */
 
-/* Resolves a served model's name to this server's own URL. */
+/* Resolves a served model's name to this server's own URL. Such a tier is
+ * known to be ours, so it takes grammars (a constrained planner); any other
+ * URL is a foreign server and never gets our grammar names. */
 static int open_tier(const char *what, const char *ep, const serve_registry *reg, const char *self_base,
                      const hflow_backend_options *bo, hflow_backend **out, hflow_error *err) {
     char self[512];
     const char *use = ep;
+    hflow_backend_options o = *bo;
     for (int i = 0; i < reg->n; i++)
         if (!strcmp(reg->models[i].name, ep)) {
             snprintf(self, sizeof self, "%s#%s", self_base, ep);
             use = self;
+            o.hybridflow_server = 1;
         }
-    int rc = hflow_backend_open(use, bo, out, err);
+    int rc = hflow_backend_open(use, &o, out, err);
     if (rc) hflow_error_wrap(err, "hybrid %s endpoint '%s'", what, ep);
     return rc;
 }
@@ -113,6 +117,7 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
             if (f->default_step_tokens > c->max_tokens) f->default_step_tokens = c->max_tokens;
             if (f->min_step_tokens > c->max_tokens) f->min_step_tokens = c->max_tokens;
         }
+        if (c->planner_max_tokens > 0) f->planner_max_tokens = c->planner_max_tokens;
         f->call_timeout_s = c->call_timeout_s;
         f->planner_template_path = c->planner_template;
         rc = hflow_flow_create(f, &h->flow, err);
@@ -171,6 +176,7 @@ cJSON *serve_hybrid_model_entry(const serve_hybrid *h) {
     if (h->tier[HFLOW_TIER_CLOUD]) cJSON_AddStringToObject(e, "cloud", hflow_backend_name(h->tier[HFLOW_TIER_CLOUD]));
     else cJSON_AddNullToObject(e, "cloud");
     cJSON_AddStringToObject(e, "policy", h->policy->name);
+    cJSON_AddBoolToObject(e, "planner_constrained", h->cfg.constrain_plan && hflow_backend_has_grammar(h->cfg.planner));
     return e;
 }
 
@@ -206,6 +212,7 @@ static cJSON *call_object(const hflow_call_record *c) {
     cJSON_AddNumberToObject(b, "tokens_ratio", isfinite(c->budget.tokens_ratio) ? c->budget.tokens_ratio : 0);
     cJSON_AddNumberToObject(b, "usd_ratio", isfinite(c->budget.usd_ratio) ? c->budget.usd_ratio : 0);
     cJSON_AddNumberToObject(b, "latency_ratio", isfinite(c->budget.latency_ratio) ? c->budget.latency_ratio : 0);
+    if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
     return o;
 }
 
@@ -448,6 +455,12 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
     j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name};
     if (j->rq.logprobs) {
         hs_reply_error(req, 400, NULL, "logprobs", NULL, "the hybrid model has no logprobs (its answer comes from several models)");
+        job_free(j);
+        return;
+    }
+    if (j->rq.grammar) {
+        /* Its answer is the aggregator's free text; the planner's constraint is the orchestrator's business. */
+        hs_reply_error(req, 400, NULL, "grammar", NULL, "the hybrid model takes no 'grammar' (its planner is constrained on its own)");
         job_free(j);
         return;
     }
