@@ -6,6 +6,7 @@
  * The orchestrator already retries and falls back between tiers; this file
  * only reports what happened, in the response's "hybridflow" field. Streams
  * send step progress as SSE comments while the query runs, then the answer. */
+#include "flow/trace_json.h"
 #include "serve/hybrid_model.h"
 
 #include <math.h>
@@ -191,31 +192,6 @@ static int count_failures(const char *note, const char *tier) {
     return n;
 }
 
-static cJSON *call_object(const hflow_call_record *c) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "tier", hflow_tier_name(c->tier));
-    cJSON_AddStringToObject(o, "routed_tier", hflow_tier_name(c->routed_tier));
-    cJSON_AddStringToObject(o, "model", c->model);
-    cJSON_AddNumberToObject(o, "prompt_tokens", c->prompt_tokens);
-    cJSON_AddNumberToObject(o, "completion_tokens", c->completion_tokens);
-    cJSON_AddNumberToObject(o, "start_s", c->start_s);
-    cJSON_AddNumberToObject(o, "end_s", c->end_s);
-    cJSON_AddNumberToObject(o, "retries", c->retries);
-    cJSON_AddBoolToObject(o, "fell_back", c->fell_back);
-    if (c->note[0]) cJSON_AddStringToObject(o, "note", c->note);
-    /* The routing decision as the trace records it: the router's score, its
-     * threshold (absent for rules without one) and the budget state it saw. */
-    cJSON_AddStringToObject(o, "route_reason", c->route_reason ? c->route_reason : "");
-    cJSON_AddNumberToObject(o, "route_score", isfinite(c->route_score) ? c->route_score : 0);
-    if (isfinite(c->route_threshold)) cJSON_AddNumberToObject(o, "route_threshold", c->route_threshold);
-    cJSON *b = cJSON_AddObjectToObject(o, "budget");
-    cJSON_AddNumberToObject(b, "tokens_ratio", isfinite(c->budget.tokens_ratio) ? c->budget.tokens_ratio : 0);
-    cJSON_AddNumberToObject(b, "usd_ratio", isfinite(c->budget.usd_ratio) ? c->budget.usd_ratio : 0);
-    cJSON_AddNumberToObject(b, "latency_ratio", isfinite(c->budget.latency_ratio) ? c->budget.latency_ratio : 0);
-    if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
-    return o;
-}
-
 /* Every call record of the query: planner, steps, aggregator. */
 static int all_calls(const hflow_flow_result *r, const hflow_call_record **out, int max) {
     int n = 0;
@@ -266,18 +242,18 @@ cJSON *serve_hybrid_extension(const serve_hybrid *h, const hflow_flow_result *r)
     cJSON_AddNumberToObject(o, "fallbacks", fallbacks);
     cJSON_AddNumberToObject(o, "failed_steps", failed_steps);
     cJSON_AddItemToObject(o, "notes", notes);
-    cJSON_AddItemToObject(o, "planner", call_object(&r->planner));
+    cJSON_AddItemToObject(o, "planner", hflow_trace_call_json(&r->planner));
     cJSON *steps = cJSON_AddArrayToObject(o, "plan");
     for (int i = 0; i < r->n_steps; i++) {
         const hflow_step_record *s = &r->steps[i];
-        cJSON *so = call_object(&s->call);
+        cJSON *so = hflow_trace_call_json(&s->call);
         cJSON_AddStringToObject(so, "task", s->task ? s->task : "");
         cJSON *deps = cJSON_AddArrayToObject(so, "deps");
         for (int d = 0; d < s->n_deps; d++) cJSON_AddItemToArray(deps, cJSON_CreateNumber(s->deps[d] + 1));
         cJSON_AddStringToObject(so, "state", hflow_step_state_name(s->state));
         cJSON_AddItemToArray(steps, so);
     }
-    cJSON_AddItemToObject(o, "aggregator", call_object(&r->aggregator));
+    cJSON_AddItemToObject(o, "aggregator", hflow_trace_call_json(&r->aggregator));
     return o;
 }
 
