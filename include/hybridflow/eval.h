@@ -308,6 +308,8 @@ typedef struct hflow_eval_run_config {
     hflow_eval_progress_cb progress;
     void *progress_user;
     volatile int *cancel;         /* set non-zero to stop: in-flight questions are dropped, not written */
+    struct hflow_backend *judge;  /* optional LLM judge for free-form (text) answers; NULL = the
+                                     rule-based normalised match. Off by default. */
 } hflow_eval_run_config;
 
 void hflow_eval_run_config_default(hflow_eval_run_config *c);

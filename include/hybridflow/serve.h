@@ -45,6 +45,8 @@ typedef struct hflow_serve_hybrid {
     int max_steps;          /* 0 = the orchestrator's default */
     int max_tokens;         /* > 0: caps every call (planner, steps, aggregator); 0 = defaults */
     double call_timeout_s;  /* per tier call; 0 = up to the deadline */
+    const char *trace;      /* JSONL file every answered query's trace (flow.h format, with the
+                               router's scores, thresholds and budget state) is appended to; NULL = none */
 } hflow_serve_hybrid;
 
 typedef struct hflow_serve_options {

@@ -18,6 +18,7 @@ static void usage_eval(FILE *out) {
             "                       [--concurrency N] [--out DIR] [--planner edge|cloud] [--policy SPEC]\n"
             "                       [--budget-tokens N] [--budget-usd X] [--deadline S] [--prices FILE]\n"
             "                       [--seed S] [--max-tokens N] [--prompts DIR] [--no-plots]\n"
+            "                       [--judge ENDPOINT]  LLM judge for free-form answers (off by default)\n"
             "       hybridflow eval replay --file F.jsonl --edge MODEL --cloud MODEL [--policy LIST]\n"
             "                              [--test-frac F] [--seed N] [--out DIR] [--no-plots]\n"
             "       hybridflow eval gantt --trace TRACE.jsonl --out BASE [--title T]\n\n"
@@ -154,7 +155,7 @@ static int eval_gantt(int argc, char **argv) {
 }
 
 typedef struct live_args {
-    const char *dataset, *methods, *out, *edge, *cloud, *planner, *policy, *prices, *prompts;
+    const char *dataset, *methods, *out, *edge, *cloud, *planner, *policy, *prices, *prompts, *judge;
     long limit, concurrency, max_tokens;
     unsigned long long seed;
     hflow_budget_limits limits;
@@ -183,6 +184,7 @@ static int parse_live(int argc, char **argv, live_args *a) {
         else if (!strcmp(f, "--policy")) a->policy = v;
         else if (!strcmp(f, "--prices")) a->prices = v;
         else if (!strcmp(f, "--prompts")) a->prompts = v;
+        else if (!strcmp(f, "--judge")) a->judge = v;
         else if (!strcmp(f, "--limit")) a->limit = atol(v);
         else if (!strcmp(f, "--concurrency")) a->concurrency = atol(v);
         else if (!strcmp(f, "--max-tokens")) a->max_tokens = atol(v);
@@ -201,7 +203,7 @@ static int parse_live(int argc, char **argv, live_args *a) {
 /* The things a live run holds open; freed in one place. */
 typedef struct live_res {
     hflow_eval_dataset ds;
-    hflow_backend *edge, *cloud;
+    hflow_backend *edge, *cloud, *judge;
     hflow_policy *policy;
     hflow_price_table *prices;
 } live_res;
@@ -210,6 +212,7 @@ static void live_free(live_res *r) {
     hflow_eval_dataset_free(&r->ds);
     hflow_backend_free(r->edge);
     hflow_backend_free(r->cloud);
+    hflow_backend_free(r->judge);
     hflow_policy_free(r->policy);
     hflow_price_table_free(r->prices);
 }
@@ -218,6 +221,7 @@ static int live_open(const live_args *a, live_res *r, hflow_error *err) {
     memset(r, 0, sizeof *r);
     if (hflow_eval_dataset_load(a->dataset, cli_shared_dir(), &r->ds, err)) return 1;
     if (cli_open_backend("eval", a->edge, &r->edge) || cli_open_backend("eval", a->cloud, &r->cloud)) return -1;
+    if (a->judge && cli_open_backend("eval", a->judge, &r->judge)) return -1;
     if (hflow_policy_create(a->policy, &r->policy, err)) return 1;
     if (a->prices && hflow_price_table_load(a->prices, &r->prices, err)) return 1;
     return 0;
@@ -256,6 +260,7 @@ static int eval_live(int argc, char **argv, int cmd_argc, char **cmd_argv) {
     cfg.methods = a.methods;
     cfg.edge = r.edge;
     cfg.cloud = r.cloud;
+    cfg.judge = r.judge;
     cfg.planner_tier = !strcmp(a.planner, "cloud") ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
     cfg.policy = r.policy;
     cfg.flow = &fc;

@@ -14,7 +14,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hybridflow profile --dataset NAME|FILE --edge EP --cloud EP --out profile.jsonl\n"
             "         [--limit N] [--labeler swap|judge] [--judge EP] [--planner edge|cloud]\n"
-            "         [--aggregate edge|cloud] [--max-steps N] [--prompts DIR]\n\n"
+            "         [--aggregate edge|cloud] [--max-steps N] [--prompts DIR]\n"
+            "         [--max-step-tokens N] [--answer-tokens N] [--planner-tokens N] [--plan-first]\n\n"
             "Plans each question once and runs the plan all-edge, once per step with only that\n"
             "step on the cloud, and all-cloud (step outputs cached by prompt, so a variant redoes\n"
             "only the swapped step and its dependents). One row per step: both tiers' outputs,\n"
@@ -22,13 +23,23 @@ static void usage(FILE *f) {
             "  swap  (default): edge = score of the all-edge final answer, cloud = score of the\n"
             "        final answer with this step alone on the cloud;\n"
             "  judge: a judge model (--judge, default the cloud) rates each tier's step output 0-10.\n"
-            "Questions already in --out are skipped (rerun to resume).\n");
+            "Questions already in --out are skipped (rerun to resume). --plan-first starts steps\n"
+            "only once the plan is complete, so each row's n_steps/is_last are final (pair it with\n"
+            "`run --plan-first`).\n");
 }
 
 static int tier_arg(const char *v, int *out) {
     if (!strcmp(v, "edge")) *out = HFLOW_TIER_EDGE;
     else if (!strcmp(v, "cloud")) *out = HFLOW_TIER_CLOUD;
     else return -1;
+    return 0;
+}
+
+/* A token cap > 0 (the flow's own defaults otherwise). */
+static int cap_arg(const char *v, int *out) {
+    int n = atoi(v);
+    if (n <= 0) return -1;
+    *out = n;
     return 0;
 }
 
@@ -41,6 +52,7 @@ int cli_profile(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(f, "--plan-first")) { fc.dispatch_while_planning = 0; continue; }
         if (!v) { fprintf(stderr, "profile: %s needs a value\n", f); return 2; }
         int bad = 0;
         if (!strcmp(f, "--dataset")) dataset = v;
@@ -51,6 +63,9 @@ int cli_profile(int argc, char **argv) {
         else if (!strcmp(f, "--prompts")) prompts = v;
         else if (!strcmp(f, "--limit")) cfg.limit = (size_t)atol(v);
         else if (!strcmp(f, "--max-steps")) fc.max_steps = atoi(v);
+        else if (!strcmp(f, "--max-step-tokens")) bad = cap_arg(v, &fc.max_step_tokens);
+        else if (!strcmp(f, "--answer-tokens")) bad = cap_arg(v, &fc.aggregator_max_tokens);
+        else if (!strcmp(f, "--planner-tokens")) bad = cap_arg(v, &fc.planner_max_tokens);
         else if (!strcmp(f, "--labeler")) {
             if (!strcmp(v, "swap")) cfg.labeler = HFLOW_LABEL_SWAP;
             else if (!strcmp(v, "judge")) cfg.labeler = HFLOW_LABEL_JUDGE;
@@ -62,6 +77,9 @@ int cli_profile(int argc, char **argv) {
         i++;
     }
     if (!dataset || !edge_ep || !cloud_ep || !out) { usage(stderr); return 2; }
+    /* Short step caps: keep the floor and the no-estimate default within them (as eval --max-tokens does). */
+    if (fc.default_step_tokens > fc.max_step_tokens) fc.default_step_tokens = fc.max_step_tokens;
+    if (fc.min_step_tokens > fc.max_step_tokens) fc.min_step_tokens = fc.max_step_tokens;
     hflow_error err;
     hflow_error_clear(&err);
     hflow_eval_dataset ds;

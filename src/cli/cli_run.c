@@ -102,6 +102,8 @@ static void usage(FILE *f) {
             "                         $HYBRIDFLOW_MODELS (else ../shared/models): edge = smallest file,\n"
             "                         cloud = largest (the same file when there is one).\n"
             "  --no-constrain         let a local planner write freely (default: plan grammar)\n"
+            "  --plan-first           start steps only once the whole plan is known (default: while it\n"
+            "                         streams); the router then sees every step's final n_steps/is_last\n"
             "  --planner edge|cloud   which tier writes the plan (default edge)\n"
             "  --policy SPEC          edge, cloud, random:P[:SEED], difficulty:T, learned:ROUTER.gguf (default difficulty:6)\n"
             "  --force-first-cloud, --force-last-cloud\n"
@@ -112,12 +114,14 @@ static void usage(FILE *f) {
             "  --budget-usd X         dollar cap per query   --prices FILE  price table JSON\n"
             "  --deadline S           wall-clock deadline per query\n"
             "  --format free|option|integer|list   answer format\n"
+            "  --task-type NAME       the router's task-type feature (profile/eval use the dataset's\n"
+            "                         answer type: letter, integer, list, text)\n"
             "  --planner-template FILE\n"
             "  --trace FILE           append the JSONL trace   --chrome-trace FILE  Perfetto JSON\n");
 }
 
 typedef struct run_args {
-    const char *edge, *cloud, *planner, *policy, *prices, *trace, *chrome, *tmpl, *question;
+    const char *edge, *cloud, *planner, *policy, *prices, *trace, *chrome, *tmpl, *task_type, *question;
     hflow_flow_config cfg;
     int format;
 } run_args;
@@ -142,6 +146,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (TAKE("--trace")) a->trace = v;
         else if (TAKE("--chrome-trace")) a->chrome = v;
         else if (TAKE("--planner-template")) a->tmpl = v;
+        else if (TAKE("--task-type")) a->task_type = v;
         else if (TAKE("--budget-tokens")) a->cfg.query_limits.cloud_tokens = atoll(v);
         else if (TAKE("--budget-usd")) a->cfg.query_limits.usd = atof(v);
         else if (TAKE("--deadline")) a->cfg.query_limits.deadline_s = atof(v);
@@ -160,12 +165,18 @@ static int parse_args(int argc, char **argv, run_args *a) {
         } else if (!strcmp(o, "--force-first-cloud")) a->cfg.force_first_cloud = 1;
         else if (!strcmp(o, "--force-last-cloud")) a->cfg.force_last_cloud = 1;
         else if (!strcmp(o, "--no-constrain")) a->cfg.constrain_plan = 0;
+        else if (!strcmp(o, "--plan-first")) a->cfg.dispatch_while_planning = 0;
         else if (o[0] == '-' && o[1]) return -1;
         else if (!a->question) a->question = o;
         else return -1;
 #undef TAKE
     }
     if (!a->question || (strcmp(a->planner, "edge") && strcmp(a->planner, "cloud"))) return -1;
+    /* A short --max-step-tokens pulls the floor and the no-estimate default down with it. */
+    if (a->cfg.max_step_tokens > 0 && a->cfg.min_step_tokens > a->cfg.max_step_tokens)
+        a->cfg.min_step_tokens = a->cfg.max_step_tokens;
+    if (a->cfg.max_step_tokens > 0 && a->cfg.default_step_tokens > a->cfg.max_step_tokens)
+        a->cfg.default_step_tokens = a->cfg.max_step_tokens;
     return 0;
 }
 
@@ -256,7 +267,7 @@ int cli_run(int argc, char **argv) {
         rc = hflow_flow_create(&a.cfg, &flow, &err);
     }
     if (!rc) {
-        hflow_query_options qo = {a.format, NULL, NULL};
+        hflow_query_options qo = {a.format, a.task_type, NULL};
         pthread_t ticker;
         view.t0 = hflow_now_s();
         int ticking = view.tty && !pthread_create(&ticker, NULL, view_ticker, &view);

@@ -15,6 +15,9 @@ typedef struct memo_entry {
 } memo_entry;
 
 typedef struct memo_impl {
+    hflow_backend_vtable vt; /* memo's functions under the inner backend's kind, so the cache is
+                                transparent to kind checks (the flow constrains only a "local"
+                                planner with the plan grammar) */
     hflow_backend *inner;
     pthread_mutex_t mu;
     memo_entry *e;
@@ -25,7 +28,7 @@ typedef struct memo_impl {
 static char *request_key(const hflow_request *req) {
     hflow_strbuf b;
     hflow_strbuf_init(&b);
-    hflow_strbuf_printf(&b, "max_tokens=%d\n", (int)req->max_tokens);
+    hflow_strbuf_printf(&b, "max_tokens=%d grammar=%s\n", (int)req->max_tokens, req->grammar ? req->grammar : "");
     for (int i = 0; i < req->n_messages; i++)
         hflow_strbuf_printf(&b, "<%s>%s\n", req->messages[i].role ? req->messages[i].role : "",
                             req->messages[i].content ? req->messages[i].content : "");
@@ -128,7 +131,6 @@ static void memo_destroy(hflow_backend *b) {
     free(b);
 }
 
-static const hflow_backend_vtable memo_vt = {"memo", memo_complete, memo_destroy};
 
 int ev_memo_backend_create(hflow_backend *inner, hflow_backend **out, hflow_error *err) {
     *out = NULL;
@@ -141,7 +143,8 @@ int ev_memo_backend_create(hflow_backend *inner, hflow_backend **out, hflow_erro
     }
     im->inner = inner;
     pthread_mutex_init(&im->mu, NULL);
-    b->vt = &memo_vt;
+    im->vt = (hflow_backend_vtable){inner->vt && inner->vt->kind ? inner->vt->kind : "memo", memo_complete, memo_destroy};
+    b->vt = &im->vt;
     b->impl = im;
     snprintf(b->name, sizeof b->name, "%s", hflow_backend_name(inner));
     snprintf(b->model, sizeof b->model, "%s", hflow_backend_model(inner));

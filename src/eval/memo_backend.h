@@ -6,10 +6,11 @@
  * step and what depends on it) and sees the very same plan and step outputs
  * everywhere else, so the label of a swap measures that swap alone, even on
  * a sampling backend. The key is the full request text (roles, contents,
- * prompt) plus max_tokens; only successful responses are cached. A hit
+ * prompt) plus max_tokens and the grammar; only successful responses are cached. A hit
  * streams the stored text through on_delta in one piece and returns the
  * stored usage and timings. Thread-safe. Free with hflow_backend_free; the
- * wrapped backend is borrowed. */
+ * wrapped backend is borrowed. The wrapper reports the wrapped backend's kind
+ * (vt->kind), so a local planner behind it still gets the plan grammar. */
 #ifndef HFLOW_EVAL_MEMO_BACKEND_H
 #define HFLOW_EVAL_MEMO_BACKEND_H
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eval/eval_util.h"
+#include "eval/judge.h"
 #include "eval/runner_internal.h"
 #include "flow/prompt.h"
 #include "hybridflow/route.h"
@@ -87,6 +88,30 @@ static void copy_error(hflow_eval_result *r, const hflow_error *e, int rc) {
 static int cancelled(const ev_run_ctx *c) { return c->cfg->cancel && *c->cfg->cancel; }
 
 /* One call of `tmpl` filled for the item on `tier`. */
+/* Scores an answer by the item's rule; a free-form (text) answer goes to the
+ * LLM judge instead when one is configured. A judge that fails leaves the
+ * rule-based score and notes why in `extracted`, so no result is lost. */
+static void score_into(ev_run_ctx *c, const hflow_eval_item *item, const char *answer, hflow_eval_result *r) {
+    hflow_eval_score sc;
+    hflow_eval_score_output(item, answer, &sc);
+    r->score = sc.score;
+    r->correct = sc.correct;
+    snprintf(r->extracted, sizeof r->extracted, "%s", sc.extracted);
+    if (!c->cfg->judge || item->answer_type != HFLOW_ANSWER_TEXT || (item->task && *item->task)) return;
+    const char *names[] = {"question", "gold", "response"};
+    const char *vals[] = {item->question, item->gold ? item->gold : "", answer};
+    double q = 0;
+    hflow_error e;
+    hflow_error_clear(&e);
+    if (ev_judge_score(c->cfg->judge, c->tmpl_judge, names, vals, 3, c->cfg->cancel, &q, &e) == 0) {
+        r->correct = q >= 0.5;
+        r->score = r->correct;
+        snprintf(r->extracted, sizeof r->extracted, "judge:%s", r->correct ? "correct" : "incorrect");
+    } else {
+        snprintf(r->extracted, sizeof r->extracted, "judge failed: %.100s", e.message);
+    }
+}
+
 static int single_call(ev_run_ctx *c, int tier, const char *tmpl, const hflow_eval_item *item, hflow_eval_result *r) {
     const hflow_eval_run_config *cfg = c->cfg;
     hflow_backend *b = tier == HFLOW_TIER_CLOUD ? cfg->cloud : cfg->edge;
@@ -124,11 +149,7 @@ static int single_call(ev_run_ctx *c, int tier, const char *tmpl, const hflow_ev
         r->usd += hflow_price_cost(cfg->prices, resp.model[0] ? resp.model : hflow_backend_model(b), resp.prompt_tokens,
                                    resp.completion_tokens);
     if (rc == 0) {
-        hflow_eval_score sc;
-        hflow_eval_score_output(item, resp.text ? resp.text : "", &sc);
-        r->score = sc.score;
-        r->correct = sc.correct;
-        snprintf(r->extracted, sizeof r->extracted, "%s", sc.extracted);
+        score_into(c, item, resp.text ? resp.text : "", r);
     } else {
         copy_error(r, &e, rc);
     }
@@ -179,11 +200,7 @@ static int flow_call_method(ev_run_ctx *c, int method, int sequential, const hfl
     r->n_steps = res.n_steps;
     r->depth = res.critical_path;
     if (rc == 0 && res.answer) {
-        hflow_eval_score sc;
-        hflow_eval_score_output(item, res.answer, &sc);
-        r->score = sc.score;
-        r->correct = sc.correct;
-        snprintf(r->extracted, sizeof r->extracted, "%s", sc.extracted);
+        score_into(c, item, res.answer, r);
     } else {
         copy_error(r, &e, rc ? rc : HFLOW_EINVAL);
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "eval/eval_util.h"
+#include "eval/judge.h"
 #include "eval/memo_backend.h"
 #include "eval/runner_internal.h"
 
@@ -91,42 +92,12 @@ static int run_variant(prof_ctx *c, const hflow_eval_item *item, int assign, hfl
 }
 
 /* "Score: N" (the last one), else the last integer; rating / 10 in [0, 1]. */
-static int parse_judge(const char *text, double *q) {
-    const char *p = NULL;
-    for (const char *s = text; (s = strstr(s, "Score:")) != NULL; s++) p = s + 6;
-    long v;
-    if (p) {
-        while (*p == ' ' || *p == '*') p++;
-        if (!isdigit((unsigned char)*p)) return -1;
-        v = strtol(p, NULL, 10);
-    } else if (!hflow_extract_integer(text, &v)) {
-        return -1;
-    }
-    *q = (v < 0 ? 0 : v > 10 ? 10 : (double)v) / 10.0;
-    return 0;
-}
-
 static int judge_step(prof_ctx *c, const hflow_eval_item *item, const char *task, const char *answer, double *q,
                       hflow_error *err) {
     const char *names[] = {"question", "task", "answer"};
     const char *vals[] = {item->question, task, answer ? answer : "(no answer)"};
-    char *prompt = ev_fill_template(c->judge_tmpl, names, vals, 3);
-    if (!prompt) return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
-    hflow_chat_message msg = {"user", prompt};
-    hflow_request req;
-    hflow_request_init(&req);
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.max_tokens = 256;
-    req.temperature = 0;
-    req.cancel = c->cfg->cancel;
-    hflow_response resp;
-    int rc = hflow_backend_complete(c->cfg->judge ? c->cfg->judge : c->cfg->cloud, &req, &resp, err);
-    free(prompt);
-    if (!rc && parse_judge(resp.text ? resp.text : "", q))
-        rc = hflow_error_set(err, HFLOW_EFORMAT, "judge gave no 'Score: N'");
-    hflow_response_clear(&resp);
-    return rc;
+    return ev_judge_score(c->cfg->judge ? c->cfg->judge : c->cfg->cloud, c->judge_tmpl, names, vals, 3, c->cfg->cancel,
+                          q, err);
 }
 
 static void add_tier(cJSON *row, const char *name, double quality, const hflow_step_record *s) {

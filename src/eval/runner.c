@@ -119,6 +119,7 @@ static void ctx_free(ev_run_ctx *c, FILE **out) {
     hflow_flow_free(c->flow[1]);
     free(c->tmpl_direct);
     free(c->tmpl_cot);
+    free(c->tmpl_judge);
     free(c->methods);
     pthread_mutex_destroy(&c->io_mu);
 }
@@ -136,6 +137,7 @@ static int ctx_setup(ev_run_ctx *c, FILE **out, hflow_error *err) {
     const hflow_eval_run_config *cfg = c->cfg;
     int rc = ev_read_prompt(cfg->prompts_dir, "direct.txt", &c->tmpl_direct, err);
     if (!rc) rc = ev_read_prompt(cfg->prompts_dir, "cot.txt", &c->tmpl_cot, err);
+    if (!rc && cfg->judge) rc = ev_read_prompt(cfg->prompts_dir, "judge_answer.txt", &c->tmpl_judge, err);
     char traces[4096];
     snprintf(traces, sizeof traces, "%s/traces", cfg->out_dir);
     if (!rc) rc = make_dir(cfg->out_dir, err);

@@ -15,6 +15,7 @@ typedef struct ev_run_ctx {
     int n_methods;
     hflow_flow *flow[2];     /* [0] completion-driven, [1] sequential; NULL when unused */
     char *tmpl_direct, *tmpl_cot;
+    char *tmpl_judge;        /* judge_answer.txt when cfg->judge is set */
     FILE **trace;            /* per method, NULL for single-call methods */
     pthread_mutex_t io_mu;   /* result files, traces, progress */
 } ev_run_ctx;

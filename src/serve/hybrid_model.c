@@ -8,6 +8,8 @@
  * send step progress as SSE comments while the query runs, then the answer. */
 #include "serve/hybrid_model.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,8 @@ struct serve_hybrid {
     hflow_flow *flow;      /* the default orchestrator (no per-request max_tokens) */
     char *auth_header;
     long created;          /* for /v1/models */
+    char *trace_path;      /* JSONL trace appended per answered query; NULL = none */
+    pthread_mutex_t trace_mu; /* one query's line at a time */
 };
 
 /* ---- setup ---- */
@@ -60,6 +64,11 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
     serve_hybrid *h = calloc(1, sizeof *h);
     if (!h || !(h->name = strdup(name))) {
         free(h);
+        return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&h->trace_mu, NULL);
+    if (c->trace && *c->trace && !(h->trace_path = strdup(c->trace))) {
+        serve_hybrid_free(h);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
     hflow_backend_options bo;
@@ -131,7 +140,22 @@ void serve_hybrid_free(serve_hybrid *h) {
     hflow_backend_free(h->tier[HFLOW_TIER_EDGE]);
     free(h->auth_header);
     free(h->name);
+    free(h->trace_path);
+    pthread_mutex_destroy(&h->trace_mu);
     free(h);
+}
+
+/* Appends the query's trace line (flow.h's JSONL format); a trace that cannot
+ * be written costs the client nothing, so failures are only logged. */
+static void append_trace(serve_hybrid *h, const hflow_flow_result *r) {
+    if (!h->trace_path) return;
+    pthread_mutex_lock(&h->trace_mu);
+    FILE *f = fopen(h->trace_path, "a");
+    hflow_error err;
+    if (!f || hflow_trace_write_jsonl(r, f, &err))
+        fprintf(stderr, "hybrid model: cannot append the trace to %s\n", h->trace_path);
+    if (f) fclose(f);
+    pthread_mutex_unlock(&h->trace_mu);
 }
 
 const char *serve_hybrid_name(const serve_hybrid *h) { return h->name; }
@@ -173,6 +197,15 @@ static cJSON *call_object(const hflow_call_record *c) {
     cJSON_AddNumberToObject(o, "retries", c->retries);
     cJSON_AddBoolToObject(o, "fell_back", c->fell_back);
     if (c->note[0]) cJSON_AddStringToObject(o, "note", c->note);
+    /* The routing decision as the trace records it: the router's score, its
+     * threshold (absent for rules without one) and the budget state it saw. */
+    cJSON_AddStringToObject(o, "route_reason", c->route_reason ? c->route_reason : "");
+    cJSON_AddNumberToObject(o, "route_score", isfinite(c->route_score) ? c->route_score : 0);
+    if (isfinite(c->route_threshold)) cJSON_AddNumberToObject(o, "route_threshold", c->route_threshold);
+    cJSON *b = cJSON_AddObjectToObject(o, "budget");
+    cJSON_AddNumberToObject(b, "tokens_ratio", isfinite(c->budget.tokens_ratio) ? c->budget.tokens_ratio : 0);
+    cJSON_AddNumberToObject(b, "usd_ratio", isfinite(c->budget.usd_ratio) ? c->budget.usd_ratio : 0);
+    cJSON_AddNumberToObject(b, "latency_ratio", isfinite(c->budget.latency_ratio) ? c->budget.latency_ratio : 0);
     return o;
 }
 
@@ -327,6 +360,7 @@ static void run_query(hybrid_job *j) {
     j->rc = hflow_flow_create(&cfg, &own, &j->err);
     hflow_query_options qo = {HFLOW_FORMAT_FREE, NULL, j->st ? hs_stream_cancel_flag(j->st) : &j->cancel};
     if (!j->rc) j->rc = hflow_flow_run(own, q, &qo, &j->res, &j->err);
+    if (!j->rc) append_trace(j->h, &j->res);
     hflow_flow_free(own);
     free(q);
 }
