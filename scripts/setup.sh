@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev libcmocka-dev
-      gnuplot-nox wrk iproute2 valgrind jq)
+      gnuplot-nox wrk iproute2 valgrind curl jq bc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,9 @@
  *   plan is repaired into a direct answer): an answer comes back, the trace
  *   holds the plan text, per-step tiers and tokens, and every call the trace
  *   counts reached the server (its /metrics request counter agrees).
+ * - The real planner constrained by the server's plan grammar (the tiers are
+ *   opened as our server's): a plan parsed without repair, steps on both tiers,
+ *   the constraint in the trace; without the option no grammar is sent.
  * - A fixed four-step plan (a 260K model cannot write XML; the planner call
  *   alone is answered in-process by a wrapper, every step and the aggregator
  *   go over HTTP): steps are routed by difficulty to the two models and the
@@ -203,6 +206,108 @@ static void test_real_planner_two_tiers(void **state) {
     hflow_backend_free(edge);
 }
 
+/* The planner's call is the real one, constrained by the server: the tiers
+ * are opened as our server's (hybridflow_server), so the flow's plan grammar
+ * travels in the request and stories260K writes a plan the parser takes as
+ * is: no repair, no "answer directly" fallback. The first step is forced to
+ * the cloud and the policy sends the rest to the edge, so steps run on both
+ * tiers. Opened without the option, the same planner call carries no grammar. */
+static void test_constrained_planner_over_http(void **state) {
+    (void)state;
+    if (!e2e_have_stories()) {
+        print_message("skipped: models/stories260K.gguf not found under ../shared (the stand-in has no real vocabulary)\n");
+        skip();
+    }
+    char tmpl[1024];
+    snprintf(tmpl, sizeof tmpl, "%s/planner-short.txt", tu_tmpdir());
+    FILE *tf = fopen(tmpl, "w");
+    assert_non_null(tf);
+    /* Short: the grammar, not the prompt, makes the plan. */
+    fputs("Write a plan of at most {{max_steps}} steps for: {{question}}\n", tf);
+    fclose(tf);
+    char ep[256];
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.hybridflow_server = 1;
+    o.always_stream = 1;
+    o.max_retries = 1;
+    hflow_backend *edge, *cloud;
+    hflow_error err;
+    assert_int_equal(hflow_backend_open(e2e_endpoint(&server, "edge", ep, sizeof ep), &o, &edge, &err), 0);
+    assert_int_equal(hflow_backend_open(e2e_endpoint(&server, "cloud", ep, sizeof ep), &o, &cloud, &err), 0);
+    hflow_policy *pol;
+    assert_int_equal(hflow_policy_create("edge", &pol, &err), 0);
+    hflow_flow_config c;
+    small_config(&c);
+    c.edge = edge;
+    c.cloud = cloud;
+    c.policy = pol;
+    c.force_first_cloud = 1;
+    c.max_steps = 3;
+    c.planner_template_path = tmpl;
+    c.planner_max_tokens = 700; /* a whole plan of 3 steps: ~550 stories260K tokens at most */
+    double before = e2e_metric_sum(&server, GENERATIONS);
+    hflow_flow_result r;
+    run(&c, "Why do cats like boxes?", &r);
+    double after = e2e_metric_sum(&server, GENERATIONS);
+    assert_int_equal((int)(after - before), count_calls(&r));
+    /* The plan: constrained on the server, parsed without repairs. */
+    assert_string_equal(r.planner.grammar, "plan:3");
+    assert_string_equal(r.planner.model, "edge");
+    assert_int_equal(r.planner.tier, HFLOW_TIER_EDGE);
+    if (r.n_repairs || r.n_steps < 2)
+        fail_msg("plan: %d steps, %d repairs (%s): %s", r.n_steps, r.n_repairs, r.repair_log ? r.repair_log : "",
+                 r.plan_text);
+    assert_true(!strncmp(r.plan_text, "<Plan>\n<Step ID=\"1\" Task=\"", 26));
+    assert_non_null(strstr(r.plan_text, "</Plan>"));
+    assert_true(r.n_steps <= 3);
+    int on[2] = {0, 0};
+    for (int i = 0; i < r.n_steps; i++) {
+        const hflow_step_record *s = &r.steps[i];
+        assert_int_equal(s->plan_id, i + 1);
+        assert_int_equal(s->state, HFLOW_STEP_DONE);
+        /* The random-weight cloud model may end at once (greedy EOS): a call made, not a long answer. */
+        assert_true(s->call.prompt_tokens > 0 && s->call.completion_tokens <= s->call.max_tokens);
+        assert_string_equal(s->call.grammar, ""); /* only the planner is constrained */
+        assert_string_equal(s->call.model, s->call.tier == HFLOW_TIER_CLOUD ? "cloud" : "edge");
+        on[s->call.tier]++;
+    }
+    assert_int_equal(r.steps[0].call.tier, HFLOW_TIER_CLOUD);
+    assert_true(on[HFLOW_TIER_EDGE] >= 1 && on[HFLOW_TIER_CLOUD] >= 1);
+    print_message("constrained plan: %d steps (%d cloud, %d edge), critical path %d\n", r.n_steps,
+                  on[HFLOW_TIER_CLOUD], on[HFLOW_TIER_EDGE], r.critical_path);
+    /* The trace records the constraint, the plan and each step's tier. */
+    cJSON *t = trace_of(&r);
+    cJSON *plan = cJSON_GetObjectItem(t, "plan");
+    assert_string_equal(cJSON_GetObjectItem(plan, "text")->valuestring, r.plan_text);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "call"), "grammar")->valuestring, "plan:3");
+    assert_int_equal((int)cJSON_GetObjectItem(plan, "n_repairs")->valuedouble, 0);
+    cJSON *steps = cJSON_GetObjectItem(t, "steps");
+    assert_int_equal(cJSON_GetArraySize(steps), r.n_steps);
+    for (int i = 0; i < r.n_steps; i++) {
+        cJSON *call = cJSON_GetObjectItem(cJSON_GetArrayItem(steps, i), "call");
+        assert_string_equal(cJSON_GetObjectItem(call, "tier")->valuestring, hflow_tier_name(r.steps[i].call.tier));
+        assert_null(cJSON_GetObjectItem(call, "grammar"));
+    }
+    cJSON_Delete(t);
+    hflow_flow_result_clear(&r);
+    hflow_backend_free(cloud);
+    hflow_backend_free(edge);
+
+    /* Not told the server is ours: no grammar leaves the client. */
+    o.hybridflow_server = 0;
+    assert_int_equal(hflow_backend_open(e2e_endpoint(&server, "edge", ep, sizeof ep), &o, &edge, &err), 0);
+    c.edge = edge;
+    c.cloud = NULL;
+    c.force_first_cloud = 0;
+    c.planner_max_tokens = 24;
+    run(&c, "Why do cats like boxes?", &r);
+    assert_string_equal(r.planner.grammar, "");
+    hflow_flow_result_clear(&r);
+    hflow_backend_free(edge);
+    hflow_policy_free(pol);
+}
+
 static void test_fixed_plan_routed_over_http(void **state) {
     (void)state;
     hflow_backend *http_edge = open_tier("edge"), *cloud = open_tier("cloud");
@@ -372,6 +477,7 @@ static void test_cloud_slow_past_deadline(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_planner_two_tiers),
+        cmocka_unit_test(test_constrained_planner_over_http),
         cmocka_unit_test(test_fixed_plan_routed_over_http),
         cmocka_unit_test(test_cloud_down_answers_from_edge),
         cmocka_unit_test(test_cloud_slow_past_deadline),

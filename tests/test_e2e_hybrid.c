@@ -1,5 +1,6 @@
 /* test_e2e_hybrid.c - the virtual model "hybridflow" of `hybridflow serve`,
- * over real HTTP: the server plans and routes over its own two models (named
+ * over real HTTP: the server plans (its real planner held to the plan grammar,
+ * since the tiers are its own models) and routes over its own two models (named
  * as tiers), answers as a chat completion with the per-tier "hybridflow"
  * extension, streams the same answer as SSE (with step progress comments),
  * lists the model in /v1/models; with its cloud tier down it still answers
@@ -26,8 +27,11 @@ static tu_server s2; /* the cloud-down server; stopped in teardown too, should a
 #define GENERATIONS "hflow_generations_total"
 #define BODY "{\"model\":\"hybridflow\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time there was a cat. What did it do?\"}]%s}"
 
+/* The tiers are this server's own models, so the planner is constrained by the
+ * plan grammar over loopback HTTP; a whole plan of 3 steps needs ~550 tokens. */
 static const char *const hybrid_args[] = {"--hybrid-edge", "edge", "--hybrid-cloud", "cloud", "--hybrid-policy",
-                                          "difficulty:5", "--hybrid-max-tokens", "24", NULL};
+                                          "difficulty:5", "--hybrid-max-tokens", "24", "--hybrid-max-steps", "3",
+                                          "--hybrid-planner-tokens", "700", NULL};
 
 static int setup(void **state) {
     (void)state;
@@ -78,6 +82,8 @@ static void test_models_lists_hybrid(void **state) {
     }
     assert_non_null(found);
     assert_string_equal(cJSON_GetObjectItem(found, "kind")->valuestring, "hybrid");
+    /* Both tiers are served here, so the planner takes the plan grammar. */
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(found, "planner_constrained")));
     char want[128];
     assert_string_equal(cJSON_GetObjectItem(found, "edge")->valuestring, e2e_endpoint(&server, "edge", want, sizeof want));
     assert_string_equal(cJSON_GetObjectItem(found, "cloud")->valuestring, e2e_endpoint(&server, "cloud", want, sizeof want));
@@ -108,7 +114,14 @@ static void test_answer_with_extension_and_stream(void **state) {
     assert_int_equal((int)num(j, "usage", "completion_tokens"),
                      (int)(num(x, "edge", "completion_tokens") + num(x, "cloud", "completion_tokens")));
     int steps = (int)num(x, "steps", NULL);
-    assert_true(steps >= 1);
+    assert_true(steps >= 1 && steps <= 3);
+    /* The real planner, constrained on this server: a plan used as written, not the direct-answer fallback. */
+    cJSON *planner = cJSON_GetObjectItem(x, "planner");
+    assert_string_equal(cJSON_GetObjectItem(planner, "grammar")->valuestring, "plan:3");
+    if (e2e_have_stories()) { /* the generated stand-in's vocabulary may lack the plan's bytes */
+        assert_int_equal((int)num(x, "repairs", NULL), 0);
+        assert_true(num(planner, "completion_tokens", NULL) > 24); /* a whole plan, past the calls' 24-token cap */
+    }
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(x, "plan")), steps);
     assert_true(num(x, "critical_path", NULL) >= 1 && num(x, "critical_path", NULL) <= steps);
     assert_int_equal((int)num(x, "fallbacks", NULL), 0);
@@ -165,6 +178,11 @@ static void test_logprobs_refused(void **state) {
     snprintf(body, sizeof body, BODY, ",\"logprobs\":true");
     cJSON *j = post(&server, body, 400);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "param")->valuestring, "logprobs");
+    cJSON_Delete(j);
+    /* Its answer is free text from the aggregator: a grammar cannot apply. */
+    snprintf(body, sizeof body, BODY, ",\"grammar\":\"plan\"");
+    j = post(&server, body, 400);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "param")->valuestring, "grammar");
     cJSON_Delete(j);
 }
 

@@ -817,6 +817,35 @@ static void test_request_validation(void **state) {
     assert_int_equal(fs_n_requests(f->srv), 0);
 }
 
+/* Our grammar names mean something else to other servers (llama.cpp: GBNF
+ * text), so they go out only when the backend is told the server is ours. */
+static void test_grammar_sent_only_to_our_server(void **state) {
+    fixture *f = *state;
+    fs_script sc = {.body = "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}"};
+    fs_push_n(f->srv, &sc, 2);
+    hflow_request r;
+    hflow_error err;
+    hflow_response resp;
+    for (int ours = 0; ours <= 1; ours++) {
+        f->o.hybridflow_server = ours;
+        fx_open(f);
+        assert_int_equal(hflow_backend_has_grammar(f->b), ours);
+        chat_request(&r);
+        r.grammar = "plan:3";
+        assert_int_equal(hflow_backend_complete(f->b, &r, &resp, &err), 0);
+        assert_string_equal(resp.text, "ok");
+        hflow_response_clear(&resp);
+        char *body = fs_request_body(f->srv, ours);
+        cJSON *j = cJSON_Parse(body);
+        assert_non_null(j);
+        cJSON *g = cJSON_GetObjectItem(j, "grammar");
+        if (ours) assert_string_equal(g->valuestring, "plan:3");
+        else assert_null(g);
+        cJSON_Delete(j);
+        free(body);
+    }
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
@@ -847,6 +876,7 @@ int main(void) {
         T(test_many_threads_share_a_backend),
         cmocka_unit_test(test_open_rejects_bad_endpoints),
         T(test_request_validation),
+        T(test_grammar_sent_only_to_our_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

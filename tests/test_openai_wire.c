@@ -102,6 +102,27 @@ static void test_request_body(void **state) {
     free(body);
 }
 
+static void test_request_body_grammar(void **state) {
+    (void)state;
+    hflow_request r;
+    hflow_request_init(&r);
+    r.prompt = "plan";
+    r.grammar = "plan:2";
+    hflow_error err;
+    char *plain = hflow_openai_request_body(&r, "m", 0, &err);
+    char *no = hflow_openai_request_body_ext(&r, "m", 0, 0, &err);
+    char *yes = hflow_openai_request_body_ext(&r, "m", 0, 1, &err);
+    assert_null(strstr(plain, "grammar"));
+    assert_string_equal(no, plain);
+    cJSON *j = cJSON_Parse(yes);
+    assert_string_equal(cJSON_GetObjectItem(j, "grammar")->valuestring, "plan:2");
+    cJSON_Delete(j);
+    r.grammar = NULL; /* nothing to send */
+    char *none = hflow_openai_request_body_ext(&r, "m", 0, 1, &err);
+    assert_null(strstr(none, "grammar"));
+    free(plain), free(no), free(yes), free(none);
+}
+
 static void test_retry_after_parsing(void **state) {
     (void)state;
     assert_true(hflow_parse_retry_after("3", 0) == 3.0);
@@ -143,6 +164,7 @@ int main(void) {
         cmocka_unit_test(test_chunk_parsing),
         cmocka_unit_test(test_finish_normalization),
         cmocka_unit_test(test_request_body),
+        cmocka_unit_test(test_request_body_grammar),
         cmocka_unit_test(test_retry_after_parsing),
         cmocka_unit_test(test_backoff_grows_with_jitter),
     };

@@ -41,7 +41,10 @@ typedef struct hflow_request {
     const char *const *stop;
     int n_stop;
     const char *response_format; /* optional JSON text of an OpenAI response_format */
-    const char *grammar;         /* optional name of a built-in constraint, e.g. "plan" (local engine) */
+    const char *grammar;         /* optional name of a built-in constraint, e.g. "plan": applied by the
+                                    local engine, and sent to HTTP servers that are ours
+                                    (hflow_backend_options.hybridflow_server); see
+                                    hflow_backend_has_grammar */
     hflow_delta_cb on_delta;     /* optional: called as text arrives */
     void *user;
     volatile int *cancel;        /* optional: set non-zero from any thread to cancel */
@@ -78,6 +81,10 @@ typedef struct hflow_backend_options {
     int always_stream;          /* HTTP: stream even without on_delta (gives a real ttft); default 0 */
     const char *tokenizer_gguf; /* HTTP: a GGUF whose vocabulary counts tokens when a server omits
                                    usage (loaded once at open); NULL: words*4/3 estimate */
+    int hybridflow_server;      /* HTTP: the server is `hybridflow serve`, so hflow_request.grammar is
+                                   sent as its "grammar" extension field. Default 0: other servers
+                                   read that field differently (llama.cpp: GBNF text), so our names
+                                   are never sent to them */
 } hflow_backend_options;
 
 void hflow_backend_options_default(hflow_backend_options *o);
@@ -90,6 +97,9 @@ void hflow_backend_free(hflow_backend *b);
 const char *hflow_backend_name(const hflow_backend *b);
 /* The model name requests are sent with / answered by. */
 const char *hflow_backend_model(const hflow_backend *b);
+/* 1 when the backend applies hflow_request.grammar: the in-process engine,
+ * and HTTP backends opened with options.hybridflow_server. Others ignore it. */
+int hflow_backend_has_grammar(const hflow_backend *b);
 
 /* The built-in default endpoints for commands given none (`hybridflow run`):
  * the *.gguf files of the models directory, which is $HYBRIDFLOW_MODELS if
@@ -142,11 +152,15 @@ typedef struct hflow_backend_vtable {
     void (*destroy)(hflow_backend *b);
 } hflow_backend_vtable;
 
+/* hflow_backend.caps bits: what a backend does beyond plain completion. */
+#define HFLOW_BACKEND_CAP_GRAMMAR 1u /* applies hflow_request.grammar */
+
 struct hflow_backend {
     const hflow_backend_vtable *vt;
     char name[256];
     char model[128];
     void *impl;
+    unsigned caps; /* HFLOW_BACKEND_CAP_* (0 for a zeroed struct: a wrapper claims nothing) */
     /* Optional: embeddings (NULL when the backend has none). Kept out of the
      * vtable so existing backend implementations need no change. */
     int (*embed)(hflow_backend *b, const char *const *texts, int n, hflow_embeddings *out, hflow_error *err);

@@ -165,10 +165,11 @@ typedef struct hflow_flow_config {
     hflow_flow_progress_cb progress; /* optional */
     void *progress_user;
 
-    int constrain_plan;      /* default 1: a planner on the in-process engine (backend kind "local") is
-                                held to the plan format by the "plan:<max_steps>" grammar (grammar.h);
-                                remote planners are never constrained (response_format can only ask
-                                for JSON, not this format) */
+    int constrain_plan;      /* default 1: a planner whose backend applies grammars
+                                (hflow_backend_has_grammar: the in-process engine, or our own server
+                                over HTTP with options.hybridflow_server) is held to the plan format
+                                by the "plan:<max_steps>" grammar (grammar.h); other remote planners
+                                are never constrained (response_format can only ask for JSON) */
 } hflow_flow_config;
 
 void hflow_flow_config_default(hflow_flow_config *c);
@@ -203,6 +204,7 @@ typedef struct hflow_call_record {
     const char *route_reason; /* static string */
     hflow_budget_state budget; /* budget state the router saw */
     char note[256];        /* budget adjustments, fallback and failure reasons; "" when none */
+    char grammar[24];      /* the constraint the last attempt ran under ("plan:8"); "" when none */
 } hflow_call_record;
 
 typedef struct hflow_step_record {

@@ -120,6 +120,10 @@ void hflow_plan_grammar_default(hflow_plan_grammar_params *p);
 const hflow_byte_machine *hflow_plan_machine(void);
 int hflow_grammar_create_plan(const hflow_plan_grammar_params *p, const hflow_token_texts *texts,
                               hflow_grammar **out, hflow_error *err);
+/* Checks a built-in constraint's name without building anything (servers
+ * validate requests with it): 0 and, when p is non-NULL, the plan parameters
+ * it stands for; HFLOW_EINVAL with a message naming it otherwise. */
+int hflow_grammar_parse_name(const char *name, hflow_plan_grammar_params *p, hflow_error *err);
 /* A built-in constraint by name (hflow_request.grammar): "plan" (default
  * params) or "plan:N" (at most N steps). HFLOW_EINVAL for unknown names. */
 int hflow_grammar_create_named(const char *name, const hflow_token_texts *texts, hflow_grammar **out,

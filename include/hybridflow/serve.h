@@ -44,6 +44,8 @@ typedef struct hflow_serve_hybrid {
     hflow_budget_limits limits;   /* per query; zeros = no caps */
     int max_steps;          /* 0 = the orchestrator's default */
     int max_tokens;         /* > 0: caps every call (planner, steps, aggregator); 0 = defaults */
+    int planner_max_tokens; /* > 0: the planner's cap, overriding max_tokens (a constrained plan of a
+                               few steps needs hundreds of tokens); 0 = max_tokens or the default */
     double call_timeout_s;  /* per tier call; 0 = up to the deadline */
     const char *trace;      /* JSONL file every answered query's trace (flow.h format, with the
                                router's scores, thresholds and budget state) is appended to; NULL = none */

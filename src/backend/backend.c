@@ -98,6 +98,8 @@ const char *hflow_backend_name(const hflow_backend *b) { return b ? b->name : ""
 
 const char *hflow_backend_model(const hflow_backend *b) { return b ? b->model : ""; }
 
+int hflow_backend_has_grammar(const hflow_backend *b) { return b && (b->caps & HFLOW_BACKEND_CAP_GRAMMAR); }
+
 static int check_request(const hflow_request *req, hflow_error *err) {
     int has_chat = req->messages && req->n_messages > 0;
     int has_prompt = req->prompt != NULL;

@@ -9,7 +9,8 @@
  * Timeouts: connect (curl), idle = silence between received bytes, and the
  * total deadline; the last two and cancellation are checked in curl's
  * progress callback, which curl calls at least once a second even when the
- * peer is silent. */
+ * peer is silent. hflow_request.grammar is sent (as our server's "grammar"
+ * extension) only when options.hybridflow_server says the peer is ours. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -395,7 +396,7 @@ static int http_complete(hflow_backend *b, const hflow_request *req, hflow_respo
 
     char url[2048];
     snprintf(url, sizeof url, "%s/%s", hb->base_url, req->messages ? "chat/completions" : "completions");
-    char *body = hflow_openai_request_body(req, b->model, c.stream, err);
+    char *body = hflow_openai_request_body_ext(req, b->model, c.stream, hb->opts.hybridflow_server, err);
     int rc = body ? post_with_retries(&c, b, url, body, &resp->retries, err) : (err->code ? err->code : HFLOW_ENOMEM);
     fill_response(&c, b, resp);
     if (rc == HFLOW_ECANCELLED) hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, "cancelled");
@@ -518,6 +519,7 @@ int hflow_http_backend_open(const char *endpoint, const hflow_backend_options *o
     b->vt = &http_vtable;
     b->embed = http_embed;
     b->impl = hb;
+    if (opts->hybridflow_server) b->caps |= HFLOW_BACKEND_CAP_GRAMMAR;
     hb->opts = *opts;
     hb->opts.api_key_env = NULL; /* strings are copied into headers; do not keep caller pointers */
     hb->opts.headers = NULL;

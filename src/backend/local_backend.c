@@ -309,6 +309,7 @@ int hflow_local_backend_open(const char *path, const hflow_backend_options *opts
     b->vt = &LOCAL_VT;
     b->embed = local_embed;
     b->impl = lb;
+    b->caps = HFLOW_BACKEND_CAP_GRAMMAR;
     pthread_mutex_init(&lb->mu, NULL);
     pthread_cond_init(&lb->cv, NULL);
     lb->n_ctx = opts->n_ctx > 0 ? opts->n_ctx : 0;

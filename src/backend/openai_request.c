@@ -59,6 +59,11 @@ static int add_sampling(cJSON *root, const hflow_request *req) {
 }
 
 char *hflow_openai_request_body(const hflow_request *req, const char *model, int stream, hflow_error *err) {
+    return hflow_openai_request_body_ext(req, model, stream, 0, err);
+}
+
+char *hflow_openai_request_body_ext(const hflow_request *req, const char *model, int stream, int send_grammar,
+                                    hflow_error *err) {
     cJSON *root = cJSON_CreateObject();
     if (!root) goto oom;
     if (model && *model && !cJSON_AddStringToObject(root, "model", model)) goto oom;
@@ -78,6 +83,8 @@ char *hflow_openai_request_body(const hflow_request *req, const char *model, int
         }
         cJSON_AddItemToObject(root, "response_format", rf);
     }
+    if (send_grammar && req->grammar && *req->grammar && !cJSON_AddStringToObject(root, "grammar", req->grammar))
+        goto oom;
     if (stream) {
         cJSON *so = NULL;
         if (!cJSON_AddTrueToObject(root, "stream") || !(so = cJSON_AddObjectToObject(root, "stream_options")) ||

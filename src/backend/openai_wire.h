@@ -15,6 +15,11 @@
  * usage in the last chunk. Returns a malloc'd string, or NULL with err set
  * (e.g. response_format is not valid JSON). */
 char *hflow_openai_request_body(const hflow_request *req, const char *model, int stream, hflow_error *err);
+/* The same, plus req->grammar as the "grammar" field when send_grammar is
+ * non-zero and a grammar is set (only `hybridflow serve` understands our
+ * names: the caller decides). */
+char *hflow_openai_request_body_ext(const hflow_request *req, const char *model, int stream, int send_grammar,
+                                    hflow_error *err);
 
 /* What one response or stream chunk said. Fields not present stay as they
  * were, so a stream's chunks can be folded into one value. */

@@ -13,9 +13,14 @@ const char *cli_shared_dir(void) {
 }
 
 int cli_open_backend(const char *what, const char *endpoint, hflow_backend **out) {
+    return cli_open_backend_opts(what, endpoint, NULL, out);
+}
+
+int cli_open_backend_opts(const char *what, const char *endpoint, const hflow_backend_options *opts,
+                          hflow_backend **out) {
     hflow_error err;
     hflow_error_clear(&err);
-    if (hflow_backend_open(endpoint, NULL, out, &err)) {
+    if (hflow_backend_open(endpoint, opts, out, &err)) {
         fprintf(stderr, "%s: cannot open %s: %s\n", what, endpoint, err.message);
         return 1;
     }

@@ -10,6 +10,9 @@
 const char *cli_shared_dir(void);
 /* Opens an endpoint with default options; prints the error and returns non-zero on failure. */
 int cli_open_backend(const char *what, const char *endpoint, hflow_backend **out);
+/* The same with options (NULL = defaults). */
+int cli_open_backend_opts(const char *what, const char *endpoint, const hflow_backend_options *opts,
+                          hflow_backend **out);
 /* Points SIGINT/SIGTERM at a flag the library polls (first signal: stop cleanly). */
 volatile int *cli_cancel_flag_install(void);
 

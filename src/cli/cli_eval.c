@@ -18,6 +18,7 @@ static void usage_eval(FILE *out) {
             "                       [--concurrency N] [--out DIR] [--planner edge|cloud] [--policy SPEC]\n"
             "                       [--budget-tokens N] [--budget-usd X] [--deadline S] [--prices FILE]\n"
             "                       [--seed S] [--max-tokens N] [--prompts DIR] [--no-plots]\n"
+            "                       [--max-steps N] [--planner-tokens N] [--remote-grammar]\n"
             "                       [--judge ENDPOINT]  LLM judge for free-form answers (off by default)\n"
             "       hybridflow eval replay --file F.jsonl --edge MODEL --cloud MODEL [--policy LIST]\n"
             "                              [--test-frac F] [--seed N] [--out DIR] [--no-plots]\n"
@@ -156,10 +157,11 @@ static int eval_gantt(int argc, char **argv) {
 
 typedef struct live_args {
     const char *dataset, *methods, *out, *edge, *cloud, *planner, *policy, *prices, *prompts, *judge;
-    long limit, concurrency, max_tokens;
+    long limit, concurrency, max_tokens, max_steps, planner_tokens;
     unsigned long long seed;
     hflow_budget_limits limits;
     int plots;
+    int remote_grammar; /* --edge/--cloud URLs are `hybridflow serve`: a planner there is constrained */
 } live_args;
 
 static int parse_live(int argc, char **argv, live_args *a) {
@@ -174,6 +176,7 @@ static int parse_live(int argc, char **argv, live_args *a) {
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--no-plots")) { a->plots = 0; continue; }
+        if (!strcmp(f, "--remote-grammar")) { a->remote_grammar = 1; continue; }
         if (!v) { fprintf(stderr, "eval: %s needs a value\n", f); return 2; }
         if (!strcmp(f, "--dataset")) a->dataset = v;
         else if (!strcmp(f, "--methods")) a->methods = v;
@@ -188,6 +191,8 @@ static int parse_live(int argc, char **argv, live_args *a) {
         else if (!strcmp(f, "--limit")) a->limit = atol(v);
         else if (!strcmp(f, "--concurrency")) a->concurrency = atol(v);
         else if (!strcmp(f, "--max-tokens")) a->max_tokens = atol(v);
+        else if (!strcmp(f, "--max-steps")) a->max_steps = atol(v);
+        else if (!strcmp(f, "--planner-tokens")) a->planner_tokens = atol(v);
         else if (!strcmp(f, "--seed")) a->seed = strtoull(v, NULL, 10);
         else if (!strcmp(f, "--budget-tokens")) a->limits.cloud_tokens = atoll(v);
         else if (!strcmp(f, "--budget-usd")) a->limits.usd = atof(v);
@@ -220,7 +225,11 @@ static void live_free(live_res *r) {
 static int live_open(const live_args *a, live_res *r, hflow_error *err) {
     memset(r, 0, sizeof *r);
     if (hflow_eval_dataset_load(a->dataset, cli_shared_dir(), &r->ds, err)) return 1;
-    if (cli_open_backend("eval", a->edge, &r->edge) || cli_open_backend("eval", a->cloud, &r->cloud)) return -1;
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.hybridflow_server = a->remote_grammar;
+    if (cli_open_backend_opts("eval", a->edge, &o, &r->edge) || cli_open_backend_opts("eval", a->cloud, &o, &r->cloud))
+        return -1;
     if (a->judge && cli_open_backend("eval", a->judge, &r->judge)) return -1;
     if (hflow_policy_create(a->policy, &r->policy, err)) return 1;
     if (a->prices && hflow_price_table_load(a->prices, &r->prices, err)) return 1;
@@ -251,6 +260,9 @@ static int eval_live(int argc, char **argv, int cmd_argc, char **cmd_argv) {
         if (fc.default_step_tokens > m) fc.default_step_tokens = m;
         if (fc.min_step_tokens > m) fc.min_step_tokens = m;
     }
+    /* A constrained plan of a few steps takes hundreds of tokens: the planner may get more than the calls. */
+    if (a.planner_tokens > 0) fc.planner_max_tokens = (int32_t)a.planner_tokens;
+    if (a.max_steps > 0) fc.max_steps = (int)a.max_steps;
     cli_progress prog;
     cli_progress_init(&prog, "eval");
     hflow_eval_run_config cfg;

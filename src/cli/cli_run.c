@@ -101,7 +101,10 @@ static void usage(FILE *f) {
             "                         With neither, both tiers run in-process on the .gguf files of\n"
             "                         $HYBRIDFLOW_MODELS (else ../shared/models): edge = smallest file,\n"
             "                         cloud = largest (the same file when there is one).\n"
-            "  --no-constrain         let a local planner write freely (default: plan grammar)\n"
+            "  --no-constrain         let the planner write freely (default: plan grammar when it is local\n"
+            "                         or, with --remote-grammar, our server)\n"
+            "  --remote-grammar       the HTTP endpoints are `hybridflow serve`: send the planner's grammar\n"
+            "                         (never sent to other servers: llama.cpp reads 'grammar' as GBNF)\n"
             "  --plan-first           start steps only once the whole plan is known (default: while it\n"
             "                         streams); the router then sees every step's final n_steps/is_last\n"
             "  --planner edge|cloud   which tier writes the plan (default edge)\n"
@@ -124,6 +127,7 @@ typedef struct run_args {
     const char *edge, *cloud, *planner, *policy, *prices, *trace, *chrome, *tmpl, *task_type, *question;
     hflow_flow_config cfg;
     int format;
+    int remote_grammar; /* HTTP endpoints are our server: requests may carry grammar names */
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a) {
@@ -166,6 +170,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (!strcmp(o, "--force-last-cloud")) a->cfg.force_last_cloud = 1;
         else if (!strcmp(o, "--no-constrain")) a->cfg.constrain_plan = 0;
         else if (!strcmp(o, "--plan-first")) a->cfg.dispatch_while_planning = 0;
+        else if (!strcmp(o, "--remote-grammar")) a->remote_grammar = 1;
         else if (o[0] == '-' && o[1]) return -1;
         else if (!a->question) a->question = o;
         else return -1;
@@ -192,10 +197,11 @@ static int use_local_defaults(run_args *a, char *edge, char *cloud, size_t cap, 
     return 0;
 }
 
-static int open_tier(const char *endpoint, int concurrency, hflow_backend **out, hflow_error *err) {
+static int open_tier(const char *endpoint, int concurrency, int ours, hflow_backend **out, hflow_error *err) {
     hflow_backend_options o;
     hflow_backend_options_default(&o);
     o.n_parallel = concurrency;
+    o.hybridflow_server = ours;
     return hflow_backend_open(endpoint, &o, out, err);
 }
 
@@ -245,8 +251,8 @@ int cli_run(int argc, char **argv) {
     char edge_path[4096], cloud_path[4096];
     int rc = 0;
     if (!a.edge || !*a.edge) rc = use_local_defaults(&a, edge_path, cloud_path, sizeof edge_path, &err);
-    if (!rc) rc = open_tier(a.edge, a.cfg.edge_concurrency, &edge, &err);
-    if (!rc && a.cloud && *a.cloud) rc = open_tier(a.cloud, a.cfg.cloud_concurrency, &cloud, &err);
+    if (!rc) rc = open_tier(a.edge, a.cfg.edge_concurrency, a.remote_grammar, &edge, &err);
+    if (!rc && a.cloud && *a.cloud) rc = open_tier(a.cloud, a.cfg.cloud_concurrency, a.remote_grammar, &cloud, &err);
     if (!rc) rc = hflow_policy_create(a.policy, &policy, &err);
     if (!rc && a.prices) rc = hflow_price_table_load(a.prices, &prices, &err);
     run_view view;

@@ -23,8 +23,8 @@ static void usage(FILE *out) {
             "                        [--hybrid-edge EP [--hybrid-cloud EP] [--hybrid-policy SPEC]\n"
             "                         [--hybrid-planner edge|cloud] [--hybrid-name NAME] [--hybrid-prices FILE]\n"
             "                         [--hybrid-budget-tokens N] [--hybrid-budget-usd X] [--hybrid-deadline S]\n"
-            "                         [--hybrid-max-steps N] [--hybrid-max-tokens N] [--hybrid-call-timeout S] [--hybrid-planner-template FILE]\n"
-            "                         [--hybrid-trace FILE]]\n"
+            "                         [--hybrid-max-steps N] [--hybrid-max-tokens N] [--hybrid-planner-tokens N]\n"
+            "                         [--hybrid-call-timeout S] [--hybrid-planner-template FILE] [--hybrid-trace FILE]]\n"
             "  --hybrid-* add the virtual model 'hybridflow' (plan + route over an edge and a cloud\n"
             "  endpoint: http://host:port/v1#model, a GGUF path, or the NAME of a --model served here).\n"
             "  --hybrid-trace appends each answered query's JSONL trace (per-step tiers, router scores,\n"
@@ -101,6 +101,9 @@ static int parse_hybrid(const char *a, const char *v, hflow_serve_hybrid *h) {
     } else if (!strcmp(k, "max-tokens")) {
         if (parse_int(v, 1, 1 << 20, &n)) return -1;
         h->max_tokens = n;
+    } else if (!strcmp(k, "planner-tokens")) {
+        if (parse_int(v, 1, 1 << 20, &n)) return -1;
+        h->planner_max_tokens = n;
     } else if (!strcmp(k, "max-steps")) {
         if (parse_int(v, 1, 64, &n)) return -1;
         h->max_steps = n;
@@ -156,7 +159,7 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
         }
     }
     int hybrid_set = hy->edge || hy->cloud || hy->policy || hy->planner || hy->name || hy->prices ||
-                     hy->planner_template || hy->max_steps || hy->max_tokens || hy->limits.cloud_tokens || hy->limits.usd ||
+                     hy->planner_template || hy->max_steps || hy->max_tokens || hy->planner_max_tokens || hy->limits.cloud_tokens || hy->limits.usd ||
                      hy->limits.deadline_s || hy->call_timeout_s || hy->trace;
     if (hybrid_set && !hy->edge) {
         fprintf(stderr, "hybridflow serve: the --hybrid-* options need --hybrid-edge EP\n");

@@ -144,6 +144,78 @@ float hflow_ggml_dot_q32(uint32_t type, const void *w, const void *xq, int64_t n
     return hflow_ggml_hsum8(acc);
 }
 
+float hflow_ggml_dot_q4_0_x8(const void *w, const void *xq, int64_t n) {
+    const block_q8_0 *xb = xq;
+    float acc = 0.0f;
+    hflow_unpacked32 u;
+    for (int64_t ib = 0; ib < n / 32; ib++) {
+        hflow_unpack_q4_0((const block_q4_0 *)w + ib, &u);
+        int sum = 0;
+        for (int e = 0; e < 32; e++) sum += u.q[e] * xb[ib].qs[e];
+        acc = fmaf((float)sum, u.d * hflow_fp16_to_fp32(xb[ib].d), acc);
+    }
+    return acc;
+}
+
+void hflow_ggml_quant_q8_K(const float *x, void *dst, int64_t n) {
+    block_q8_K *b = dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256) {
+        float max = 0.0f, amax = 0.0f;
+        for (int j = 0; j < 256; j++)
+            if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+        memset(&b[i], 0, sizeof b[i]);
+        if (amax == 0.0f) continue;
+        /* ggml-base is built without FMA, so iscale*x is rounded before the
+         * round-half-even of nearest_int (rintf here). */
+        float iscale = -127.0f / max;
+        for (int j = 0; j < 256; j++) {
+            int v = (int)rintf(iscale * x[j]);
+            b[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += b[i].qs[16 * g + j];
+            b[i].bsums[g] = (int16_t)sum;
+        }
+        b[i].d = 1.0f / iscale;
+    }
+}
+
+/* One super-block's eight integer lane sums: lane l takes elements
+ * 32c + 4l .. 32c + 4l + 3 of each chunk c, each times its scale (exact in
+ * int32, as maddubs/madd/add_epi32 compute them). */
+static void k_lane_sums(const hflow_unpacked256 *u, const int8_t *xq, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int e = 0; e < 256; e++) lane[(e % 32) / 4] += u->sc[e / 16] * u->q[e] * xq[e];
+}
+
+float hflow_ggml_dot_k(uint32_t type, const void *w, const void *xq, int64_t n) {
+    const block_q8_K *xb = xq;
+    float acc[8] = {0}, acc_m[4] = {0};
+    hflow_unpacked256 u;
+    int q4k = type == HFLOW_TYPE_Q4_K;
+    for (int64_t ib = 0; ib < n / 256; ib++) {
+        if (q4k) hflow_unpack_q4_K((const block_q4_K *)w + ib, &u);
+        else hflow_unpack_q6_K((const block_q6_K *)w + ib, &u);
+        if (q4k) { /* mins: madd of the 8 mins with the 8 sub-block sums of q8 */
+            float dmin = -xb[ib].d * u.dmin;
+            for (int k = 0; k < 4; k++) {
+                int s0 = xb[ib].bsums[4 * k] + xb[ib].bsums[4 * k + 1];
+                int s1 = xb[ib].bsums[4 * k + 2] + xb[ib].bsums[4 * k + 3];
+                int prod = u.mn[4 * k] * s0 + u.mn[4 * k + 2] * s1; /* mn is per 16: sub-block j at 2j */
+                acc_m[k] = fmaf(dmin, (float)prod, acc_m[k]);
+            }
+        }
+        int32_t lane[8];
+        k_lane_sums(&u, xb[ib].qs, lane);
+        float d = xb[ib].d * u.d;
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+    }
+    float s = hflow_ggml_hsum8(acc);
+    if (q4k) s += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
+    return s;
+}
+
 void hflow_ggml_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float theta_base, float freq_scale,
                      int style) {
     int half = n_rot / 2;

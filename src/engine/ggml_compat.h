@@ -56,6 +56,29 @@ void hflow_ggml_quant_q8_0(const float *x, void *dst, int64_t n);
  * integer sums, each fused-multiply-added with d_w*d_x into its own lane. */
 float hflow_ggml_dot_q32(uint32_t type, const void *w, const void *xq, int64_t n);
 
+/* Row of Q4_0 weights times Q8_0 activations as ggml computes it for a
+ * weight matrix whose row count is a multiple of 8: llama.cpp's CPU backend
+ * repacks such matrices into interleaved block_q4_0x8 (the "CPU_AARCH64"
+ * extra buffer, active on AVX2) and its AVX2 gemv/gemm take one exact
+ * 32-element integer sum per block and fused-multiply-add it, times
+ * d_w*d_x, into a single float accumulator, blocks in order. */
+float hflow_ggml_dot_q4_0_x8(const void *w, const void *xq, int64_t n);
+
+/* Q8_K activations as ggml's quantize_row_q8_K (on x86 its scalar
+ * reference): per 256 values the signed value of largest magnitude max (the
+ * first one), iscale = -127/max, q = round-half-even(iscale*x) capped at 127,
+ * d = 1/iscale, bsums of each 16 (n a multiple of 256). */
+void hflow_ggml_quant_q8_K(const float *x, void *dst, int64_t n);
+/* Row of Q4_K or Q6_K weights (n values) times Q8_K activations as ggml's
+ * AVX2 ggml_vec_dot_q4_K_q8_K / _q6_K_q8_K compute it (both for one token
+ * and for a batch: ggml has no tinyBLAS path for K-quants): per super-block,
+ * eight integer lane sums (lane l holds elements 32c+4l..32c+4l+3 of every
+ * 32-element chunk c, times their sub-block scale), each fused-multiply-added
+ * with d_w*d_x into its own float lane; Q4_K's mins go through four more
+ * lanes (sub-block pairs) with -d_x*dmin_w, reduced (m0+m2)+(m1+m3) and added
+ * after the 8-lane hsum. */
+float hflow_ggml_dot_k(uint32_t type, const void *w, const void *xq, int64_t n);
+
 /* hflow_rope (ops.h) as ggml_compute_forward_rope_f32 computes it: angles
  * pos * base^(-2i/n_rot) stepped in f32, then times freq_scale, and the
  * rotation compiled with FMA contraction: x0*c - x1*s is fma(x0, c, -(x1*s)),

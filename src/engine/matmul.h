@@ -43,8 +43,11 @@ int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul
 /* The same product rounded exactly as llama.cpp's CPU backend rounds it
  * (matmul_ggml.c, ggml_compat.h): for F32 and F16 weights, tinyBLAS order
  * when n_tok >= 2 and cols % 8 == 0, else ggml_vec_dot order; F16 weights
- * multiply x rounded to half. Other types go to hflow_matmul (their integer
- * dot products already match llama.cpp's). Scalar: slower than hflow_matmul. */
+ * multiply x rounded to half. Q8_0 and Q4_0 weights take ggml's Q8_0
+ * activations (Q4_0 with rows % 8 == 0 in the order of its repacked x8
+ * kernels), Q4_K and Q6_K weights (cols % 256 == 0) its Q8_K activations and
+ * AVX2 K-quant dot products. Other types go to hflow_matmul. Scalar: slower
+ * than hflow_matmul. */
 int hflow_matmul_ggml(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows,
                       int64_t cols, const float *x, int64_t n_tok, float *y);
 

@@ -146,6 +146,7 @@ int ev_memo_backend_create(hflow_backend *inner, hflow_backend **out, hflow_erro
     im->vt = (hflow_backend_vtable){inner->vt && inner->vt->kind ? inner->vt->kind : "memo", memo_complete, memo_destroy};
     b->vt = &im->vt;
     b->impl = im;
+    b->caps = inner->caps; /* requests pass through unchanged, so a constrained planner stays constrained */
     snprintf(b->name, sizeof b->name, "%s", hflow_backend_name(inner));
     snprintf(b->model, sizeof b->model, "%s", hflow_backend_model(inner));
     *out = b;

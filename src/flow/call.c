@@ -120,6 +120,7 @@ int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *sys
         rec->end_s = end;
         rec->tier = tier;
         rec->max_tokens = max_tokens;
+        snprintf(rec->grammar, sizeof rec->grammar, "%s", grammar ? grammar : "");
         snprintf(rec->model, sizeof rec->model, "%s", resp.model[0] ? resp.model : model);
         rec->prompt_tokens = resp.prompt_tokens;
         rec->completion_tokens = resp.completion_tokens;

@@ -98,13 +98,14 @@ static int planner_delta(void *user, const char *text, size_t len) {
     return 0;
 }
 
-/* The constraint for a planner call on backend b: the plan grammar when b is
- * the in-process engine (it alone can mask logits). Remote planners run
+/* The constraint for a planner call on backend b: the plan grammar when b
+ * applies grammars (the in-process engine, or `hybridflow serve` over HTTP
+ * when the backend was told the server is ours). Other remote planners run
  * unconstrained: OpenAI's response_format can only demand JSON, and the plan
  * format is XML-like, so the tolerant streaming parser and the DAG repairs
- * are what keep remote plans usable. */
+ * are what keep their plans usable. */
 static const char *planner_grammar(const flow_query *q, const hflow_backend *b, char *buf, size_t cap) {
-    if (!q->cfg->constrain_plan || !b || !b->vt || !b->vt->kind || strcmp(b->vt->kind, "local")) return NULL;
+    if (!q->cfg->constrain_plan || !hflow_backend_has_grammar(b)) return NULL;
     snprintf(buf, cap, "plan:%d", q->cfg->max_steps);
     return buf;
 }

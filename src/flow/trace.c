@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow/trace_json.h"
 #include "hybridflow/flow.h"
 
 static void add_num(cJSON *o, const char *k, double v) { cJSON_AddNumberToObject(o, k, isfinite(v) ? v : 0); }
 
-static cJSON *call_json(const hflow_call_record *c) {
+cJSON *hflow_trace_call_json(const hflow_call_record *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "tier", hflow_tier_name(c->tier));
     cJSON_AddStringToObject(o, "routed_tier", hflow_tier_name(c->routed_tier));
@@ -32,6 +33,7 @@ static cJSON *call_json(const hflow_call_record *c) {
     add_num(b, "usd_ratio", c->budget.usd_ratio);
     add_num(b, "latency_ratio", c->budget.latency_ratio);
     cJSON_AddStringToObject(o, "note", c->note);
+    if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
     return o;
 }
 
@@ -66,7 +68,7 @@ int hflow_trace_write_jsonl(const hflow_flow_result *r, FILE *out, hflow_error *
     cJSON_AddStringToObject(plan, "text", r->plan_text ? r->plan_text : "");
     cJSON_AddStringToObject(plan, "repairs", r->repair_log ? r->repair_log : "");
     add_num(plan, "n_repairs", r->n_repairs);
-    cJSON_AddItemToObject(plan, "call", call_json(&r->planner));
+    cJSON_AddItemToObject(plan, "call", hflow_trace_call_json(&r->planner));
     add_num(plan, "done_s", r->plan_done_s);
     cJSON *steps = cJSON_AddArrayToObject(root, "steps");
     for (int i = 0; i < r->n_steps; i++) {
@@ -83,11 +85,11 @@ int hflow_trace_write_jsonl(const hflow_flow_result *r, FILE *out, hflow_error *
         cJSON_AddStringToObject(o, "state", hflow_step_state_name(s->state));
         add_num(o, "added_s", s->added_s);
         add_num(o, "ready_s", s->ready_s);
-        cJSON_AddItemToObject(o, "call", call_json(&s->call));
+        cJSON_AddItemToObject(o, "call", hflow_trace_call_json(&s->call));
         cJSON_AddStringToObject(o, "result", s->result ? s->result : "");
         cJSON_AddItemToArray(steps, o);
     }
-    cJSON_AddItemToObject(root, "aggregator", call_json(&r->aggregator));
+    cJSON_AddItemToObject(root, "aggregator", hflow_trace_call_json(&r->aggregator));
     cJSON *tot = cJSON_AddObjectToObject(root, "totals");
     cJSON_AddItemToObject(tot, "edge", usage_json(&r->usage[HFLOW_TIER_EDGE]));
     cJSON_AddItemToObject(tot, "cloud", usage_json(&r->usage[HFLOW_TIER_CLOUD]));

@@ -6,6 +6,7 @@
  * The orchestrator already retries and falls back between tiers; this file
  * only reports what happened, in the response's "hybridflow" field. Streams
  * send step progress as SSE comments while the query runs, then the answer. */
+#include "flow/trace_json.h"
 #include "serve/hybrid_model.h"
 
 #include <math.h>
@@ -35,17 +36,21 @@ struct serve_hybrid {
 
 /* ---- setup ---- */
 
-/* Resolves a served model's name to this server's own URL. */
+/* Resolves a served model's name to this server's own URL. Such a tier is
+ * known to be ours, so it takes grammars (a constrained planner); any other
+ * URL is a foreign server and never gets our grammar names. */
 static int open_tier(const char *what, const char *ep, const serve_registry *reg, const char *self_base,
                      const hflow_backend_options *bo, hflow_backend **out, hflow_error *err) {
     char self[512];
     const char *use = ep;
+    hflow_backend_options o = *bo;
     for (int i = 0; i < reg->n; i++)
         if (!strcmp(reg->models[i].name, ep)) {
             snprintf(self, sizeof self, "%s#%s", self_base, ep);
             use = self;
+            o.hybridflow_server = 1;
         }
-    int rc = hflow_backend_open(use, bo, out, err);
+    int rc = hflow_backend_open(use, &o, out, err);
     if (rc) hflow_error_wrap(err, "hybrid %s endpoint '%s'", what, ep);
     return rc;
 }
@@ -113,6 +118,7 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
             if (f->default_step_tokens > c->max_tokens) f->default_step_tokens = c->max_tokens;
             if (f->min_step_tokens > c->max_tokens) f->min_step_tokens = c->max_tokens;
         }
+        if (c->planner_max_tokens > 0) f->planner_max_tokens = c->planner_max_tokens;
         f->call_timeout_s = c->call_timeout_s;
         f->planner_template_path = c->planner_template;
         rc = hflow_flow_create(f, &h->flow, err);
@@ -171,6 +177,7 @@ cJSON *serve_hybrid_model_entry(const serve_hybrid *h) {
     if (h->tier[HFLOW_TIER_CLOUD]) cJSON_AddStringToObject(e, "cloud", hflow_backend_name(h->tier[HFLOW_TIER_CLOUD]));
     else cJSON_AddNullToObject(e, "cloud");
     cJSON_AddStringToObject(e, "policy", h->policy->name);
+    cJSON_AddBoolToObject(e, "planner_constrained", h->cfg.constrain_plan && hflow_backend_has_grammar(h->cfg.planner));
     return e;
 }
 
@@ -183,30 +190,6 @@ static int count_failures(const char *note, const char *tier) {
     int n = 0;
     for (const char *p = note; (p = strstr(p, key)); p += strlen(key)) n++;
     return n;
-}
-
-static cJSON *call_object(const hflow_call_record *c) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "tier", hflow_tier_name(c->tier));
-    cJSON_AddStringToObject(o, "routed_tier", hflow_tier_name(c->routed_tier));
-    cJSON_AddStringToObject(o, "model", c->model);
-    cJSON_AddNumberToObject(o, "prompt_tokens", c->prompt_tokens);
-    cJSON_AddNumberToObject(o, "completion_tokens", c->completion_tokens);
-    cJSON_AddNumberToObject(o, "start_s", c->start_s);
-    cJSON_AddNumberToObject(o, "end_s", c->end_s);
-    cJSON_AddNumberToObject(o, "retries", c->retries);
-    cJSON_AddBoolToObject(o, "fell_back", c->fell_back);
-    if (c->note[0]) cJSON_AddStringToObject(o, "note", c->note);
-    /* The routing decision as the trace records it: the router's score, its
-     * threshold (absent for rules without one) and the budget state it saw. */
-    cJSON_AddStringToObject(o, "route_reason", c->route_reason ? c->route_reason : "");
-    cJSON_AddNumberToObject(o, "route_score", isfinite(c->route_score) ? c->route_score : 0);
-    if (isfinite(c->route_threshold)) cJSON_AddNumberToObject(o, "route_threshold", c->route_threshold);
-    cJSON *b = cJSON_AddObjectToObject(o, "budget");
-    cJSON_AddNumberToObject(b, "tokens_ratio", isfinite(c->budget.tokens_ratio) ? c->budget.tokens_ratio : 0);
-    cJSON_AddNumberToObject(b, "usd_ratio", isfinite(c->budget.usd_ratio) ? c->budget.usd_ratio : 0);
-    cJSON_AddNumberToObject(b, "latency_ratio", isfinite(c->budget.latency_ratio) ? c->budget.latency_ratio : 0);
-    return o;
 }
 
 /* Every call record of the query: planner, steps, aggregator. */
@@ -259,18 +242,18 @@ cJSON *serve_hybrid_extension(const serve_hybrid *h, const hflow_flow_result *r)
     cJSON_AddNumberToObject(o, "fallbacks", fallbacks);
     cJSON_AddNumberToObject(o, "failed_steps", failed_steps);
     cJSON_AddItemToObject(o, "notes", notes);
-    cJSON_AddItemToObject(o, "planner", call_object(&r->planner));
+    cJSON_AddItemToObject(o, "planner", hflow_trace_call_json(&r->planner));
     cJSON *steps = cJSON_AddArrayToObject(o, "plan");
     for (int i = 0; i < r->n_steps; i++) {
         const hflow_step_record *s = &r->steps[i];
-        cJSON *so = call_object(&s->call);
+        cJSON *so = hflow_trace_call_json(&s->call);
         cJSON_AddStringToObject(so, "task", s->task ? s->task : "");
         cJSON *deps = cJSON_AddArrayToObject(so, "deps");
         for (int d = 0; d < s->n_deps; d++) cJSON_AddItemToArray(deps, cJSON_CreateNumber(s->deps[d] + 1));
         cJSON_AddStringToObject(so, "state", hflow_step_state_name(s->state));
         cJSON_AddItemToArray(steps, so);
     }
-    cJSON_AddItemToObject(o, "aggregator", call_object(&r->aggregator));
+    cJSON_AddItemToObject(o, "aggregator", hflow_trace_call_json(&r->aggregator));
     return o;
 }
 
@@ -448,6 +431,12 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
     j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name};
     if (j->rq.logprobs) {
         hs_reply_error(req, 400, NULL, "logprobs", NULL, "the hybrid model has no logprobs (its answer comes from several models)");
+        job_free(j);
+        return;
+    }
+    if (j->rq.grammar) {
+        /* Its answer is the aggregator's free text; the planner's constraint is the orchestrator's business. */
+        hs_reply_error(req, 400, NULL, "grammar", NULL, "the hybrid model takes no 'grammar' (its planner is constrained on its own)");
         job_free(j);
         return;
     }

@@ -12,6 +12,8 @@
 static void version_free(serve_model *m) {
     if (!m) return;
     serve_slots_free(m->slots);
+    hflow_token_texts_free(m->texts);
+    pthread_mutex_destroy(&m->texts_mu);
     if (m->owned) hflow_model_free(m->model);
     free(m->name);
     free(m);
@@ -41,6 +43,7 @@ static int version_load(serve_registry *r, const char *name, const char *path, h
         free(m);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
+    pthread_mutex_init(&m->texts_mu, NULL);
     int rc = 0;
     if (borrowed) {
         m->model = borrowed;
@@ -172,4 +175,13 @@ int serve_registry_swap(serve_registry *r, const char *name, const char *path, h
     pthread_mutex_unlock(&r->mu);
     serve_model_release(r, old); /* the registry's reference */
     return 0;
+}
+
+int serve_model_token_texts(serve_model *m, const hflow_token_texts **out, hflow_error *err) {
+    int rc = 0;
+    pthread_mutex_lock(&m->texts_mu);
+    if (!m->texts) rc = hflow_token_texts_create(hflow_model_vocab(m->model), &m->texts, err);
+    *out = m->texts;
+    pthread_mutex_unlock(&m->texts_mu);
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "hybridflow/grammar.h"
 #include "hybridflow/serve.h"
 #include "serve/metrics.h"
 #include "serve/slots.h"
@@ -28,6 +29,8 @@ typedef struct serve_model {
     char version[64];   /* the family version when stamped, else "gN" (N-th load of this name) */
     uint64_t tokenizer_fp, backbone_fp; /* family fingerprints (backbone 0 when not stamped) */
     int refs;           /* the registry's own (while current) plus one per user; under the registry mutex */
+    pthread_mutex_t texts_mu;
+    hflow_token_texts *texts; /* token bytes for grammars: built on the first constrained request, under texts_mu */
 } serve_model;
 
 /* A served name and its current version. */
@@ -59,6 +62,9 @@ serve_model *serve_registry_acquire(serve_registry *r, const char *name);
 /* The i-th name's current version, pinned (0 <= i < n). */
 serve_model *serve_registry_acquire_at(serve_registry *r, int i);
 void serve_model_release(serve_registry *r, serve_model *m);
+/* The version's token texts for grammar masks (grammar.h), built once on
+ * first use; owned by m (valid while m is pinned). */
+int serve_model_token_texts(serve_model *m, const hflow_token_texts **out, hflow_error *err);
 /* Loads `path` as the new version of an already served `name` and makes it
  * current; the old version is freed when its last user releases it. The load
  * happens outside the lock (requests keep flowing). HFLOW_ENOTFOUND for an

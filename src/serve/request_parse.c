@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hybridflow/grammar.h"
 #include "hybridflow/sample.h"
 
 static int fail(serve_parse_error *pe, const char *param, const char *fmt, ...)
@@ -144,6 +145,22 @@ static int parse_neutral(const cJSON *v, const char *name, serve_parse_error *pe
     return d == 0 ? 0 : fail(pe, name, "'%s' is not supported (only 0 is accepted)", name);
 }
 
+/* Our extension: the name of a built-in constraint. llama.cpp's server takes
+ * GBNF text in a field of the same name; such text is not one of our names
+ * and is refused here rather than ignored. */
+static int parse_grammar(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
+    if (!cJSON_IsString(v))
+        return fail(pe, "grammar", "'grammar' must be a string naming a built-in constraint (plan, plan:N)");
+    hflow_error e;
+    if (hflow_grammar_parse_name(v->valuestring, NULL, &e)) {
+        if (strstr(v->valuestring, "::=") || strlen(v->valuestring) > 64) /* GBNF or the like: quote its start */
+            return fail(pe, "grammar", "unknown grammar '%.40s%s' (built-in: plan, plan:N; GBNF text is not accepted)",
+                        v->valuestring, strlen(v->valuestring) > 40 ? "..." : "");
+        return fail(pe, "grammar", "%s", e.message);
+    }
+    return get_str(v, "grammar", &r->grammar, pe);
+}
+
 /* Returns 1 when the key was handled, 0 when it is not a common field, -1 on error. */
 static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     double d = 0;
@@ -188,6 +205,7 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
     if (!strcmp(k, "stream")) return get_bool(v, k, &r->stream, pe) ? -1 : 1;
     if (!strcmp(k, "ignore_eos")) return get_bool(v, k, &r->ignore_eos, pe) ? -1 : 1;
     if (!strcmp(k, "stream_options")) return parse_stream_options(v, r, pe) ? -1 : 1;
+    if (!strcmp(k, "grammar")) return parse_grammar(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "user")) { char *u = NULL; int rc = get_str(v, k, &u, pe); free(u); return rc ? -1 : 1; }
     if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty") || !strcmp(k, "logit_bias"))
         return parse_neutral(v, k, pe) ? -1 : 1;
@@ -390,6 +408,7 @@ void serve_gen_request_free(serve_gen_request *r) {
     free(r->prompt);
     free(r->prompt_ids);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    free(r->grammar);
     memset(r, 0, sizeof *r);
 }
 

@@ -3,7 +3,9 @@
  * Strict means: wrong JSON types, out-of-range values and unknown top-level
  * fields are 400 errors naming the offending parameter, as OpenAI's own API
  * does. JSON null counts as "not given". Accepted extensions (as llama.cpp's
- * server has them): top_k, min_p, repeat_penalty, ignore_eos. presence_penalty,
+ * server has them): top_k, min_p, repeat_penalty, ignore_eos; and ours: grammar
+ * (the name of a built-in constraint, grammar.h: "plan", "plan:N"; an unknown
+ * name is a 400 naming it). presence_penalty,
  * frequency_penalty and logit_bias are accepted only at their neutral values.
  * Nothing here needs a model: token ids are range-checked against the vocabulary later. */
 #ifndef HFLOW_SERVE_REQUEST_PARSE_H
@@ -49,6 +51,7 @@ typedef struct serve_gen_request {
     int ids_as_tokens;       /* completion, extension (vLLM's return_tokens_as_token_ids): logprobs
                                 name tokens "token_id:N" */
     int ignore_eos;          /* extension: generate past end-of-generation tokens */
+    char *grammar;           /* extension: a built-in constraint's name (validated), NULL = none */
 } serve_gen_request;
 
 typedef struct serve_tokenize_request {

@@ -6,13 +6,16 @@
  * producer thread writing SSE chunks (the connection thread streams them).
  * A streaming client that disconnects sets the stream's cancel flag, which
  * hflow_generate polls between tokens, so its slot is released at once; a
- * non-streamed generation checks its socket for a hang-up at every token. */
+ * non-streamed generation checks its socket for a hang-up at every token.
+ * An extension field "grammar" names a built-in constraint (grammar.h) that
+ * masks the logits through the engine's hook (docs/SERVER.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/strbuf.h"
+#include "hybridflow/grammar.h"
 #include "serve/chat_prompt.h"
 #include "serve/openai_errors.h"
 #include "serve/openai_format.h"
@@ -152,6 +155,14 @@ static int on_token(void *user, int32_t token, const char *text, size_t len, con
     return stream_event(j, serve_format_chunk(&j->head, text, len, one, NULL, first)) ? 1 : 0;
 }
 
+/* The request's named constraint (already validated by the parser) over
+ * this model's token texts, which are built once per model version. */
+static int make_grammar(gen_job *j, hflow_grammar **g) {
+    const hflow_token_texts *texts = NULL;
+    int rc = serve_model_token_texts(j->sm, &texts, &j->err);
+    return rc ? rc : hflow_grammar_create_named(j->rq.grammar, texts, g, &j->err);
+}
+
 static void run_generation(gen_job *j) {
     hflow_sampler_params sp = hflow_sampler_default_params();
     sp.temperature = j->rq.temperature;
@@ -165,8 +176,12 @@ static void run_generation(gen_job *j) {
     j->stats.n_prompt_reused = j->echo_reused;
     snprintf(j->stats.finish_reason, sizeof j->stats.finish_reason, "length");
     if (j->rq.max_tokens == 0) return; /* completion echo/scoring: nothing to generate */
+    hflow_grammar *g = NULL;
+    hflow_logits_hook hook;
+    if (j->rq.grammar && (j->rc = make_grammar(j, &g))) return;
     hflow_sampler *smp = hflow_sampler_create(&sp, hflow_model_get_info(j->sm->model)->n_vocab);
     if (!smp) {
+        hflow_grammar_free(g);
         j->rc = hflow_error_set(&j->err, HFLOW_ENOMEM, "cannot create the sampler");
         return;
     }
@@ -175,8 +190,13 @@ static void run_generation(gen_job *j) {
                                 .ignore_eos = j->rq.ignore_eos,
                                 .want_logprobs = want_logprobs(j),
                                 .cancel = j->st ? hs_stream_cancel_flag(j->st) : &j->no_cancel};
+    if (g) {
+        hook = hflow_grammar_hook(g);
+        gp.hook = &hook;
+    }
     j->rc = hflow_generate(j->slot->session, smp, j->prompt, j->n_prompt, &gp, on_token, j, &j->stats, &j->err);
     hflow_sampler_free(smp);
+    hflow_grammar_free(g);
     if (j->echo_scored) j->stats.n_prompt_reused = j->echo_reused; /* generation only re-read the last token */
     serve_slots_release(j->sm->slots, j->slot);
     j->slot = NULL;
