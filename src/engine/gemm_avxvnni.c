@@ -64,6 +64,7 @@ HFLOW_INLINE void vgemm32(dec32_fn dec, const int K, const int TM, const int TN,
     int64_t nb = n / 32, r = 0;
     for (; r + TM <= nrows; r += TM) {
         const char *wr = w + (size_t)r * w_row;
+        if (ntok <= 2) hflow_prefetch_tile(wr, (size_t)TM * w_row); /* decode: memory-bound */
         int64_t t = 0;
         for (; t + TN <= ntok; t += TN)
             vtile32(TM, TN, dec, K, nb, wr, w_row, x + (size_t)t * x_row, x_row, y + t * ys + r, ys);

@@ -10,7 +10,10 @@
     static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
         const char *wb = w;                                                                                 \
         int64_t nb = n / 32, r = 0;                                                                         \
-        for (; r + 4 <= nrows; r += 4) tile32(4, 1, dec_##name, nb, wb + (size_t)r * w_row, w_row, x, 0, out + r, 0); \
+        for (; r + 4 <= nrows; r += 4) {                                                                    \
+            hflow_prefetch_tile(wb + (size_t)r * w_row, 4 * w_row);                                         \
+            tile32(4, 1, dec_##name, nb, wb + (size_t)r * w_row, w_row, x, 0, out + r, 0);                  \
+        }                                                                                                   \
         for (; r < nrows; r++) tile32(1, 1, dec_##name, nb, wb + (size_t)r * w_row, w_row, x, 0, out + r, 0); \
     }
 GEMV32(q8_0)
