@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_util.h"
 #include "testutil.h"
 #include "engine/quantize_model.h"
 #include "http_client.h"
@@ -27,14 +28,6 @@ static char draft_path[600];
 static hflow_model *target, *draft;
 static tu_server srv;
 
-static hflow_model *load(const char *p) {
-    hflow_model_params mp = {1};
-    hflow_model *m = NULL;
-    hflow_error err = {0};
-    if (hflow_model_load(p, &mp, &m, &err)) return NULL;
-    return m;
-}
-
 static int setup(void **state) {
     (void)state;
     char src[4096];
@@ -45,8 +38,8 @@ static int setup(void **state) {
         fprintf(stderr, "quantize: %s\n", err.message);
         return -1;
     }
-    target = load(src);
-    draft = load(draft_path);
+    target = tu_model_load(src);
+    draft = tu_model_load(draft_path);
     char model_arg[4200];
     snprintf(model_arg, sizeof model_arg, "t=%s", src);
     const char *args[] = {"--model", model_arg, "--threads", "1", NULL};
@@ -69,30 +62,6 @@ static int teardown(void **state) {
             skip();                                                                        \
         }                                                                                  \
     } while (0)
-
-static int32_t *tokenize(const char *text, int *n) {
-    int32_t *ids = NULL;
-    hflow_error err = {0};
-    if (hflow_tokenize(hflow_model_vocab(target), text, strlen(text), 1, 0, &ids, n, &err)) fail_msg("%s", err.message);
-    return ids;
-}
-
-/* The target's greedy continuation (n tokens, EOG ends it early). */
-static int32_t greedy_reference(const int32_t *prompt, int n_prompt, int32_t max, int32_t *out) {
-    hflow_session *s = NULL;
-    hflow_error err = {0};
-    assert_int_equal(hflow_session_create(target, NULL, &s, &err), 0);
-    assert_int_equal(hflow_session_decode(s, prompt, n_prompt, HFLOW_LOGITS_LAST, &err), 0);
-    int32_t n = 0, V = hflow_model_get_info(target)->n_vocab;
-    while (n < max) {
-        int32_t t = hflow_argmax(hflow_session_logits(s, 0), V);
-        if (hflow_vocab_is_eog(hflow_model_vocab(target), t)) break;
-        out[n++] = t;
-        if (n < max) assert_int_equal(hflow_session_decode(s, &t, 1, HFLOW_LOGITS_LAST, &err), 0);
-    }
-    hflow_session_free(s);
-    return n;
-}
 
 /* Teacher forcing on a fresh engine session: lp[i] for i in [1, n). */
 static void teacher_forced(const int32_t *ids, int n, int n_top, hflow_token_logprobs *lp) {
@@ -172,10 +141,10 @@ static void test_echo_logprobs_equal_teacher_forced(void **state) {
     (void)state;
     REQUIRE_MODELS();
     int n_prompt;
-    int32_t *prompt = tokenize("Once upon a time, there was a little girl", &n_prompt);
+    int32_t *prompt = tu_tokenize(target, "Once upon a time, there was a little girl", &n_prompt);
     int32_t ids[128];
     memcpy(ids, prompt, (size_t)n_prompt * sizeof *ids);
-    int n = n_prompt + greedy_reference(prompt, n_prompt, 20, ids + n_prompt);
+    int n = n_prompt + tu_greedy_reference(target, prompt, n_prompt, 20, ids + n_prompt);
     ids[5] = 300; /* an off-path token: its logprob must be low, and still equal */
     char body[4096];
     /* scoring only (max_tokens 0), then the same prompt grown by 3 tokens (a prefix hit), then with generation */
@@ -197,7 +166,7 @@ static void test_echo_logprobs_equal_teacher_forced(void **state) {
         if (r > 0) assert_true(cached_tokens(root) >= lens[0] - 1); /* the slot's entries were reused */
         if (gen[r]) { /* the generated token is the argmax after the prompt, its offset past the echo */
             int32_t next = -1;
-            assert_int_equal(greedy_reference(ids, lens[r], 1, &next), 1);
+            assert_int_equal(tu_greedy_reference(target, ids, lens[r], 1, &next), 1);
             char name[32];
             snprintf(name, sizeof name, "token_id:%d", next);
             assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(lps, "tokens"), lens[r])->valuestring, name);
@@ -214,7 +183,7 @@ static void test_echo_logprobs_equal_teacher_forced(void **state) {
                                   "\"temperature\":0,\"echo\":true,\"logprobs\":1}");
     const cJSON *lps = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "logprobs");
     int n_text;
-    int32_t *text_ids = tokenize("Once upon a time", &n_text);
+    int32_t *text_ids = tu_tokenize(target, "Once upon a time", &n_text);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(lps, "tokens")), n_text + 2);
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(lps, "tokens"), 2)->valuestring, " upon");
     hflow_token_logprobs ref[16];
@@ -253,9 +222,9 @@ static void test_greedy_equals_target_via_completions(void **state) {
     double bytes_up = 0, bytes_down = 0;
     for (int p = 0; p < 3; p++) {
         int n_prompt;
-        int32_t *prompt = tokenize(prompts[p], &n_prompt);
+        int32_t *prompt = tu_tokenize(target, prompts[p], &n_prompt);
         int32_t ref[N_GEN], got[N_GEN];
-        int32_t n_ref = greedy_reference(prompt, n_prompt, N_GEN, ref);
+        int32_t n_ref = tu_greedy_reference(target, prompt, n_prompt, N_GEN, ref);
         for (int32_t k = 0; k <= 8; k++) { /* 0 = adaptive */
             hflow_spec_stats st;
             int32_t n = run_completions(k, prompt, n_prompt, got, &st);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_util.h"
 #include "testutil.h"
 #include "engine/quantize_model.h"
 #include "hybridflow/engine.h"
@@ -38,30 +39,6 @@ static hflow_model *load(const char *p) {
     hflow_error err = {0};
     if (hflow_model_load(p, &mp, &m, &err)) fail_msg("load %s: %s", p, err.message);
     return m;
-}
-
-static int32_t *tokenize(const hflow_model *m, const char *text, int *n) {
-    int32_t *ids = NULL;
-    hflow_error err = {0};
-    if (hflow_tokenize(hflow_model_vocab(m), text, strlen(text), 1, 0, &ids, n, &err)) fail_msg("%s", err.message);
-    return ids;
-}
-
-/* The target alone, greedy: the reference every speculative run must equal. */
-static int32_t greedy_reference(hflow_model *m, const int32_t *prompt, int n_prompt, int32_t max, int32_t *out) {
-    hflow_session *s = NULL;
-    hflow_error err = {0};
-    assert_int_equal(hflow_session_create(m, NULL, &s, &err), 0);
-    assert_int_equal(hflow_session_decode(s, prompt, n_prompt, HFLOW_LOGITS_LAST, &err), 0);
-    int32_t n = 0, V = hflow_model_get_info(m)->n_vocab;
-    while (n < max) {
-        int32_t t = hflow_argmax(hflow_session_logits(s, 0), V);
-        if (hflow_vocab_is_eog(hflow_model_vocab(m), t)) break;
-        out[n++] = t;
-        if (n < max) assert_int_equal(hflow_session_decode(s, &t, 1, HFLOW_LOGITS_LAST, &err), 0);
-    }
-    hflow_session_free(s);
-    return n;
 }
 
 typedef struct {
@@ -113,9 +90,9 @@ static double check_greedy_equality(hflow_model *draft, hflow_model *target, int
     double acc = 0, drafted = 0;
     for (int p = 0; p < n_prompts; p++) {
         int n_prompt;
-        int32_t *prompt = tokenize(target, PROMPTS[p], &n_prompt);
+        int32_t *prompt = tu_tokenize(target, PROMPTS[p], &n_prompt);
         int32_t ref[N_GEN];
-        int32_t n_ref = greedy_reference(target, prompt, n_prompt, N_GEN, ref);
+        int32_t n_ref = tu_greedy_reference(target, prompt, n_prompt, N_GEN, ref);
         for (int c = 0; c < 2; c++)
             for (int32_t k = -1; k <= 8; k++) { /* -1: adaptive with the confidence stop rule, 0: adaptive */
                 if (c == 1 && k != 0 && k != 3) continue; /* the channel changes timing, not tokens */
@@ -208,7 +185,7 @@ static void test_family_versions_and_foreign_draft(void **state) {
     assert_true(aq > a); /* the quantized copy keeps every layer: a closer draft */
     /* the target itself as the draft: everything is accepted */
     int n_prompt;
-    int32_t *prompt = tokenize(t_v1, PROMPTS[0], &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, PROMPTS[0], &n_prompt);
     run_opts o = {.k = 4};
     int32_t *out = NULL;
     hflow_spec_stats st;
@@ -262,7 +239,7 @@ static void test_sampling_matches_target(void **state) {
     hflow_model *target = t_v1;
     int32_t V = hflow_model_get_info(target)->n_vocab;
     int n_prompt;
-    int32_t *prompt = tokenize(target, "Lily", &n_prompt);
+    int32_t *prompt = tu_tokenize(target, "Lily", &n_prompt);
     int *spec = calloc((size_t)POS * V, sizeof(int)), *ref = calloc((size_t)POS * V, sizeof(int));
     const float temp = 1.0f;
     /* target-only sampling */
@@ -319,7 +296,7 @@ static void test_link_outage(void **state) {
     (void)state;
     REQUIRE_FAMILY();
     int n_prompt;
-    int32_t *prompt = tokenize(t_v1, PROMPTS[0], &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, PROMPTS[0], &n_prompt);
     /* the link dies 0.5 s (virtual) into the run and never returns */
     run_opts o = {.k = 3, .channel = "rtt=100ms,rate=1mbit,outage=0.5s-1000s"};
     int32_t *out = NULL;
@@ -339,7 +316,7 @@ static void test_link_outage(void **state) {
     assert_true(st.n_generated == N_GEN || st.n_generated == st.rounds + st.accepted + st.fallback_tokens);
     /* the tokens before the outage are still the target's */
     int32_t ref[N_GEN];
-    greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
+    tu_greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
     int32_t lossless = st.n_generated - st.fallback_tokens;
     assert_memory_equal(out, ref, (size_t)lossless * sizeof *ref);
     free(out);

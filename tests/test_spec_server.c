@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine_util.h"
 #include "testutil.h"
 #include "engine/quantize_model.h"
 #include "http_client.h"
@@ -36,14 +37,6 @@ static const char *path(const char *name) {
     return buf[i];
 }
 
-static hflow_model *load(const char *p) {
-    hflow_model_params mp = {1};
-    hflow_model *m = NULL;
-    hflow_error err = {0};
-    if (hflow_model_load(p, &mp, &m, &err)) return NULL;
-    return m;
-}
-
 static int setup(void **state) {
     (void)state;
     char buf[4096];
@@ -57,9 +50,9 @@ static int setup(void **state) {
         fprintf(stderr, "family setup: %s\n", err.message);
         return -1;
     }
-    t_v1 = load(path("v1.gguf"));
-    t_v2 = load(path("v2.gguf"));
-    draft = load(path("draft.gguf"));
+    t_v1 = tu_model_load(path("v1.gguf"));
+    t_v2 = tu_model_load(path("v2.gguf"));
+    draft = tu_model_load(path("draft.gguf"));
     char model_arg[700];
     snprintf(model_arg, sizeof model_arg, "t=%s", path("v1.gguf"));
     const char *args[] = {"--model", model_arg, "--threads", "1", NULL};
@@ -83,29 +76,6 @@ static int teardown(void **state) {
             skip();                                                                        \
         }                                                                                  \
     } while (0)
-
-static int32_t *tokenize(const char *text, int *n) {
-    int32_t *ids = NULL;
-    hflow_error err = {0};
-    if (hflow_tokenize(hflow_model_vocab(t_v1), text, strlen(text), 1, 0, &ids, n, &err)) fail_msg("%s", err.message);
-    return ids;
-}
-
-static int32_t greedy_reference(hflow_model *m, const int32_t *prompt, int n_prompt, int32_t max, int32_t *out) {
-    hflow_session *s = NULL;
-    hflow_error err = {0};
-    assert_int_equal(hflow_session_create(m, NULL, &s, &err), 0);
-    assert_int_equal(hflow_session_decode(s, prompt, n_prompt, HFLOW_LOGITS_LAST, &err), 0);
-    int32_t n = 0, V = hflow_model_get_info(m)->n_vocab;
-    while (n < max) {
-        int32_t t = hflow_argmax(hflow_session_logits(s, 0), V);
-        if (hflow_vocab_is_eog(hflow_model_vocab(m), t)) break;
-        out[n++] = t;
-        if (n < max) assert_int_equal(hflow_session_decode(s, &t, 1, HFLOW_LOGITS_LAST, &err), 0);
-    }
-    hflow_session_free(s);
-    return n;
-}
 
 static void endpoint(const tu_server *s, char *buf, size_t n) { snprintf(buf, n, "%s/v1#t", s->base); }
 
@@ -171,9 +141,9 @@ static void test_greedy_equals_target_over_http(void **state) {
     long drafted = 0, accepted = 0;
     for (int p = 0; p < 3; p++) {
         int n_prompt;
-        int32_t *prompt = tokenize(prompts[p], &n_prompt);
+        int32_t *prompt = tu_tokenize(t_v1, prompts[p], &n_prompt);
         int32_t ref[N_GEN], got[N_GEN];
-        int32_t n_ref = greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
+        int32_t n_ref = tu_greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
         for (int32_t k = 0; k <= 8; k++) { /* 0 = adaptive */
             hflow_spec_stats st;
             int32_t n = run_http(k, prompt, n_prompt, got, NULL, NULL, &st);
@@ -194,9 +164,9 @@ static void test_generate_stream_continues_session(void **state) {
     (void)state;
     REQUIRE_FAMILY();
     int n_prompt;
-    int32_t *prompt = tokenize("The sun was", &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, "The sun was", &n_prompt);
     int32_t ref[N_GEN];
-    int32_t n_ref = greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
+    int32_t n_ref = tu_greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref);
     assert_true(n_ref >= 16);
     hflow_spec_transport *tr = open_http(&srv, draft_fp(), 30);
     assert_non_null(tr->vt->generate);
@@ -226,7 +196,7 @@ static void test_foreign_tokenizer_refused(void **state) {
     REQUIRE_FAMILY();
     hflow_spec_transport *tr = open_http(&srv, draft_fp() ^ 0x5a5a5a5aull, 30);
     int n_prompt;
-    int32_t *prompt = tokenize("Once upon a time", &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, "Once upon a time", &n_prompt);
     hflow_spec_params p;
     hflow_spec_params_default(&p);
     hflow_spec_session_info info;
@@ -245,10 +215,10 @@ static void test_hot_swap_mid_session(void **state) {
     (void)state;
     REQUIRE_FAMILY();
     int n_prompt;
-    int32_t *prompt = tokenize("Once upon a time", &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, "Once upon a time", &n_prompt);
     int32_t ref1[N_GEN], ref2[N_GEN], got[N_GEN];
-    int32_t n1 = greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref1);
-    int32_t n2 = greedy_reference(t_v2, prompt, n_prompt, N_GEN, ref2);
+    int32_t n1 = tu_greedy_reference(t_v1, prompt, n_prompt, N_GEN, ref1);
+    int32_t n2 = tu_greedy_reference(t_v2, prompt, n_prompt, N_GEN, ref2);
     assert_true(n1 != n2 || memcmp(ref1, ref2, (size_t)n1 * sizeof *ref1)); /* the versions differ here */
     swap_ctx sw = {0, 0, path("v2.gguf")};
     int32_t n = run_http(2, prompt, n_prompt, got, NULL, &sw, NULL);
@@ -293,7 +263,7 @@ static void test_expiry_limits_and_dead_server(void **state) {
                           "--spec-max-sessions", "2", NULL};
     assert_int_equal(tu_server_start(&s2, args), 0);
     int n_prompt;
-    int32_t *prompt = tokenize("Tom was sad because", &n_prompt);
+    int32_t *prompt = tu_tokenize(t_v1, "Tom was sad because", &n_prompt);
     hflow_spec_params p;
     hflow_spec_params_default(&p);
     hflow_spec_session_info info;
