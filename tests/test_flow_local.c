@@ -32,14 +32,6 @@ static int setup(void **state) {
     return 0;
 }
 
-#define NEED_STORIES()                                                                       \
-    do {                                                                                     \
-        if (!stories[0]) {                                                                   \
-            print_message("skipped: models/stories260K.gguf not found under ../shared\n");   \
-            skip();                                                                          \
-        }                                                                                    \
-    } while (0)
-
 static hflow_backend *open_local(int n_parallel, uint64_t seed) {
     hflow_backend_options o;
     hflow_backend_options_default(&o);
@@ -142,7 +134,7 @@ static int run_query(uint64_t policy_seed, int64_t cloud_cap) {
 
 static void test_flow_both_tiers_local(void **state) {
     (void)state;
-    NEED_STORIES();
+    TU_REQUIRE_SHARED(stories[0], "models/stories260K.gguf");
     int steps = 0;
     steps += run_query(1, 100000);
     steps += run_query(4, 400); /* a tight cloud cap: calls shortened or moved to the edge, never over */
@@ -164,7 +156,7 @@ static int run_cli(const char *env, const char *args, char *out, size_t cap) {
 
 static void test_cli_default_models(void **state) {
     (void)state;
-    NEED_STORIES();
+    TU_REQUIRE_SHARED(stories[0], "models/stories260K.gguf");
     char dir[4096], env[8192];
     snprintf(dir, sizeof dir, "%s", stories);
     *strrchr(dir, '/') = '\0';

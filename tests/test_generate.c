@@ -65,15 +65,12 @@ static char *gen(hflow_session *s, const char *prompt, const hflow_generate_para
     return hflow_strbuf_take(&c.text);
 }
 
-#define NEED_MODEL() \
-    do { if (!model) { print_message("skipped: models/stories260K.gguf not found under ../shared\n"); skip(); } } while (0)
-
 static const char *REF = ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a "
                          "big, red ball. She wanted to play with it,";
 
 static void test_greedy_matches_reference(void **state) {
     (void)state;
-    NEED_MODEL();
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     hflow_generate_params gp = {.max_tokens = 48};
     hflow_generate_stats st;
     char *t = gen(NULL, "Once upon a time", &gp, 0, 0, &st, 0);
@@ -86,7 +83,7 @@ static void test_greedy_matches_reference(void **state) {
 
 static void test_stop_string_across_tokens(void **state) {
     (void)state;
-    NEED_MODEL();
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     const char *stops[] = {"red ba", "never appears"};
     hflow_generate_params gp = {.max_tokens = 48, .stop = stops, .n_stop = 2};
     hflow_generate_stats st;
@@ -100,7 +97,7 @@ static void test_stop_string_across_tokens(void **state) {
 
 static void test_prefix_reuse_gives_same_output(void **state) {
     (void)state;
-    NEED_MODEL();
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     hflow_error err;
     hflow_session *s;
     assert_int_equal(hflow_session_create(model, NULL, &s, &err), 0);
@@ -123,7 +120,7 @@ static void test_prefix_reuse_gives_same_output(void **state) {
 
 static void test_cancel_and_limits(void **state) {
     (void)state;
-    NEED_MODEL();
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     hflow_generate_params gp = {.max_tokens = 40};
     hflow_generate_stats st;
     char *t = gen(NULL, "Once upon a time", &gp, 0, 0, &st, 3);
@@ -154,7 +151,7 @@ static void test_cancel_and_limits(void **state) {
 
 static void test_seeded_sampling_reproducible(void **state) {
     (void)state;
-    NEED_MODEL();
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     hflow_generate_params gp = {.max_tokens = 30};
     hflow_generate_stats st;
     char *a = gen(NULL, "Once upon a time", &gp, 1.0f, 42, &st, 0);

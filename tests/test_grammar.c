@@ -304,10 +304,7 @@ static int on_tok(void *u, int32_t tok, const char *text, size_t len, const hflo
 
 static void test_generate_plan(void **state) {
     (void)state;
-    if (!model) {
-        print_message("skipped: models/stories260K.gguf not found under ../shared\n");
-        skip();
-    }
+    TU_REQUIRE_SHARED(model, "models/stories260K.gguf");
     hflow_error err;
     hflow_token_texts *tt;
     assert_int_equal(hflow_token_texts_create(hflow_model_vocab(model), &tt, &err), 0);

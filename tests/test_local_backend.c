@@ -33,14 +33,6 @@ static int setup(void **state) {
     return 0;
 }
 
-#define NEED_STORIES()                                                                       \
-    do {                                                                                     \
-        if (!stories[0]) {                                                                   \
-            print_message("skipped: models/stories260K.gguf not found under ../shared\n");   \
-            skip();                                                                          \
-        }                                                                                    \
-    } while (0)
-
 static int collect_tok(void *u, int32_t tok, const char *text, size_t len, const hflow_token_logprobs *lp) {
     (void)tok;
     (void)lp;
@@ -154,7 +146,7 @@ static void check_equal_to_engine(const char *path, const char *prompt, int chat
 
 static void test_equals_engine_stories(void **state) {
     (void)state;
-    NEED_STORIES();
+    TU_REQUIRE_SHARED(stories[0], "models/stories260K.gguf");
     check_equal_to_engine(stories, "Once upon a time", 0, 0, 0, 48);
     check_equal_to_engine(stories, "Once upon a time", 0, 0.8f, 42, 64);
     check_equal_to_engine(stories, "Tom and Lily went to the park", 1, 0.9f, 7, 40);
@@ -173,7 +165,7 @@ static void test_equals_engine_genmodel(void **state) {
 
 static void test_stream_stop_length(void **state) {
     (void)state;
-    NEED_STORIES();
+    TU_REQUIRE_SHARED(stories[0], "models/stories260K.gguf");
     hflow_backend *b = open_local(stories, 1);
     hflow_request req;
     hflow_request_init(&req);
@@ -303,7 +295,7 @@ static int count_step(void *u, const flow_raw_step *s) {
 
 static void test_plan_grammar(void **state) {
     (void)state;
-    NEED_STORIES();
+    TU_REQUIRE_SHARED(stories[0], "models/stories260K.gguf");
     hflow_backend *b = open_local(stories, 1);
     hflow_chat_message msg = {"user", "Plan how to answer: what is 2+2?"};
     hflow_request req;

@@ -55,14 +55,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-#define REQUIRE_MODELS()                                                                   \
-    do {                                                                                   \
-        if (!target) {                                                                     \
-            print_message("skipped: models/stories260K.gguf not found under ../shared\n"); \
-            skip();                                                                        \
-        }                                                                                  \
-    } while (0)
-
 /* Teacher forcing on a fresh engine session: lp[i] for i in [1, n). */
 static void teacher_forced(const int32_t *ids, int n, int n_top, hflow_token_logprobs *lp) {
     hflow_session *s = NULL;
@@ -139,7 +131,7 @@ static int cached_tokens(const cJSON *root) {
 
 static void test_echo_logprobs_equal_teacher_forced(void **state) {
     (void)state;
-    REQUIRE_MODELS();
+    TU_REQUIRE_SHARED(target, "models/stories260K.gguf");
     int n_prompt;
     int32_t *prompt = tu_tokenize(target, "Once upon a time, there was a little girl", &n_prompt);
     int32_t ids[128];
@@ -216,7 +208,7 @@ static int32_t run_completions(int32_t k, const int32_t *prompt, int n_prompt, i
 
 static void test_greedy_equals_target_via_completions(void **state) {
     (void)state;
-    REQUIRE_MODELS();
+    TU_REQUIRE_SHARED(target, "models/stories260K.gguf");
     static const char *prompts[] = {"Once upon a time", "The little dog", "Lily and Ben went to the park."};
     long drafted = 0, accepted = 0, generated = 0;
     double bytes_up = 0, bytes_down = 0;

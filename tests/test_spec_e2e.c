@@ -158,17 +158,9 @@ static int teardown_family(void **state) {
     return 0;
 }
 
-#define REQUIRE_FAMILY()                                                              \
-    do {                                                                              \
-        if (!t_v1) {                                                                  \
-            print_message("skipped: models/stories260K.gguf not found under ../shared\n"); \
-            skip();                                                                   \
-        }                                                                             \
-    } while (0)
-
 static void test_stories_greedy_equality(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     double a = check_greedy_equality(d_early, t_v1, 5);
     print_message("early-exit draft (3 of 5 layers) on stories260K v1: acceptance %.2f\n", a);
     assert_true(a > 0.05); /* a draft that shares 3 of 5 layers is accepted sometimes */
@@ -176,7 +168,7 @@ static void test_stories_greedy_equality(void **state) {
 
 static void test_family_versions_and_foreign_draft(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     /* the static draft, derived from v1, verifies against v2 with v2's output */
     double a = check_greedy_equality(d_early, t_v2, 3);
     print_message("early-exit draft from v1 on target v2: acceptance %.2f\n", a);
@@ -234,7 +226,7 @@ static double chi2_two_sample(const int *a, const int *b, int V, int *df) {
 
 static void test_sampling_matches_target(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     enum { RUNS = 1000, POS = 3 };
     hflow_model *target = t_v1;
     int32_t V = hflow_model_get_info(target)->n_vocab;
@@ -294,7 +286,7 @@ static void test_sampling_matches_target(void **state) {
 
 static void test_link_outage(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     int n_prompt;
     int32_t *prompt = tu_tokenize(t_v1, PROMPTS[0], &n_prompt);
     /* the link dies 0.5 s (virtual) into the run and never returns */

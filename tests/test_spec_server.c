@@ -69,14 +69,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-#define REQUIRE_FAMILY()                                                                   \
-    do {                                                                                   \
-        if (!t_v1) {                                                                       \
-            print_message("skipped: models/stories260K.gguf not found under ../shared\n"); \
-            skip();                                                                        \
-        }                                                                                  \
-    } while (0)
-
 static void endpoint(const tu_server *s, char *buf, size_t n) { snprintf(buf, n, "%s/v1#t", s->base); }
 
 static hflow_spec_transport *open_http(const tu_server *s, uint64_t fp, double timeout_s) {
@@ -136,7 +128,7 @@ static int32_t run_http(int32_t k, const int32_t *prompt, int n_prompt, int32_t 
 
 static void test_greedy_equals_target_over_http(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     static const char *prompts[] = {"Once upon a time", "The little dog", "Lily and Ben went to the park."};
     long drafted = 0, accepted = 0;
     for (int p = 0; p < 3; p++) {
@@ -162,7 +154,7 @@ static void test_greedy_equals_target_over_http(void **state) {
  * reference's next tokens as a draft (all accepted), then generate again. */
 static void test_generate_stream_continues_session(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     int n_prompt;
     int32_t *prompt = tu_tokenize(t_v1, "The sun was", &n_prompt);
     int32_t ref[N_GEN];
@@ -193,7 +185,7 @@ static void test_generate_stream_continues_session(void **state) {
 
 static void test_foreign_tokenizer_refused(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     hflow_spec_transport *tr = open_http(&srv, draft_fp() ^ 0x5a5a5a5aull, 30);
     int n_prompt;
     int32_t *prompt = tu_tokenize(t_v1, "Once upon a time", &n_prompt);
@@ -213,7 +205,7 @@ static void test_foreign_tokenizer_refused(void **state) {
 /* Runs last: it leaves version v2 current. */
 static void test_hot_swap_mid_session(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     int n_prompt;
     int32_t *prompt = tu_tokenize(t_v1, "Once upon a time", &n_prompt);
     int32_t ref1[N_GEN], ref2[N_GEN], got[N_GEN];
@@ -255,7 +247,7 @@ static void test_hot_swap_mid_session(void **state) {
  * expiry, a full table, then the server killed mid-session. */
 static void test_expiry_limits_and_dead_server(void **state) {
     (void)state;
-    REQUIRE_FAMILY();
+    TU_REQUIRE_SHARED(t_v1, "models/stories260K.gguf");
     tu_server s2;
     char model_arg[700];
     snprintf(model_arg, sizeof model_arg, "t=%s", path("v1.gguf"));
