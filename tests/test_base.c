@@ -1,5 +1,6 @@
 /* test_base.c - error helpers, string buffer, thread pool. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "hybridflow/error.h"
 #include "base/base64.h"
 #include "base/strbuf.h"
+#include "base/cpu.h"
 #include "base/threadpool.h"
 
 static void test_error_set_and_wrap(void **state) {
@@ -85,12 +87,27 @@ static void test_base64_vectors(void **state) {
     assert_null(hflow_base64_decode("Zm!v", 4, &n));
 }
 
+/* Features are detected as a chain: each level implies the ones below, so a
+ * kernel table may test only the level it needs. On an AMX machine this also
+ * runs a tile instruction path's precondition: the OS grant. */
+static void test_cpu_features_nest(void **state) {
+    (void)state;
+    if (hflow_cpu_has_avx_vnni()) assert_true(hflow_cpu_has_avx2_fma_f16c());
+    if (hflow_cpu_has_avx512()) assert_true(hflow_cpu_has_avx2_fma_f16c());
+    if (hflow_cpu_has_amx_int8()) assert_true(hflow_cpu_has_avx512());
+    /* detection is cached: asking again gives the same answer */
+    assert_int_equal(hflow_cpu_has_amx_int8(), hflow_cpu_has_amx_int8());
+    printf("cpu: avx2 %d avx-vnni %d avx512 %d amx-int8 %d\n", hflow_cpu_has_avx2_fma_f16c(), hflow_cpu_has_avx_vnni(),
+           hflow_cpu_has_avx512(), hflow_cpu_has_amx_int8());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_wrap),
         cmocka_unit_test(test_base64_vectors),
         cmocka_unit_test(test_strbuf_grows),
         cmocka_unit_test(test_pool_runs_every_thread),
+        cmocka_unit_test(test_cpu_features_nest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
