@@ -197,10 +197,11 @@ static void test_cli_replay(void **state) {
     snprintf(file, sizeof file, "%s/cli-replay.jsonl", tu_tmpdir());
     FILE *f = fopen(file, "w");
     assert_non_null(f);
-    /* 40 questions: the cloud is right on all "hard" ones, the edge on all "easy" ones and no hard one */
+    /* 40 questions: the cloud is right on all "hard" ones, the edge on all "easy" ones and no hard one
+     * (distinct texts: copies of one text would all fall on one side of the split) */
     for (int i = 0; i < 40; i++)
-        fprintf(f, "{\"id\": \"%d\", \"category\": \"%s\", \"question\": \"q\", \"models\": {\"e\": {\"correct\": %s}, \"c\": {\"correct\": true}}}\n",
-                i, i % 2 ? "hard" : "easy", i % 2 ? "false" : "true");
+        fprintf(f, "{\"id\": \"%d\", \"category\": \"%s\", \"question\": \"q%d\", \"models\": {\"e\": {\"correct\": %s}, \"c\": {\"correct\": true}}}\n",
+                i, i % 2 ? "hard" : "easy", i, i % 2 ? "false" : "true");
     fclose(f);
     snprintf(out, sizeof out, "%s/cli-out", tu_tmpdir());
     snprintf(cmd, sizeof cmd, "%s eval replay --file %s --edge e --cloud c --policy category --out %s --no-plots", tu_cli_path(), file, out);

@@ -427,7 +427,8 @@ static void test_eval_replay_learned(void **state) {
     const char *edge = "Meta-Llama-3.1-8B-Instruct", *cloud = "gpt-4o-2024-05-13";
     tmp(rq, sizeof rq, "replay-router.gguf");
     const char *train[] = {"train-router", "--data", file, "--edge", edge, "--cloud", cloud, "--out", rq, "--hash-dim",
-                           "1024", "--test-frac", "0.3", "--target-cloud-share", "0.5", "--seed", "1", NULL};
+                           "1024", "--test-frac", "0.3", "--target-cloud-share", "0.5", "--seed", "1", "--knn", "40",
+                           NULL};
     assert_int_equal(cli(tmp(log, sizeof log, "train-q.log"), train), 0);
     snprintf(pol, sizeof pol, "learned:%s,category", rq);
     const char *replay[] = {"eval", "replay", "--file", file, "--edge", edge, "--cloud", cloud, "--policy", pol,

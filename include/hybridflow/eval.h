@@ -196,13 +196,20 @@ void hflow_replay_query_features(const hflow_replay_query *q, struct hflow_route
 void hflow_query_route_features(const char *prompt, const char *category, struct hflow_route_features *f);
 
 /* Deterministic split by question id: the query belongs to the test split
- * when hash(seed, id) falls below test_fraction. Both outputs borrow the
+ * when hash(seed, id) falls below test_fraction, where id is that of the
+ * first query in `all` with the same normalised question stem
+ * (hflow_question_text_key): copies of a question always land on the same
+ * side, so none counts as held out while its text is trained on. For
+ * questions without an earlier copy this is their own id. Both outputs borrow the
  * queries of `all` (free only `all`; free the outputs' arrays with
  * hflow_replay_split_free). */
 int hflow_replay_split(const hflow_replay_set *all, double test_fraction, uint64_t seed, hflow_replay_set *train,
                        hflow_replay_set *test, hflow_error *err);
 void hflow_replay_split_free(hflow_replay_set *s);
 uint64_t hflow_id_hash(const char *id, uint64_t seed);
+/* 64-bit key of a question's normalised text (lower-cased alphanumeric words
+ * joined by single spaces): equal for copies that differ in case/punctuation. */
+uint64_t hflow_question_text_key(const char *text);
 
 /* A query-level scorer: one score per question, higher = send to the cloud
  * first. fit() (optional) sees only the train split. score() must be

@@ -244,6 +244,16 @@ void hflow_router_split_by_group(const hflow_router_dataset *d, double frac, uin
 
 /* ---------------------------------------------------------------- training */
 
+/* Settings of the optional retrieval part (see "retrieval" below). */
+typedef struct hflow_router_knn_opts {
+    uint32_t k;      /* neighbours; 0 = no retrieval part */
+    uint32_t dim;    /* hashed term buckets (default 1 << 18) */
+    float max_df;    /* terms in more than this fraction of stored texts are dropped (default 0.1) */
+    float smooth;    /* pseudo-weight of the mean label (default 1) */
+    float weight;    /* blend weight in [0, 1] (default 0.5) */
+} hflow_router_knn_opts;
+
+
 /* Training objectives. UTILITY: one output regressed on dU with the Huber
  * loss. TIERS: outputs are logits of P(edge correct), P(cloud correct) and,
  * when aux_weight > 0, of every aux target; loss = binary cross-entropy on
@@ -271,6 +281,7 @@ typedef struct hflow_router_train_opts {
     float lambda_B, B_max;      /* expected cloud tokens per call */
     float lambda_L, L_max;      /* expected latency per call, seconds */
     hflow_router_decision_params decision; /* delta0 and tau also used by the loss */
+    hflow_router_knn_opts knn;  /* retrieval part built after the MLP on the same samples; knn.k 0 = none */
     int verbose;                /* per-epoch lines on stderr */
 } hflow_router_train_opts;
 
@@ -318,6 +329,37 @@ double hflow_router_loss_grad(const hflow_mlp *m, const hflow_router_batch *b, c
  * widens [delta_lo, delta_hi] to contain it. */
 int hflow_router_calibrate(hflow_router *r, const hflow_router_dataset *cal, const unsigned char *use,
                            double target_share, hflow_error *err);
+
+/* ---------------------------------------------------------------- retrieval */
+
+/* Optional non-parametric part (src/route/knn.c): the router stores its
+ * training questions as TF-IDF vectors (hashed words and word pairs of
+ * hflow_router_embed_text(f), sublinear tf, L2-normalised) with each one's
+ * label dU, and scores a step by the similarity-weighted mean label of its
+ * k nearest (cosine) stored questions, shrunk towards the training mean:
+ *     g = (sum_i sim_i dU_i + smooth * mean dU) / (sum_i sim_i + smooth)
+ * The router's score becomes s = (1 - weight) s_mlp + weight g. A stored
+ * question whose vector equals the query's (cosine > 0.9999) is skipped, so
+ * a training question is scored leave-one-out and calibration on the
+ * training set sees the scores serving sees. Reads only the text of f.
+ * Settings: hflow_router_knn_opts (above). */
+void hflow_router_knn_opts_default(hflow_router_knn_opts *o);
+/* Builds the retrieval part from the used samples of d (NULL = all) with
+ * labels hflow_router_label(router lambdas) and attaches it to r (replacing
+ * any). o->k must be >= 1. */
+int hflow_router_knn_build(hflow_router *r, const hflow_router_dataset *d, const unsigned char *use,
+                           const hflow_router_knn_opts *o, hflow_error *err);
+/* The router's retrieval settings (k = 0 when it has none). */
+hflow_router_knn_opts hflow_router_knn_get(const hflow_router *r);
+/* Changes k (>= 1) and weight of an attached retrieval part (model selection). */
+int hflow_router_knn_set(hflow_router *r, uint32_t k, float weight, hflow_error *err);
+/* The k nearest stored questions of f: indices (in the order of the used
+ * samples at build time) and cosines, best first (ties: lower index);
+ * *n_found <= k (only questions sharing a term count). */
+int hflow_router_knn_neighbours(const hflow_router *r, const hflow_route_features *f, uint32_t k, uint32_t *idx,
+                                float *sim, uint32_t *n_found, hflow_error *err);
+/* g for f (the retrieval estimate alone, before blending). */
+int hflow_router_knn_score(const hflow_router *r, const hflow_route_features *f, float *g, hflow_error *err);
 
 /* ---------------------------------------------------------------- files */
 

@@ -34,7 +34,10 @@ static void usage(FILE *f) {
             "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n"
             "         [--embed ENDPOINT [--embed-cache FILE]]  (dense features: the embedding of each question\n"
             "          from an OpenAI-compatible http://host/v1#model or a local GGUF; stored in the router,\n"
-            "          which then embeds at serving time with the same endpoint)\n");
+            "          which then embeds at serving time with the same endpoint)\n"
+            "         [--knn K [--knn-weight W (0.5)] [--knn-dim N] [--knn-max-df F] [--knn-smooth A]]\n"
+            "          (retrieval part: the K nearest training questions' labels, TF-IDF cosine, blended into\n"
+            "          the score with weight W; with --select-on-val also a validation sweep over K and W)\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -54,9 +57,10 @@ static int parse_hidden(const char *s, hflow_router_train_opts *o) {
 static float *float_flag(tr_args *a, const char *name) {
     hflow_router_train_opts *o = &a->o;
     static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
-                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight"};
+                                  "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight",
+                                  "--knn-weight", "--knn-max-df", "--knn-smooth"};
     float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
-                    &o->lambda_L, &o->L_max, &o->aux_weight};
+                    &o->lambda_L, &o->L_max, &o->aux_weight, &o->knn.weight, &o->knn.max_df, &o->knn.smooth};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return ptr[i];
     return NULL;
@@ -93,6 +97,8 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--hash-dim")) a->o.feat.hash_dim = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--knn")) a->o.knn.k = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(f, "--knn-dim")) a->o.knn.dim = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--ensemble")) a->o.ensemble = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--val-frac")) a->o.val_frac = (float)atof(v);
         else if (!strcmp(f, "--patience")) a->o.patience = (uint32_t)strtoul(v, NULL, 10);
@@ -217,6 +223,33 @@ static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hf
     return rc;
 }
 
+/* Selection mode with a retrieval part: validation APGR over a grid of k
+ * and blend weights (w 0 = the MLP alone, 1 = retrieval alone), then the
+ * router's own settings back. Only ever run on the validation carve. */
+static int knn_sweep(hflow_router *r, const hflow_replay_set *val, hflow_error *err) {
+    static const uint32_t ks[] = {10, 20, 40, 80};
+    static const float ws[] = {0, 0.2f, 0.35f, 0.5f, 0.65f, 0.8f, 1};
+    hflow_router_knn_opts keep = hflow_router_knn_get(r);
+    scored_router sr = {r, NULL, NULL};
+    hflow_replay_scorer rs = {.score = router_score, .impl = &sr};
+    int rc = 0;
+    printf("knn sweep (validation APGR; rows k, columns weight):\n        ");
+    for (size_t j = 0; j < sizeof ws / sizeof ws[0]; j++) printf("  w=%.2f", (double)ws[j]);
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0] && !rc; i++) {
+        printf("\n  k=%-4u", ks[i]);
+        for (size_t j = 0; j < sizeof ws / sizeof ws[0] && !rc; j++) {
+            hflow_replay_curve c = {0};
+            rc = hflow_router_knn_set(r, ks[i], ws[j], err);
+            if (!rc) rc = hflow_replay_curve_compute(val, &rs, &c, err);
+            if (!rc) printf("  %.4f", c.apgr);
+            hflow_replay_curve_free(&c);
+        }
+    }
+    printf("\n");
+    int rc2 = hflow_router_knn_set(r, keep.k, keep.weight, err);
+    return rc ? rc : rc2;
+}
+
 /* Model selection: replaces (train, test) by (train minus V, V) with V a
  * split of the TRAIN ids (own salt), so choosing settings on V never sees a
  * test id. The test split's array is dropped (its queries stay in `all`). */
@@ -257,6 +290,7 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
     }
     if (!rc) rc = held_out_report(*r, a->embedder, &train, &test, a->select_frac > 0 ? "selection (val from train ids)" : "held-out",
                                   err);
+    if (!rc && a->select_frac > 0 && a->o.knn.k > 0 && !a->embedder) rc = knn_sweep(*r, &test, err);
     hflow_router_dataset_free(&d);
     hflow_replay_split_free(&train);
     hflow_replay_split_free(&test);

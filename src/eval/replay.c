@@ -206,6 +206,43 @@ int hflow_replay_load(const char *path, const char *edge_model, const char *clou
     return rc;
 }
 
+/* FNV-1a of a question's normalised text: lower-cased alphanumeric words
+ * joined by one space (case, punctuation and spacing do not separate copies). */
+uint64_t hflow_question_text_key(const char *text) {
+    uint64_t h = 1469598103934665603ULL;
+    int gap = 0, any = 0;
+    for (const unsigned char *p = (const unsigned char *)text; p && *p; p++) {
+        if (!isalnum(*p)) { gap = any; continue; }
+        if (gap) { h ^= ' '; h *= 1099511628211ULL; gap = 0; }
+        h ^= (unsigned char)tolower(*p);
+        h *= 1099511628211ULL;
+        any = 1;
+    }
+    return h;
+}
+
+/* For every query, the index of the first query in `all` with the same
+ * normalised stem (open addressing on the text key; n small). rep[i] = i for
+ * a question without an earlier copy. */
+static int first_copies(const hflow_replay_set *all, size_t *rep) {
+    size_t cap = 16;
+    while (cap < 2 * all->n) cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot); /* query index + 1, 0 = empty */
+    uint64_t *key = malloc((all->n ? all->n : 1) * sizeof *key);
+    if (!slot || !key) { free(slot); free(key); return -1; }
+    memset(slot, 0, cap * sizeof *slot);
+    for (size_t i = 0; i < all->n; i++) {
+        key[i] = hflow_question_text_key(all->q[i].question);
+        size_t j = (size_t)(key[i] & (cap - 1));
+        while (slot[j] && key[slot[j] - 1] != key[i]) j = (j + 1) & (cap - 1);
+        if (!slot[j]) slot[j] = i + 1;
+        rep[i] = slot[j] - 1;
+    }
+    free(slot);
+    free(key);
+    return 0;
+}
+
 int hflow_replay_split(const hflow_replay_set *all, double test_fraction, uint64_t seed, hflow_replay_set *train,
                        hflow_replay_set *test, hflow_error *err) {
     memset(train, 0, sizeof *train);
@@ -213,18 +250,24 @@ int hflow_replay_split(const hflow_replay_set *all, double test_fraction, uint64
     if (test_fraction < 0 || test_fraction > 1) return hflow_error_set(err, HFLOW_EINVAL, "test fraction %g not in [0,1]", test_fraction);
     train->q = malloc((all->n ? all->n : 1) * sizeof *train->q);
     test->q = malloc((all->n ? all->n : 1) * sizeof *test->q);
-    if (!train->q || !test->q) {
+    size_t *rep = malloc((all->n ? all->n : 1) * sizeof *rep);
+    if (!train->q || !test->q || !rep || first_copies(all, rep) != 0) {
         hflow_replay_split_free(train);
         hflow_replay_split_free(test);
+        free(rep);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     }
     train->models = test->models = all->models; /* borrowed */
     train->n_models = test->n_models = all->n_models;
     for (size_t i = 0; i < all->n; i++) {
-        double u = (double)(hflow_id_hash(all->q[i].id, seed) >> 11) / 9007199254740992.0; /* [0,1) */
+        /* copies of a question follow their first occurrence's id, so a held-out
+         * question never has its own text among the training questions */
+        const char *id = all->q[rep[i]].id;
+        double u = (double)(hflow_id_hash(id, seed) >> 11) / 9007199254740992.0; /* [0,1) */
         hflow_replay_set *dst = u < test_fraction ? test : train;
         dst->q[dst->n++] = all->q[i]; /* borrowed: strings stay owned by `all` */
     }
+    free(rep);
     return 0;
 }
 

@@ -5,11 +5,14 @@
 
 #include "hybridflow/router.h"
 
+typedef struct hflow_knn hflow_knn; /* knn.c: the retrieval part (NULL = none) */
+
 struct hflow_router {
     hflow_featurizer fz;
     hflow_mlp mlp;
     hflow_router_lambdas lam;
     hflow_router_decision_params p;
+    hflow_knn *knn;       /* nearest training questions' gains, blended into s */
     char *embed_endpoint; /* the embedder it was trained with (router.embed.endpoint), NULL = none */
 };
 
@@ -26,5 +29,23 @@ float hflow_router_head_score(const hflow_router_lambdas *lam, const float *out,
 
 double hflow_router_threshold_of(const hflow_router_decision_params *p, const hflow_budget_state *b);
 
+
+/* features.c's text pieces, shared with knn.c so both read words alike:
+ * the next lower-cased word of *p (ASCII letters/digits plus non-ASCII
+ * bytes; length, 0 at the end), FNV-1a over bytes, a 64-bit avalanche. */
+size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
+uint64_t hflow_router_fnv1a(uint64_t h, const char *s, size_t n);
+uint64_t hflow_router_mix64(uint64_t x);
+
+/* knn.c: the kNN part's blended contribution. *s is the MLP score on entry,
+ * the blended score on return; a no-op without a kNN part or with weight 0. */
+int hflow_knn_blend(const hflow_knn *kn, const hflow_route_features *f, float *s, hflow_error *err);
+void hflow_knn_free(hflow_knn *kn);
+/* GGUF: metadata and tensors (data stays owned by kn until the write), and load. */
+struct hflow_gguf_writer;
+struct hflow_gguf;
+int hflow_knn_save(const hflow_knn *kn, struct hflow_gguf_writer *w, hflow_error *err);
+/* *out NULL when the file has no kNN part. */
+int hflow_knn_load(const struct hflow_gguf *g, hflow_knn **out, hflow_error *err);
 
 #endif

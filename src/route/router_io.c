@@ -65,6 +65,7 @@ int hflow_router_save(const hflow_router *r, const char *path, hflow_error *err)
         snprintf(name, sizeof name, "router.l%u.bias", l);
         if (!rc) rc = hflow_gguf_add_tensor(w, name, HFLOW_TYPE_F32, 1, ne, r->mlp.b[l], ne[0] * sizeof(float), err);
     }
+    if (!rc && r->knn) rc = hflow_knn_save(r->knn, w, err);
     if (!rc) rc = hflow_gguf_writer_write(w, path, err);
     hflow_gguf_writer_free(w);
     if (rc) hflow_error_wrap(err, "router save %s", path);
@@ -197,6 +198,10 @@ int hflow_router_load(const char *path, hflow_router **out, hflow_error *err) {
     if (!rc) rc = load_mlp(g, &fz, &m, err);
     if (!rc) rc = load_params(g, &lam, &p, err);
     if (!rc) rc = hflow_router_assemble(&fz, &m, &lam, &p, out, err);
+    if (!rc && (rc = hflow_knn_load(g, &(*out)->knn, err)) != 0) {
+        hflow_router_free(*out);
+        *out = NULL;
+    }
     const char *ep;
     size_t eplen;
     if (!rc && hflow_gguf_get_str(g, "router.embed.endpoint", &ep, &eplen) == 0) {

@@ -50,6 +50,8 @@ void hflow_router_train_opts_default(hflow_router_train_opts *o) {
     o->lam = (hflow_router_lambdas){.q = 1.0f, .t = 0.0f, .k = 0.0f};
     o->decision = (hflow_router_decision_params){
         .delta0 = 0.0f, .alpha_B = 0.5f, .alpha_L = 0.5f, .tau = 0.1f, .delta_lo = 0.0f, .delta_hi = 1.0f};
+    hflow_router_knn_opts_default(&o->knn);
+    o->knn.k = 0; /* retrieval part off unless asked for */
 }
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -513,6 +515,10 @@ int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, 
     if (!rc && k_members > 1) rc = hflow_mlp_ensemble(mem, k_members, &m, err);
     else if (!rc) { m = mem[0]; memset(&mem[0], 0, sizeof mem[0]); }
     if (!rc) rc = hflow_router_assemble(&fz, &m, &o->lam, &o->decision, out, err);
+    if (!rc && o->knn.k > 0 && (rc = hflow_router_knn_build(*out, d, use, &o->knn, err)) != 0) {
+        hflow_router_free(*out);
+        *out = NULL;
+    }
     rep.seconds = hflow_now_s() - t0;
     if (rep_out) *rep_out = rep;
     for (uint32_t k = 0; k < k_members; k++) hflow_mlp_free(&mem[k]);

@@ -35,6 +35,7 @@ int hflow_router_assemble(hflow_featurizer *fz, hflow_mlp *m, const hflow_router
 void hflow_router_free(hflow_router *r) {
     if (!r) return;
     free(r->embed_endpoint);
+    hflow_knn_free(r->knn);
     hflow_featurizer_free(&r->fz);
     hflow_mlp_free(&r->mlp);
     free(r);
@@ -87,6 +88,7 @@ int hflow_router_score(const hflow_router *r, const hflow_route_features *f, con
     if (!rc) {
         hflow_mlp_forward_all(&r->mlp, &v, out);
         *s = hflow_router_head_score(&r->lam, out, n_out);
+        rc = hflow_knn_blend(r->knn, f, s, err);
     }
     hflow_router_fvec_free(&v);
     return rc;
