@@ -251,6 +251,10 @@ typedef struct hflow_router_knn_opts {
     float max_df;    /* terms in more than this fraction of stored texts are dropped (default 0.1) */
     float smooth;    /* pseudo-weight of the mean label (default 1) */
     float weight;    /* blend weight in [0, 1] (default 0.5) */
+    float power;     /* neighbour weight sim^power (default 1; 0 = unweighted mean) */
+    float denoise;   /* beta in [0, 1]: stored labels move this far towards a ridge fit of each tier's
+                      * outcome on the sample's aux targets (other models' outcomes on that training
+                      * question; src/route/knn_labels.c); 0 (default) or no aux = raw labels */
 } hflow_router_knn_opts;
 
 
@@ -336,8 +340,9 @@ int hflow_router_calibrate(hflow_router *r, const hflow_router_dataset *cal, con
  * training questions as TF-IDF vectors (hashed words and word pairs of
  * hflow_router_embed_text(f), sublinear tf, L2-normalised) with each one's
  * label dU, and scores a step by the similarity-weighted mean label of its
- * k nearest (cosine) stored questions, shrunk towards the training mean:
- *     g = (sum_i sim_i dU_i + smooth * mean dU) / (sum_i sim_i + smooth)
+ * k nearest (cosine) stored questions (labels optionally denoised, see
+ * hflow_router_knn_opts.denoise), shrunk towards the training mean:
+ *     g = (sum_i v_i dU_i + smooth * mean dU) / (sum_i v_i + smooth),  v_i = sim_i^power
  * The router's score becomes s = (1 - weight) s_mlp + weight g. A stored
  * question whose vector equals the query's (cosine > 0.9999) is skipped, so
  * a training question is scored leave-one-out and calibration on the

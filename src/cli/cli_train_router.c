@@ -35,7 +35,9 @@ static void usage(FILE *f) {
             "         [--embed ENDPOINT [--embed-cache FILE]]  (dense features: the embedding of each question\n"
             "          from an OpenAI-compatible http://host/v1#model or a local GGUF; stored in the router,\n"
             "          which then embeds at serving time with the same endpoint)\n"
-            "         [--knn K [--knn-weight W (0.5)] [--knn-dim N] [--knn-max-df F] [--knn-smooth A]]\n"
+            "         [--knn K [--knn-weight W (0.5)] [--knn-dim N] [--knn-max-df F] [--knn-smooth A]\n"
+            "          [--knn-power P (1)] [--knn-denoise B]]  (neighbours weigh cosine^P; B: stored labels move B of the way to a ridge fit on the other\n"
+            "          models' outcomes on those training questions; needs the tiers objective with aux)\n"
             "          (retrieval part: the K nearest training questions' labels, TF-IDF cosine, blended into\n"
             "          the score with weight W; with --select-on-val also a validation sweep over K and W)\n");
 }
@@ -58,9 +60,9 @@ static float *float_flag(tr_args *a, const char *name) {
     hflow_router_train_opts *o = &a->o;
     static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
                                   "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight",
-                                  "--knn-weight", "--knn-max-df", "--knn-smooth"};
+                                  "--knn-weight", "--knn-max-df", "--knn-smooth", "--knn-denoise", "--knn-power"};
     float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
-                    &o->lambda_L, &o->L_max, &o->aux_weight, &o->knn.weight, &o->knn.max_df, &o->knn.smooth};
+                    &o->lambda_L, &o->L_max, &o->aux_weight, &o->knn.weight, &o->knn.max_df, &o->knn.smooth, &o->knn.denoise, &o->knn.power};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return ptr[i];
     return NULL;

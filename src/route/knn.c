@@ -47,6 +47,8 @@ void hflow_router_knn_opts_default(hflow_router_knn_opts *o) {
     o->max_df = 0.1f;
     o->smooth = 1.0f;
     o->weight = 0.5f;
+    o->power = 1.0f;
+    o->denoise = 0.0f;
 }
 
 void hflow_knn_free(hflow_knn *kn) {
@@ -187,9 +189,10 @@ static int build_postings(hflow_knn *kn) {
 
 static int check_opts(const hflow_router_knn_opts *o, hflow_error *err) {
     if (o->k < 1 || o->dim < 1 || !(o->max_df > 0 && o->max_df <= 1) || !(o->smooth >= 0) ||
-        !(o->weight >= 0 && o->weight <= 1))
+        !(o->weight >= 0 && o->weight <= 1) || !(o->denoise >= 0 && o->denoise <= 1) ||
+        !(o->power >= 0 && o->power <= 8))
         return hflow_error_set(err, HFLOW_EINVAL, "router knn: need k >= 1, dim >= 1, max_df in (0,1], smooth >= 0, "
-                                                  "weight in [0,1]");
+                                                  "weight and denoise in [0,1], power in [0,8]");
     return 0;
 }
 
@@ -212,9 +215,8 @@ static int fit_idf(hflow_knn *kn, const hflow_router_dataset *d, const unsigned 
     return 0;
 }
 
-/* Appends the used samples' vectors as CSR rows, with their labels. */
-static int store_rows(hflow_knn *kn, const hflow_router_dataset *d, const unsigned char *use,
-                      const hflow_router_lambdas *lam, term_vec *t) {
+/* Appends the used samples' vectors as CSR rows (labels already in kn->gain). */
+static int store_rows(hflow_knn *kn, const hflow_router_dataset *d, const unsigned char *use, term_vec *t) {
     uint32_t cap = 4096, r = 0;
     double sum = 0;
     kn->col = malloc(cap * sizeof *kn->col);
@@ -235,7 +237,6 @@ static int store_rows(hflow_knn *kn, const hflow_router_dataset *d, const unsign
         memcpy(kn->col + kn->nnz, t->b, t->n * sizeof *t->b);
         memcpy(kn->val + kn->nnz, t->w, t->n * sizeof *t->w);
         kn->nnz += t->n;
-        kn->gain[r] = (float)hflow_router_label(lam, &d->s[i]);
         sum += kn->gain[r];
         kn->row[++r] = kn->nnz;
     }
@@ -258,8 +259,9 @@ int hflow_router_knn_build(hflow_router *r, const hflow_router_dataset *d, const
     kn->idf = malloc(o->dim * sizeof *kn->idf);
     kn->row = calloc(n + 1, sizeof *kn->row);
     kn->gain = malloc(n * sizeof *kn->gain);
-    if (!kn->idf || !kn->row || !kn->gain || fit_idf(kn, d, use, &t) || store_rows(kn, d, use, &r->lam, &t) ||
-        build_postings(kn))
+    if (!kn->idf || !kn->row || !kn->gain) rc = hflow_error_set(err, HFLOW_ENOMEM, "router knn: out of memory");
+    if (!rc) rc = hflow_knn_labels(d, use, &r->lam, o->denoise, kn->gain, err);
+    if (!rc && (fit_idf(kn, d, use, &t) || store_rows(kn, d, use, &t) || build_postings(kn)))
         rc = hflow_error_set(err, HFLOW_ENOMEM, "router knn: out of memory");
     term_vec_free(&t);
     if (rc) { hflow_knn_free(kn); return rc; }
@@ -330,8 +332,9 @@ static int knn_estimate(const hflow_knn *kn, const hflow_route_features *f, floa
     if (!rc) {
         double num = (double)kn->o.smooth * kn->prior, den = kn->o.smooth;
         for (uint32_t i = 0; i < n; i++) {
-            num += (double)sim[i] * kn->gain[idx[i]];
-            den += sim[i];
+            double v = kn->o.power == 1 ? (double)sim[i] : pow((double)sim[i], (double)kn->o.power);
+            num += v * kn->gain[idx[i]];
+            den += v;
         }
         *g = den > 0 ? (float)(num / den) : kn->prior;
     }
@@ -363,6 +366,8 @@ int hflow_knn_save(const hflow_knn *kn, hflow_gguf_writer *w, hflow_error *err) 
     rc |= hflow_gguf_set_f32(w, "router.knn.smooth", kn->o.smooth);
     rc |= hflow_gguf_set_f32(w, "router.knn.weight", kn->o.weight);
     rc |= hflow_gguf_set_f32(w, "router.knn.prior", kn->prior);
+    rc |= hflow_gguf_set_f32(w, "router.knn.power", kn->o.power);
+    rc |= hflow_gguf_set_f32(w, "router.knn.denoise", kn->o.denoise); /* how the labels were made (not read) */
     if (rc) return hflow_error_set(err, HFLOW_ENOMEM, "router save: knn metadata failed");
     int64_t ne_idf[1] = {kn->o.dim}, ne_row[1] = {(int64_t)kn->n_docs + 1}, ne_nnz[1] = {kn->nnz ? kn->nnz : 1},
             ne_doc[1] = {kn->n_docs};
@@ -414,7 +419,10 @@ int hflow_knn_load(const hflow_gguf *g, hflow_knn **out, hflow_error *err) {
         hflow_gguf_get_float(g, "router.knn.smooth", &sm) || hflow_gguf_get_float(g, "router.knn.weight", &wt) ||
         hflow_gguf_get_float(g, "router.knn.prior", &pr) || k < 1 || k > UINT32_MAX || dim < 1 || dim > (1 << 28))
         rc = hflow_error_set(err, HFLOW_EFORMAT, "missing or bad router.knn.* metadata");
-    kn->o = (hflow_router_knn_opts){(uint32_t)k, (uint32_t)dim, (float)mdf, (float)sm, (float)wt};
+    double dn = 0, pw = 1;
+    hflow_gguf_get_float(g, "router.knn.denoise", &dn);
+    if (!rc && hflow_gguf_get_float(g, "router.knn.power", &pw)) rc = hflow_error_set(err, HFLOW_EFORMAT, "missing router.knn.power");
+    kn->o = (hflow_router_knn_opts){(uint32_t)k, (uint32_t)dim, (float)mdf, (float)sm, (float)wt, (float)pw, (float)dn};
     kn->prior = (float)pr;
     if (!rc) rc = check_opts(&kn->o, err);
     const hflow_gguf_tensor *gt = rc ? NULL : hflow_gguf_find_tensor(g, "router.knn.gain");
