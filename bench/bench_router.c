@@ -1,16 +1,25 @@
 /* bench_router.c - router decision time (featurize + MLP + threshold) and
  * training time on the MMLU-Pro replay file.
- *   usage: bench_router [REPLAY.jsonl] [EDGE] [CLOUD]
+ *   usage: bench_router [REPLAY.jsonl] [EDGE] [CLOUD] [tiers]   ("tiers": only the tiers configurations)
  * (default file: $HYBRIDFLOW_SHARED or ../shared, datasets/mmlu-pro-replay-dev.jsonl)
- * Prints the median of 5 rounds of per-decision time over the held-out
- * queries, and training wall time. No assertions: figures only. */
+ * Prints the median of 5 rounds of per-decision time over the queries, wall
+ * clock and the thread's CPU time (the latter is what a decision costs when
+ * the shared machine is loaded and the thread waits for a core), and
+ * training wall time. No assertions: figures only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/router.h"
+
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -36,11 +45,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_router: %s\n", err.message);
         return 1;
     }
-    /* The utility head at three hash sizes, then the documented query-level
-     * configuration (tiers + auxiliary targets, 5 networks merged). */
-    struct { uint32_t dim, hidden, ensemble; int tiers; } cfgs[] = {
-        {1024, 32, 1, 0}, {4096, 32, 1, 0}, {16384, 32, 1, 0}, {4096, 32, 5, 1}};
+    /* The utility head at three hash sizes, then the query-level configuration
+     * (tiers + auxiliary targets, 5 networks merged) without and with the
+     * retrieval part (k 40 over every stored question; docs/ROUTER.md). */
+    struct { uint32_t dim, hidden, ensemble; int tiers, knn; } cfgs[] = {
+        {1024, 32, 1, 0, 0}, {4096, 32, 1, 0, 0}, {16384, 32, 1, 0, 0}, {4096, 32, 5, 1, 0}, {4096, 32, 5, 1, 1}};
+    int only_tiers = argc > 4 && !strcmp(argv[4], "tiers");
     for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+        if (only_tiers && !cfgs[k].tiers) continue;
         hflow_router_train_opts o;
         hflow_router_train_opts_default(&o);
         o.feat.hash_dim = cfgs[k].dim;
@@ -50,28 +62,36 @@ int main(int argc, char **argv) {
             o.objective = HFLOW_ROUTER_OBJ_TIERS;
             o.aux_weight = 4;
         }
+        if (cfgs[k].knn) {
+            o.knn.k = 40;
+            o.knn.weight = 0.65f;
+            o.knn.power = 0.5f;
+            o.knn.denoise = 0.5f;
+        }
         hflow_router *r = NULL;
         hflow_router_train_report rep;
         if (hflow_router_train(&d, NULL, &o, &r, &rep, &err)) {
             fprintf(stderr, "bench_router: %s\n", err.message);
             return 1;
         }
-        double rounds[5];
+        double rounds[5], cpu[5];
         size_t clouds = 0;
         for (int round = 0; round < 5; round++) {
-            double t0 = hflow_now_s();
+            double t0 = hflow_now_s(), c0 = thread_cpu_s();
             for (size_t i = 0; i < d.n; i++) {
                 hflow_route_decision dec;
                 hflow_router_decide(r, &d.s[i].f, NULL, 0, 0, &dec, NULL);
                 clouds += dec.tier;
             }
             rounds[round] = (hflow_now_s() - t0) / (double)d.n * 1e6;
+            cpu[round] = (thread_cpu_s() - c0) / (double)d.n * 1e6;
         }
         qsort(rounds, 5, sizeof rounds[0], cmp_d);
-        printf("%-7s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f) over %zu queries; "
+        qsort(cpu, 5, sizeof cpu[0], cmp_d);
+        printf("%-7s%s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f), CPU %.2f us, over %zu queries; "
                "training %.2f s (%zu samples, %u epochs, %zu params)\n",
-               cfgs[k].tiers ? "tiers" : "utility", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
-               rounds[0], d.n, rep.seconds, rep.n_train, rep.epochs, hflow_mlp_n_params(hflow_router_mlp(r)));
+               cfgs[k].tiers ? "tiers" : "utility", cfgs[k].knn ? " + knn 40" : "", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
+               rounds[0], cpu[2], d.n, rep.seconds, rep.n_train, rep.epochs, hflow_mlp_n_params(hflow_router_mlp(r)));
         (void)clouds;
         hflow_router_free(r);
     }

@@ -13,7 +13,10 @@
  * idf = ln((1 + N) / (1 + df)); buckets in more than max_df N texts (and
  * buckets no stored text has) get idf 0, i.e. are dropped; L2-normalised.
  * Search goes through an inverted index built at load/build time (not
- * stored), so a query touches only the postings of its own rare terms. */
+ * stored), so a query touches only the postings of its own rare terms. The
+ * bucket table is large (dim entries), so a query first prefetches every
+ * bucket it will read, then every posting list: the cache misses overlap
+ * instead of queueing one after another. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,16 @@
 #define KNN_SEED 0x6b6e6e31u
 #define KNN_SAME_TEXT 0.9999f /* cosine above which a stored text is the query itself */
 
+typedef struct knn_bucket {
+    uint32_t start; /* first posting; the bucket's postings end at the next bucket's start */
+    float idf;
+} knn_bucket;
+
+typedef struct knn_posting {
+    uint32_t doc;
+    float val;
+} knn_posting;
+
 struct hflow_knn {
     hflow_router_knn_opts o;
     float prior;      /* mean label of the stored questions */
@@ -36,9 +49,8 @@ struct hflow_knn {
     uint32_t *col;    /* nnz bucket indices, sorted within a row */
     float *val;       /* nnz weights */
     float *gain;      /* n_docs labels */
-    uint32_t *post;   /* dim + 1: inverted index offsets (derived) */
-    uint32_t *pdoc;   /* nnz */
-    float *pval;      /* nnz */
+    knn_bucket *bk;   /* dim + 1: idf and inverted index offsets (derived) */
+    knn_posting *pl;  /* nnz postings, by bucket (derived) */
 };
 
 void hflow_router_knn_opts_default(hflow_router_knn_opts *o) {
@@ -58,9 +70,8 @@ void hflow_knn_free(hflow_knn *kn) {
     free(kn->col);
     free(kn->val);
     free(kn->gain);
-    free(kn->post);
-    free(kn->pdoc);
-    free(kn->pval);
+    free(kn->bk);
+    free(kn->pl);
     free(kn);
 }
 
@@ -139,11 +150,11 @@ static int text_terms(const char *text, uint32_t dim, term_vec *t) {
 }
 
 /* Counts -> sublinear tf-idf, idf-0 buckets dropped, unit L2 norm. */
-static void weigh_terms(const float *idf, term_vec *t) {
+static void weigh_terms(const knn_bucket *bk, term_vec *t) {
     uint32_t m = 0;
     double ss = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        float x = (1.0f + logf(t->w[i])) * idf[t->b[i]];
+        float x = (1.0f + logf(t->w[i])) * bk[t->b[i]].idf;
         if (x == 0) continue;
         t->b[m] = t->b[i];
         t->w[m++] = x;
@@ -160,29 +171,33 @@ static int knn_vector(const hflow_knn *kn, const hflow_route_features *f, term_v
     if (!text) return -1;
     int rc = text_terms(text, kn->o.dim, t);
     free(text);
-    if (!rc) weigh_terms(kn->idf, t);
+    for (uint32_t i = 0; !rc && i < t->n; i++) __builtin_prefetch(&kn->bk[t->b[i]]);
+    if (!rc) weigh_terms(kn->bk, t);
     return rc;
 }
 
 /* ---- index ---- */
 
+/* The bucket table with idf (starts filled by build_postings). */
+static int init_buckets(hflow_knn *kn) {
+    kn->bk = calloc((size_t)kn->o.dim + 1, sizeof *kn->bk);
+    if (!kn->bk) return -1;
+    for (uint32_t b = 0; b < kn->o.dim; b++) kn->bk[b].idf = kn->idf[b];
+    return 0;
+}
+
 /* Inverted index from the CSR rows (counting sort by bucket). */
 static int build_postings(hflow_knn *kn) {
-    kn->post = calloc((size_t)kn->o.dim + 1, sizeof *kn->post);
-    kn->pdoc = malloc(((size_t)kn->nnz + 1) * sizeof *kn->pdoc);
-    kn->pval = malloc(((size_t)kn->nnz + 1) * sizeof *kn->pval);
-    if (!kn->post || !kn->pdoc || !kn->pval) return -1;
-    for (uint32_t j = 0; j < kn->nnz; j++) kn->post[kn->col[j] + 1]++;
-    for (uint32_t b = 0; b < kn->o.dim; b++) kn->post[b + 1] += kn->post[b];
+    knn_bucket *bk = kn->bk;
+    kn->pl = malloc(((size_t)kn->nnz + 1) * sizeof *kn->pl);
     uint32_t *fill = malloc(((size_t)kn->o.dim + 1) * sizeof *fill);
-    if (!fill) return -1;
-    memcpy(fill, kn->post, ((size_t)kn->o.dim + 1) * sizeof *fill);
+    if (!kn->pl || !fill) { free(fill); return -1; }
+    for (uint32_t b = 0; b <= kn->o.dim; b++) bk[b].start = 0;
+    for (uint32_t j = 0; j < kn->nnz; j++) bk[kn->col[j] + 1].start++;
+    for (uint32_t b = 0; b < kn->o.dim; b++) bk[b + 1].start += bk[b].start;
+    for (uint32_t b = 0; b <= kn->o.dim; b++) fill[b] = bk[b].start;
     for (uint32_t d = 0; d < kn->n_docs; d++)
-        for (uint32_t j = kn->row[d]; j < kn->row[d + 1]; j++) {
-            uint32_t at = fill[kn->col[j]]++;
-            kn->pdoc[at] = d;
-            kn->pval[at] = kn->val[j];
-        }
+        for (uint32_t j = kn->row[d]; j < kn->row[d + 1]; j++) kn->pl[fill[kn->col[j]]++] = (knn_posting){d, kn->val[j]};
     free(fill);
     return 0;
 }
@@ -212,7 +227,7 @@ static int fit_idf(hflow_knn *kn, const hflow_router_dataset *d, const unsigned 
     for (uint32_t b = 0; b < kn->o.dim; b++)
         kn->idf[b] = df[b] == 0 || df[b] > cut ? 0.0f : (float)log((1.0 + n) / (1.0 + df[b]));
     free(df);
-    return 0;
+    return init_buckets(kn);
 }
 
 /* Appends the used samples' vectors as CSR rows (labels already in kn->gain). */
@@ -307,9 +322,11 @@ static int search(const hflow_knn *kn, const hflow_route_features *f, uint32_t k
     term_vec t = {0};
     float *acc = calloc(kn->n_docs, sizeof *acc);
     int rc = acc && !knn_vector(kn, f, &t) ? 0 : hflow_error_set(err, HFLOW_ENOMEM, "router knn: out of memory");
+    for (uint32_t i = 0; !rc && i < t.n; i++) __builtin_prefetch(&kn->pl[kn->bk[t.b[i]].start]);
     for (uint32_t i = 0; !rc && i < t.n; i++) {
         const float x = t.w[i];
-        for (uint32_t p = kn->post[t.b[i]]; p < kn->post[t.b[i] + 1]; p++) acc[kn->pdoc[p]] += x * kn->pval[p];
+        const knn_posting *p = kn->pl + kn->bk[t.b[i]].start, *end = kn->pl + kn->bk[t.b[i] + 1].start;
+        for (; p < end; p++) acc[p->doc] += x * p->val;
     }
     if (!rc) *n_found = top_k(acc, kn->n_docs, k, idx, sim);
     free(acc);
@@ -332,7 +349,8 @@ static int knn_estimate(const hflow_knn *kn, const hflow_route_features *f, floa
     if (!rc) {
         double num = (double)kn->o.smooth * kn->prior, den = kn->o.smooth;
         for (uint32_t i = 0; i < n; i++) {
-            double v = kn->o.power == 1 ? (double)sim[i] : pow((double)sim[i], (double)kn->o.power);
+            double v = kn->o.power == 1 ? (double)sim[i]
+                       : kn->o.power == 0.5f ? sqrt((double)sim[i]) : pow((double)sim[i], (double)kn->o.power);
             num += v * kn->gain[idx[i]];
             den += v;
         }
@@ -444,7 +462,7 @@ int hflow_knn_load(const hflow_gguf *g, hflow_knn **out, hflow_error *err) {
         rc = kn->nnz > (uint32_t)ct->ne[0] ? hflow_error_set(err, HFLOW_EFORMAT, "router.knn.row past router.knn.col")
                                            : check_index(kn, err);
     }
-    if (!rc && build_postings(kn)) rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+    if (!rc && (init_buckets(kn) || build_postings(kn))) rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
     if (rc) { hflow_knn_free(kn); return rc; }
     *out = kn;
     return 0;
