@@ -12,6 +12,7 @@
 #include "testutil.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/router.h"
+#include "route/router_internal.h"
 
 /* ---- a hand-made set and a reference TF-IDF without hashing ---- */
 
@@ -263,6 +264,43 @@ static void test_save_load_bit_identical(void **state) {
     hflow_router_free(l);
 }
 
+/* Denoised labels: beta 0 = dU; aux that carry no information (constant) pull every label towards
+ * the mean gain, (1 - beta) dU + beta (mean q_cloud - mean q_edge); aux equal to the two tiers'
+ * outcomes fit them almost exactly (ridge 1 on 200 samples), so labels stay close to dU. */
+static void test_denoised_labels(void **state) {
+    (void)state;
+    for (int informative = 0; informative < 2; informative++) {
+        hflow_router_dataset d;
+        hflow_router_dataset_init(&d);
+        d.aux_dim = 3;
+        double me = 0, mc = 0;
+        for (int i = 0; i < 200; i++) {
+            double qe = (i * 7) % 3 == 0, qc = (i * 5) % 4 != 0;
+            float aux[3] = {0.7f, 0.7f, 0.7f};
+            if (informative) { aux[0] = (float)qe; aux[1] = (float)qc; aux[2] = i % 2 ? -1.0f : 1.0f; }
+            hflow_router_sample x = {0};
+            x.f.question = "q";
+            x.group = "g";
+            x.quality_edge = qe;
+            x.quality_cloud = qc;
+            x.aux = aux;
+            assert_int_equal(hflow_router_dataset_add(&d, &x, NULL), 0);
+            me += qe / 200;
+            mc += qc / 200;
+        }
+        hflow_router_lambdas lam = {.q = 2.0f, .t = 0, .k = 0};
+        float raw[200], den[200];
+        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.0f, raw, NULL), 0);
+        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.5f, den, NULL), 0);
+        for (int i = 0; i < 200; i++) {
+            assert_true(raw[i] == (float)hflow_router_label(&lam, &d.s[i]));
+            if (!informative) assert_true(fabs(den[i] - (0.5 * raw[i] + 0.5 * 2.0 * (mc - me))) < 1e-4);
+            else assert_true(fabs(den[i] - raw[i]) < 0.05);
+        }
+        hflow_router_dataset_free(&d);
+    }
+}
+
 /* ---- the replay split keeps copies of a question together ---- */
 
 static void test_split_keeps_copies_together(void **state) {
@@ -310,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_option_letters_ignored),
         cmocka_unit_test(test_blend),
         cmocka_unit_test(test_save_load_bit_identical),
+        cmocka_unit_test(test_denoised_labels),
         cmocka_unit_test(test_split_keeps_copies_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

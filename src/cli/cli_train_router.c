@@ -186,6 +186,28 @@ static void print_curve(const hflow_replay_curve *c) {
     printf("  %-10s APGR %.3f   CPT(50%%) %.3f   CPT(80%%) %.3f\n", c->name, c->apgr, c->cpt50, c->cpt80);
 }
 
+/* With a retrieval part: the same curve for its two components alone (the
+ * MLP = blend weight 0, the retrieval part = weight 1), for the record only:
+ * the weight itself is chosen in selection mode. */
+static int component_report(hflow_router *r, const hflow_replay_set *test, hflow_replay_scorer *rs, hflow_error *err) {
+    hflow_router_knn_opts keep = hflow_router_knn_get(r);
+    const float ws[2] = {0, 1};
+    const char *names[2] = {"mlp only", "knn only"};
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        hflow_replay_curve c = {0};
+        rc = hflow_router_knn_set(r, keep.k, ws[i], err);
+        if (!rc) rc = hflow_replay_curve_compute(test, rs, &c, err);
+        if (!rc) {
+            snprintf(c.name, sizeof c.name, "%s", names[i]);
+            print_curve(&c);
+        }
+        hflow_replay_curve_free(&c);
+    }
+    int rc2 = hflow_router_knn_set(r, keep.k, keep.weight, err);
+    return rc ? rc : rc2;
+}
+
 static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hflow_replay_set *train,
                            const hflow_replay_set *test, const char *what, hflow_error *err) {
     uint32_t dim = hflow_router_featurizer(r)->cfg.embed_dim;
@@ -216,6 +238,7 @@ static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hf
         }
         if (!rc) printf("  decisions at delta0 %.4f: %.3f of held-out queries to the cloud\n",
                         (double)hflow_router_params(r).delta0, (double)clouds / (double)test->n);
+        if (!rc && hflow_router_knn_get(r).k > 0 && !sr.emb) rc = component_report(r, test, &rs, err);
     }
     hflow_replay_curve_free(&cr);
     hflow_replay_curve_free(&cc);
