@@ -46,7 +46,7 @@ struct hflow_knn {
     uint32_t nnz;
     float *idf;       /* dim */
     uint32_t *row;    /* n_docs + 1: CSR offsets */
-    uint32_t *col;    /* nnz bucket indices, sorted within a row */
+    uint32_t *col;    /* nnz bucket indices, unique within a row */
     float *val;       /* nnz weights */
     float *gain;      /* n_docs labels */
     knn_bucket *bk;   /* dim + 1: idf and inverted index offsets (derived) */
@@ -104,9 +104,27 @@ static int push_term(term_vec *t, uint32_t b) {
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+/* Merges repeated buckets in place (first-occurrence order, counts in w)
+ * with a small open-addressing table: linear in the number of words, where
+ * sorting them cost more than the whole posting scan. */
+static int dedupe_terms(term_vec *t) {
+    uint32_t cap = 64;
+    while (cap < 2 * t->n) cap *= 2;
+    uint32_t *slot = malloc(cap * sizeof *slot); /* index into the unique prefix + 1, 0 = empty */
+    if (!slot) return -1;
+    memset(slot, 0, cap * sizeof *slot);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t b = t->b[i], j = (b * 2654435761u) & (cap - 1);
+        while (slot[j] && t->b[slot[j] - 1] != b) j = (j + 1) & (cap - 1);
+        if (slot[j]) { t->w[slot[j] - 1] += 1; continue; }
+        t->b[m] = b;
+        t->w[m] = 1;
+        slot[j] = ++m;
+    }
+    t->n = m;
+    free(slot);
+    return 0;
 }
 
 /* The letter of an "A. option" line of a rendered prompt (ev_render_question):
@@ -118,7 +136,7 @@ static int is_option_marker(const char *text, const char *end, size_t n) {
     return n == 1 && *end == '.' && start > text && start[-1] == '\n';
 }
 
-/* Buckets of the words and word pairs of text, sorted unique with counts in w. */
+/* Buckets of the words and word pairs of text, unique (first-occurrence order) with counts in w. */
 static int text_terms(const char *text, uint32_t dim, term_vec *t) {
     if (!text) text = "";
     const uint64_t base = hflow_router_fnv1a(0xcbf29ce484222325ull, (const char *)&(uint32_t){KNN_SEED}, 4);
@@ -138,15 +156,7 @@ static int text_terms(const char *text, uint32_t dim, term_vec *t) {
         memcpy(prev, w, n);
         pn = n;
     }
-    qsort(t->b, t->n, sizeof *t->b, cmp_u32);
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < t->n; i++) {
-        if (m && t->b[m - 1] == t->b[i]) { t->w[m - 1] += 1; continue; }
-        t->b[m] = t->b[i];
-        t->w[m++] = 1;
-    }
-    t->n = m;
-    return 0;
+    return dedupe_terms(t);
 }
 
 /* Counts -> sublinear tf-idf, idf-0 buckets dropped, unit L2 norm. */
@@ -303,16 +313,25 @@ int hflow_router_knn_set(hflow_router *r, uint32_t k, float weight, hflow_error 
 
 /* ---- search ---- */
 
-/* Top k of the accumulated cosines (ties: lower index), skipping the query's own text. */
+/* Top k of the accumulated cosines (ties: lower index), skipping the query's
+ * own text. Blocks of 16 are first tested as a whole against the current
+ * k-th best (a loop the compiler vectorises): most blocks hold nothing better. */
 static uint32_t top_k(const float *acc, uint32_t n_docs, uint32_t k, uint32_t *idx, float *sim) {
     uint32_t m = 0;
-    for (uint32_t d = 0; d < n_docs; d++) {
-        float s = acc[d];
-        if (!(s > 0) || s > KNN_SAME_TEXT || (m == k && s <= sim[m - 1])) continue;
-        uint32_t j = m < k ? m++ : k - 1;
-        while (j > 0 && sim[j - 1] < s) { sim[j] = sim[j - 1]; idx[j] = idx[j - 1]; j--; }
-        sim[j] = s;
-        idx[j] = d;
+    for (uint32_t d0 = 0; d0 < n_docs; d0 += 16) {
+        uint32_t end = d0 + 16 < n_docs ? d0 + 16 : n_docs;
+        float bar = m == k ? sim[k - 1] : 0.0f;
+        int any = 0;
+        for (uint32_t d = d0; d < end; d++) any |= acc[d] > bar;
+        if (!any) continue;
+        for (uint32_t d = d0; d < end; d++) {
+            float s = acc[d];
+            if (!(s > 0) || s > KNN_SAME_TEXT || (m == k && s <= sim[m - 1])) continue;
+            uint32_t j = m < k ? m++ : k - 1;
+            while (j > 0 && sim[j - 1] < s) { sim[j] = sim[j - 1]; idx[j] = idx[j - 1]; j--; }
+            sim[j] = s;
+            idx[j] = d;
+        }
     }
     return m;
 }
