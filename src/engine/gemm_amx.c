@@ -1,0 +1,436 @@
+/* gemm_amx.c - AMX-INT8 kernels for prefill (gemm_amx.h): Q8_0, Q4_0, Q5_0
+ * weights x Q8_0 activations and Q4_K, Q5_K, Q6_K weights x Q8_K
+ * activations, each with a plain scalar reference of the same order.
+ *
+ * Per 16-token tile the kernel keeps 16 AVX-512 accumulators (one per weight
+ * row, 16 tokens wide) and walks the blocks: the tile unit forms each block's
+ * 16x16 int32 sums, which are stored and folded in with one fma per (row,
+ * token): acc = fma((float)C, d_w * d_x, acc), the dot kernels' per-block
+ * step without their 8-lane split. The K-quants first combine their
+ * sub-block sums with the integer scales in int32, as their dot kernels do,
+ * then do the same fma per super-block (and Q4_K/Q5_K subtract their min term
+ * as those do). Two C tiles alternate so that the tile unit works on one
+ * block while the vector unit folds in the other. */
+#include "engine/gemm_amx.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "engine/ggml_type.h"
+#include "engine/quant_avx2.h"
+#include "engine/quant_blocks.h"
+#include "engine/quant_unpack.h"
+
+#define TT 16 /* tokens per tile */
+#define BBYTES 512 /* one packed B tile: 8 rows x 64 bytes */
+
+/* The tile intrinsics are asm statements that do not tell the compiler they
+ * read memory: order the plain stores that fill their inputs before them. */
+#define MEM_BARRIER() __asm__ volatile("" ::: "memory")
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg;
+
+/* tmm0, tmm1: C (16x16 int32); tmm2, tmm3: A (16 rows x a_cols bytes);
+ * tmm4, tmm5: B (a_cols/4 rows x 64 bytes). */
+static void load_cfg(int a_cols) {
+    tilecfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 6; i++) {
+        c.rows[i] = i < 4 ? 16 : (uint8_t)(a_cols / 4);
+        c.colsb[i] = i < 2 ? 64 : i < 4 ? (uint16_t)a_cols : 64;
+    }
+    MEM_BARRIER();
+    _tile_loadconfig(&c);
+}
+
+/* ---- packed activations ----
+ * For tile j (16 tokens) and 32-element chunk c: B(j, c) = 512 bytes, row k4
+ * (0..7) holding elements 4k4..4k4+3 of tokens 0..15. Then float scales:
+ * Q8_0 one per (j, c, token); Q8_K one per (j, super-block, token) and the
+ * int32 sum of each chunk per (j, c, token) for the K-quant min terms. */
+
+typedef struct {
+    int8_t *b;
+    float *d;
+    int32_t *bs;
+    int64_t nc, ndb; /* chunks, scale blocks per token */
+} pack_view;
+
+static pack_view pack_at(uint32_t act_type, int64_t n, int64_t ntok, const void *pack) {
+    int64_t nt = (ntok + TT - 1) / TT;
+    pack_view v;
+    v.nc = n / 32;
+    v.ndb = act_type == HFLOW_TYPE_Q8_K ? n / QK_K : n / 32;
+    v.b = (int8_t *)(uintptr_t)pack;
+    v.d = (float *)(v.b + (size_t)nt * v.nc * BBYTES);
+    v.bs = (int32_t *)(v.d + (size_t)nt * v.ndb * TT);
+    return v;
+}
+
+size_t hflow_amx_pack_size(uint32_t act_type, int64_t n, int64_t ntok) {
+    int64_t nt = (ntok + TT - 1) / TT, nc = n / 32;
+    size_t s = (size_t)nt * nc * BBYTES;
+    if (act_type == HFLOW_TYPE_Q8_K) return s + (size_t)nt * TT * 4 * (n / QK_K + nc);
+    return s + (size_t)nt * TT * 4 * nc;
+}
+
+/* Token slot tt of tile j: the 32 bytes q of chunk c, scale and chunk sum. */
+static void put_chunk(const pack_view *v, int64_t j, int64_t c, int tt, const int8_t *q) {
+    int8_t *dst = v->b + ((size_t)j * v->nc + c) * BBYTES + tt * 4;
+    for (int k4 = 0; k4 < 8; k4++) memcpy(dst + k4 * 64, q ? q + 4 * k4 : (const int8_t *)"\0\0\0", 4);
+}
+
+static void pack_one(uint32_t act_type, const pack_view *v, const void *xa, int64_t t) {
+    int64_t j = t / TT;
+    int tt = (int)(t % TT);
+    if (act_type == HFLOW_TYPE_Q8_K) {
+        const block_q8_K *x = xa;
+        for (int64_t s = 0; s < v->ndb; s++) {
+            v->d[((size_t)j * v->ndb + s) * TT + tt] = x ? x[s].d : 0.0f;
+            for (int k = 0; k < 8; k++) {
+                int64_t c = s * 8 + k;
+                put_chunk(v, j, c, tt, x ? x[s].qs + 32 * k : NULL);
+                v->bs[((size_t)j * v->nc + c) * TT + tt] = x ? x[s].bsums[2 * k] + x[s].bsums[2 * k + 1] : 0;
+            }
+        }
+        return;
+    }
+    const block_q8_0 *x = xa;
+    for (int64_t c = 0; c < v->nc; c++) {
+        v->d[((size_t)j * v->nc + c) * TT + tt] = x ? h2f(x[c].d) : 0.0f;
+        put_chunk(v, j, c, tt, x ? x[c].qs : NULL);
+    }
+}
+
+void hflow_amx_pack_token(uint32_t act_type, int64_t n, const void *xa, int64_t t, int64_t ntok, void *pack) {
+    pack_view v = pack_at(act_type, n, ntok, pack);
+    pack_one(act_type, &v, xa, t);
+    if (t == ntok - 1)
+        for (int64_t p = ntok; p % TT; p++) pack_one(act_type, &v, NULL, p);
+}
+
+/* ---- per-thread scratch: a row block's weights as int8 plus scales ---- */
+
+typedef struct {
+    int8_t *q;     /* [16][n], row stride n: levels as the dot kernels' integers */
+    float *d;      /* [n/32][16] (32-element types) or [n/256][16] (K-quants) */
+    float *dmin;   /* [n/256][16] */
+    int32_t *sc;   /* [n/16][16] K-quant scale of each 16-element sub-block */
+    int32_t *mn;   /* [n/32][16] Q4_K/Q5_K min of each 32-element sub-block */
+    int32_t *cbuf; /* [2][16][16] C tiles stored for the vector unit */
+} wscratch;
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+size_t hflow_amx_scratch_size(uint32_t type, int64_t n) {
+    (void)type;
+    size_t per16 = (size_t)64 * (size_t)(n / 32 + n / QK_K + n / 16 + n / 32);
+    return 64 + ALIGN64((size_t)16 * n) + per16 + 6 * 64 + 2048;
+}
+
+static wscratch scratch_at(int64_t n, void *p) {
+    char *s = (char *)ALIGN64((uintptr_t)p);
+    wscratch w;
+    w.q = (int8_t *)s;
+    s += ALIGN64((size_t)16 * n);
+    w.d = (float *)s;
+    s += ALIGN64((size_t)64 * (n / 32));
+    w.dmin = (float *)s;
+    s += ALIGN64((size_t)64 * (n / QK_K));
+    w.sc = (int32_t *)s;
+    s += ALIGN64((size_t)64 * (n / 16));
+    w.mn = (int32_t *)s;
+    s += ALIGN64((size_t)64 * (n / 32));
+    w.cbuf = (int32_t *)s;
+    return w;
+}
+
+typedef void (*unpack32_fn)(const void *blk, hflow_unpacked32 *u);
+typedef void (*unpack256_fn)(const void *blk, hflow_unpacked256 *u);
+
+/* Rows nrows..15 become zero weights with zero scales. */
+static void unpack_rows32(unpack32_fn un, size_t bsz, int64_t n, const char *w, size_t w_row, int64_t nrows,
+                          const wscratch *s) {
+    int64_t nb = n / 32;
+    for (int r = 0; r < 16; r++) {
+        for (int64_t b = 0; b < nb; b++) {
+            hflow_unpacked32 u = {{0}, 0.0f, 0.0f};
+            if (r < nrows) un(w + (size_t)r * w_row + (size_t)b * bsz, &u);
+            memcpy(s->q + (size_t)r * n + b * 32, u.q, 32);
+            s->d[b * 16 + r] = u.d;
+        }
+    }
+}
+
+static void unpack_rows256(unpack256_fn un, size_t bsz, int64_t n, const char *w, size_t w_row, int64_t nrows,
+                           const wscratch *s) {
+    int64_t nsb = n / QK_K;
+    for (int r = 0; r < 16; r++) {
+        for (int64_t b = 0; b < nsb; b++) {
+            hflow_unpacked256 u;
+            memset(&u, 0, sizeof u);
+            if (r < nrows) un(w + (size_t)r * w_row + (size_t)b * bsz, &u);
+            memcpy(s->q + (size_t)r * n + b * QK_K, u.q, QK_K);
+            s->d[b * 16 + r] = u.d;
+            s->dmin[b * 16 + r] = u.dmin;
+            for (int k = 0; k < 16; k++) s->sc[(b * 16 + k) * 16 + r] = u.sc[k];
+            for (int k = 0; k < 8; k++) s->mn[(b * 8 + k) * 16 + r] = u.mn[2 * k];
+        }
+    }
+}
+
+/* Tile j of the result (acc[r] = tokens of row r) into y. */
+static void store_tile(const float acc[16][16], int64_t nrows, int64_t t0, int64_t ntok, float *y, int64_t ys) {
+    int64_t nt = ntok - t0 < TT ? ntok - t0 : TT;
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t r = 0; r < nrows; r++) y[(t0 + t) * ys + r] = acc[r][t];
+}
+
+/* ---- 32-element types ---- */
+
+/* acc[r] += (float)C[r] * (d_w[r] * d_x), the tokens in the lanes. */
+HFLOW_INLINE void fold32(const int32_t *c, const float *dw, __m512 dx, __m512 acc[16]) {
+    for (int r = 0; r < 16; r++)
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * r)),
+                                 _mm512_mul_ps(_mm512_set1_ps(dw[r]), dx), acc[r]);
+}
+
+/* A of block b at a + b * a_blk, rows a_stride apart; d_w of block b at dw + 16 b. */
+static void amx_rows32(int64_t nb, const int8_t *a, size_t a_stride, size_t a_blk, const float *dw,
+                       const pack_view *v, int64_t ntok, int64_t nrows, float *y, int64_t ys, int32_t *cbuf) {
+    for (int64_t j = 0; j * TT < ntok; j++) {
+        const int8_t *B = v->b + (size_t)j * v->nc * BBYTES;
+        const float *dx = v->d + (size_t)j * v->nc * TT;
+        __m512 acc[16];
+        for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_loadd(2, a + b * a_blk, a_stride);
+            _tile_loadd(4, B + b * BBYTES, 64);
+            _tile_dpbssd(0, 2, 4);
+            _tile_loadd(3, a + (b + 1) * a_blk, a_stride);
+            _tile_loadd(5, B + (b + 1) * BBYTES, 64);
+            _tile_dpbssd(1, 3, 5);
+            _tile_stored(0, cbuf, 64);
+            _tile_stored(1, cbuf + 256, 64);
+            fold32(cbuf, dw + b * 16, _mm512_loadu_ps(dx + b * TT), acc);
+            fold32(cbuf + 256, dw + (b + 1) * 16, _mm512_loadu_ps(dx + (b + 1) * TT), acc);
+        }
+        if (b < nb) {
+            _tile_zero(0);
+            _tile_loadd(2, a + b * a_blk, a_stride);
+            _tile_loadd(4, B + b * BBYTES, 64);
+            _tile_dpbssd(0, 2, 4);
+            _tile_stored(0, cbuf, 64);
+            fold32(cbuf, dw + b * 16, _mm512_loadu_ps(dx + b * TT), acc);
+        }
+        float out[16][16];
+        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], acc[r]);
+        store_tile((const float(*)[16])out, nrows, j * TT, ntok, y, ys);
+    }
+}
+
+static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack, int64_t ntok, float *y,
+                     int64_t ys, void *scratch) {
+    wscratch s = scratch_at(n, scratch);
+    pack_view v = pack_at(HFLOW_TYPE_Q8_0, n, ntok, pack);
+    int64_t nb = n / 32;
+    if (nrows == 16) { /* full block: A straight from the GGUF rows */
+        for (int64_t b = 0; b < nb; b++)
+            for (int r = 0; r < 16; r++) s.d[b * 16 + r] = h2f(((const block_q8_0 *)((const char *)w + r * w_row))[b].d);
+        MEM_BARRIER();
+        load_cfg(32);
+        amx_rows32(nb, (const int8_t *)w + 2, w_row, sizeof(block_q8_0), s.d, &v, ntok, nrows, y, ys, s.cbuf);
+    } else {
+        unpack_rows32(hflow_unpack_q8_0, sizeof(block_q8_0), n, w, w_row, nrows, &s);
+        MEM_BARRIER();
+        load_cfg(32);
+        amx_rows32(nb, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);
+    }
+    _tile_release();
+}
+
+#define AMX32(name)                                                                                            \
+    static void amx_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,            \
+                           int64_t ntok, float *y, int64_t ys, void *scratch) {                                \
+        wscratch s = scratch_at(n, scratch);                                                                   \
+        pack_view v = pack_at(HFLOW_TYPE_Q8_0, n, ntok, pack);                                                 \
+        unpack_rows32(hflow_unpack_##name, sizeof(block_##name), n, w, w_row, nrows, &s);                      \
+        MEM_BARRIER();                                                                                         \
+        load_cfg(32);                                                                                          \
+        amx_rows32(n / 32, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);                           \
+        _tile_release();                                                                                       \
+    }
+AMX32(q4_0)
+AMX32(q5_0)
+
+/* ---- K-quants ---- */
+
+/* isum[r] += sc[r] * C[r]. */
+HFLOW_INLINE void scale_add(const int32_t *c, const int32_t *sc, __m512i isum[16]) {
+    for (int r = 0; r < 16; r++)
+        isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * r), _mm512_set1_epi32(sc[r])));
+}
+
+/* Sub-block sums of super-block sb for token tile j into isum: Q4_K/Q5_K
+ * (sub = 32: 8 sub-blocks, K = 32) or Q6_K (sub = 16: 16 sub-blocks, K = 16,
+ * the two halves of a packed chunk). */
+HFLOW_INLINE void ksums(const int sub, const wscratch *s, int64_t n, int64_t sb, const int8_t *B, __m512i isum[16]) {
+    const int ns = QK_K / sub;
+    for (int r = 0; r < 16; r++) isum[r] = _mm512_setzero_si512();
+    for (int k = 0; k < ns; k += 2) {
+        const int8_t *a0 = s->q + sb * QK_K + k * sub, *a1 = a0 + sub;
+        const int8_t *b0 = B + (sub == 32 ? (sb * 8 + k) * BBYTES : (sb * 8 + k / 2) * BBYTES);
+        const int8_t *b1 = sub == 32 ? b0 + BBYTES : b0 + 256;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_loadd(2, a0, n);
+        _tile_loadd(4, b0, 64);
+        _tile_dpbssd(0, 2, 4);
+        _tile_loadd(3, a1, n);
+        _tile_loadd(5, b1, 64);
+        _tile_dpbssd(1, 3, 5);
+        _tile_stored(0, s->cbuf, 64);
+        _tile_stored(1, s->cbuf + 256, 64);
+        /* sc is per 16 elements: a 32-element sub-block k uses entry 2k */
+        const int32_t *sc0 = s->sc + (sb * 16 + (sub == 32 ? 2 * k : k)) * 16;
+        const int32_t *sc1 = s->sc + (sb * 16 + (sub == 32 ? 2 * k + 2 : k + 1)) * 16;
+        scale_add(s->cbuf, sc0, isum);
+        scale_add(s->cbuf + 256, sc1, isum);
+    }
+}
+
+/* mins: Q4_K/Q5_K subtract dmin * d_x * sum_k mn[k] * (chunk sum k) per super-block. */
+static void amx_rowsK(const int sub, int has_min, int64_t n, const wscratch *s, const pack_view *v, int64_t ntok,
+                      int64_t nrows, float *y, int64_t ys) {
+    int64_t nsb = n / QK_K;
+    for (int64_t j = 0; j * TT < ntok; j++) {
+        const int8_t *B = v->b + (size_t)j * v->nc * BBYTES;
+        __m512 acc[16], accm[16];
+        for (int r = 0; r < 16; r++) acc[r] = accm[r] = _mm512_setzero_ps();
+        for (int64_t sb = 0; sb < nsb; sb++) {
+            __m512i isum[16];
+            if (sub == 32) ksums(32, s, n, sb, B, isum);
+            else ksums(16, s, n, sb, B, isum);
+            __m512 dx = _mm512_loadu_ps(v->d + ((size_t)j * v->ndb + sb) * TT);
+            for (int r = 0; r < 16; r++)
+                acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(_mm512_set1_ps(s->d[sb * 16 + r]), dx),
+                                         acc[r]);
+            if (!has_min) continue;
+            for (int r = 0; r < 16; r++) {
+                __m512i summ = _mm512_setzero_si512();
+                for (int k = 0; k < 8; k++) {
+                    __m512i bs = _mm512_loadu_si512(v->bs + ((size_t)j * v->nc + sb * 8 + k) * TT);
+                    summ = _mm512_add_epi32(summ, _mm512_mullo_epi32(bs, _mm512_set1_epi32(s->mn[(sb * 8 + k) * 16 + r])));
+                }
+                __m512 dm = _mm512_mul_ps(_mm512_set1_ps(s->dmin[sb * 16 + r]), dx);
+                accm[r] = _mm512_add_ps(accm[r], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(summ)));
+            }
+        }
+        float out[16][16];
+        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], has_min ? _mm512_sub_ps(acc[r], accm[r]) : acc[r]);
+        store_tile((const float(*)[16])out, nrows, j * TT, ntok, y, ys);
+    }
+}
+
+#define AMXK(name, SUB, HAS_MIN)                                                                                \
+    static void amx_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,             \
+                           int64_t ntok, float *y, int64_t ys, void *scratch) {                                 \
+        wscratch s = scratch_at(n, scratch);                                                                    \
+        pack_view v = pack_at(HFLOW_TYPE_Q8_K, n, ntok, pack);                                                  \
+        unpack_rows256(hflow_unpack_##name, sizeof(block_##name), n, w, w_row, nrows, &s);                      \
+        MEM_BARRIER();                                                                                          \
+        load_cfg(SUB);                                                                                          \
+        amx_rowsK(SUB, HAS_MIN, n, &s, &v, ntok, nrows, y, ys);                                                 \
+        _tile_release();                                                                                        \
+    }
+AMXK(q4_K, 32, 1)
+AMXK(q5_K, 32, 1)
+AMXK(q6_K, 16, 0)
+
+/* ---- scalar references: the kernels' order, one value at a time ---- */
+
+static int32_t ref_isum(const int8_t *q, const int8_t *x, int k) {
+    int32_t s = 0;
+    for (int e = 0; e < k; e++) s += (int32_t)q[e] * x[e];
+    return s;
+}
+
+#define REF32(name)                                                                                             \
+    static void ref_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,             \
+                           int64_t ntok, float *y, int64_t ys, void *scratch) {                                 \
+        (void)pack;                                                                                             \
+        const block_q8_0 *const *xs = scratch; /* the token rows in the activation format */                   \
+        for (int64_t r = 0; r < nrows; r++)                                                                     \
+            for (int64_t t = 0; t < ntok; t++) {                                                                \
+                float acc = 0.0f;                                                                               \
+                for (int64_t b = 0; b < n / 32; b++) {                                                          \
+                    hflow_unpacked32 u;                                                                         \
+                    hflow_unpack_##name((const char *)w + r * w_row + b * sizeof(block_##name), &u);            \
+                    const block_q8_0 *xb = xs[t] + b;                                                           \
+                    acc = __builtin_fmaf((float)ref_isum(u.q, xb->qs, 32), u.d * h2f(xb->d), acc);              \
+                }                                                                                               \
+                y[t * ys + r] = acc;                                                                            \
+            }                                                                                                   \
+    }
+REF32(q8_0)
+REF32(q4_0)
+REF32(q5_0)
+
+#define REFK(name, HAS_MIN)                                                                                     \
+    static void ref_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,             \
+                           int64_t ntok, float *y, int64_t ys, void *scratch) {                                 \
+        (void)pack;                                                                                             \
+        const block_q8_K *const *xs = scratch;                                                                  \
+        for (int64_t r = 0; r < nrows; r++)                                                                     \
+            for (int64_t t = 0; t < ntok; t++) {                                                                \
+                float acc = 0.0f, accm = 0.0f;                                                                  \
+                for (int64_t b = 0; b < n / QK_K; b++) {                                                        \
+                    hflow_unpacked256 u;                                                                        \
+                    hflow_unpack_##name((const char *)w + r * w_row + b * sizeof(block_##name), &u);            \
+                    const block_q8_K *xb = xs[t] + b;                                                           \
+                    int32_t isum = 0, summ = 0;                                                                 \
+                    for (int k = 0; k < 16; k++) isum += u.sc[k] * ref_isum(u.q + 16 * k, xb->qs + 16 * k, 16); \
+                    for (int k = 0; k < 16; k++) summ += u.mn[k] * xb->bsums[k];                                \
+                    acc = __builtin_fmaf((float)isum, u.d * xb->d, acc);                                        \
+                    if (HAS_MIN) accm += u.dmin * xb->d * (float)summ;                                          \
+                }                                                                                               \
+                y[t * ys + r] = HAS_MIN ? acc - accm : acc;                                                     \
+            }                                                                                                   \
+    }
+REFK(q4_K, 1)
+REFK(q5_K, 1)
+REFK(q6_K, 0)
+
+hflow_amx_fn hflow_amx_table(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return amx_q8_0;
+    case HFLOW_TYPE_Q4_0: return amx_q4_0;
+    case HFLOW_TYPE_Q5_0: return amx_q5_0;
+    case HFLOW_TYPE_Q4_K: return amx_q4_K;
+    case HFLOW_TYPE_Q5_K: return amx_q5_K;
+    case HFLOW_TYPE_Q6_K: return amx_q6_K;
+    default: return NULL;
+    }
+}
+
+/* The references take, in place of the scratch, an array of ntok pointers to
+ * the token rows in the activation format (they ignore the pack). */
+hflow_amx_fn hflow_amx_ref(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return ref_q8_0;
+    case HFLOW_TYPE_Q4_0: return ref_q4_0;
+    case HFLOW_TYPE_Q5_0: return ref_q5_0;
+    case HFLOW_TYPE_Q4_K: return ref_q4_K;
+    case HFLOW_TYPE_Q5_K: return ref_q5_K;
+    case HFLOW_TYPE_Q6_K: return ref_q6_K;
+    default: return NULL;
+    }
+}
