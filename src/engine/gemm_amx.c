@@ -34,15 +34,15 @@ typedef struct {
     uint8_t rows[16];
 } tilecfg;
 
-/* tmm0, tmm1: C (16x16 int32); tmm2, tmm3: A (16 rows x a_cols bytes);
- * tmm4, tmm5: B (a_cols/4 rows x 64 bytes). */
+/* tmm0..3: C (16x16 int32); tmm4, tmm5: A (16 rows x a_cols bytes);
+ * tmm6, tmm7: B (a_cols/4 rows x 64 bytes). */
 static void load_cfg(int a_cols) {
     tilecfg c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    for (int i = 0; i < 6; i++) {
-        c.rows[i] = i < 4 ? 16 : (uint8_t)(a_cols / 4);
-        c.colsb[i] = i < 2 ? 64 : i < 4 ? (uint16_t)a_cols : 64;
+    for (int i = 0; i < 8; i++) {
+        c.rows[i] = i < 6 ? 16 : (uint8_t)(a_cols / 4);
+        c.colsb[i] = i < 4 ? 64 : i < 6 ? (uint16_t)a_cols : 64;
     }
     MEM_BARRIER();
     _tile_loadconfig(&c);
@@ -122,7 +122,7 @@ typedef struct {
     float *dmin;   /* [n/256][16] */
     int32_t *sc;   /* [n/16][16] K-quant scale of each 16-element sub-block */
     int32_t *mn;   /* [n/32][16] Q4_K/Q5_K min of each 32-element sub-block */
-    int32_t *cbuf; /* [2][16][16] C tiles stored for the vector unit */
+    int32_t *cbuf; /* [4][16][16] C tiles stored for the vector unit */
 } wscratch;
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -130,7 +130,7 @@ typedef struct {
 size_t hflow_amx_scratch_size(uint32_t type, int64_t n) {
     (void)type;
     size_t per16 = (size_t)64 * (size_t)(n / 32 + n / QK_K + n / 16 + n / 32);
-    return 64 + ALIGN64((size_t)16 * n) + per16 + 6 * 64 + 2048;
+    return 64 + ALIGN64((size_t)16 * n) + per16 + 6 * 64 + 4096;
 }
 
 static wscratch scratch_at(int64_t n, void *p) {
@@ -150,19 +150,20 @@ static wscratch scratch_at(int64_t n, void *p) {
     return w;
 }
 
-typedef void (*unpack32_fn)(const void *blk, hflow_unpacked32 *u);
 typedef void (*unpack256_fn)(const void *blk, hflow_unpacked256 *u);
 
-/* Rows nrows..15 become zero weights with zero scales. */
-static void unpack_rows32(unpack32_fn un, size_t bsz, int64_t n, const char *w, size_t w_row, int64_t nrows,
-                          const wscratch *s) {
+/* Rows nrows..15 become zero weights with zero scales. The AVX2 decoders
+ * (quant_avx2.h) give the same signed levels as the scalar unpackers, which
+ * the references use. */
+static void unpack_rows32(dec32_fn dec, int64_t n, const char *w, size_t w_row, int64_t nrows, const wscratch *s) {
     int64_t nb = n / 32;
     for (int r = 0; r < 16; r++) {
+        const char *row = w + (size_t)r * w_row;
         for (int64_t b = 0; b < nb; b++) {
-            hflow_unpacked32 u = {{0}, 0.0f, 0.0f};
-            if (r < nrows) un(w + (size_t)r * w_row + (size_t)b * bsz, &u);
-            memcpy(s->q + (size_t)r * n + b * 32, u.q, 32);
-            s->d[b * 16 + r] = u.d;
+            float d = 0.0f;
+            __m256i q = r < nrows ? dec(row, b, &d) : _mm256_setzero_si256();
+            _mm256_storeu_si256((__m256i *)(s->q + (size_t)r * n + b * 32), q);
+            s->d[b * 16 + r] = d;
         }
     }
 }
@@ -200,34 +201,63 @@ HFLOW_INLINE void fold32(const int32_t *c, const float *dw, __m512 dx, __m512 ac
                                  _mm512_mul_ps(_mm512_set1_ps(dw[r]), dx), acc[r]);
 }
 
-/* A of block b at a + b * a_blk, rows a_stride apart; d_w of block b at dw + 16 b. */
+/* Blocks bb and bb + 1 into C tiles c0, c1 (A in tmm4/5, B in tmm6/7). */
+#define ISSUE2(c0, c1, bb)                                     \
+    do {                                                       \
+        _tile_zero(c0);                                        \
+        _tile_zero(c1);                                        \
+        _tile_loadd(4, a + (bb) * a_blk, a_stride);            \
+        _tile_loadd(6, B + (bb) * BBYTES, 64);                 \
+        _tile_dpbssd(c0, 4, 6);                                \
+        _tile_loadd(5, a + ((bb) + 1) * a_blk, a_stride);      \
+        _tile_loadd(7, B + ((bb) + 1) * BBYTES, 64);           \
+        _tile_dpbssd(c1, 5, 7);                                \
+    } while (0)
+/* Their sums folded into acc, in block order. */
+#define DRAIN2(c0, c1, bb)                                                                     \
+    do {                                                                                       \
+        int32_t *cb = cbuf + 512 * ((c0) / 2);                                                 \
+        _tile_stored(c0, cb, 64);                                                              \
+        _tile_stored(c1, cb + 256, 64);                                                        \
+        fold32(cb, dw + (bb) * 16, _mm512_loadu_ps(dx + (bb) * TT), acc);                      \
+        fold32(cb + 256, dw + ((bb) + 1) * 16, _mm512_loadu_ps(dx + ((bb) + 1) * TT), acc);    \
+    } while (0)
+
+/* A of block b at a + b * a_blk, rows a_stride apart; d_w of block b at
+ * dw + 16 b. Software-pipelined by pairs of blocks: the tile unit computes
+ * pair p (C tiles 0/1 or 2/3 in turn) while the vector unit folds in pair
+ * p - 1, so neither waits for the other's latency. */
 static void amx_rows32(int64_t nb, const int8_t *a, size_t a_stride, size_t a_blk, const float *dw,
                        const pack_view *v, int64_t ntok, int64_t nrows, float *y, int64_t ys, int32_t *cbuf) {
+    const int64_t np = nb / 2;
     for (int64_t j = 0; j * TT < ntok; j++) {
         const int8_t *B = v->b + (size_t)j * v->nc * BBYTES;
         const float *dx = v->d + (size_t)j * v->nc * TT;
         __m512 acc[16];
         for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_loadd(2, a + b * a_blk, a_stride);
-            _tile_loadd(4, B + b * BBYTES, 64);
-            _tile_dpbssd(0, 2, 4);
-            _tile_loadd(3, a + (b + 1) * a_blk, a_stride);
-            _tile_loadd(5, B + (b + 1) * BBYTES, 64);
-            _tile_dpbssd(1, 3, 5);
-            _tile_stored(0, cbuf, 64);
-            _tile_stored(1, cbuf + 256, 64);
-            fold32(cbuf, dw + b * 16, _mm512_loadu_ps(dx + b * TT), acc);
-            fold32(cbuf + 256, dw + (b + 1) * 16, _mm512_loadu_ps(dx + (b + 1) * TT), acc);
+        if (np > 0) {
+            ISSUE2(0, 1, 0);
+            int64_t p = 1;
+            for (; p + 2 <= np; p += 2) {
+                ISSUE2(2, 3, 2 * p);
+                DRAIN2(0, 1, 2 * (p - 1));
+                ISSUE2(0, 1, 2 * (p + 1));
+                DRAIN2(2, 3, 2 * p);
+            }
+            if (p < np) { /* np even: one pair left, in tiles 2/3 */
+                ISSUE2(2, 3, 2 * p);
+                DRAIN2(0, 1, 2 * (p - 1));
+                DRAIN2(2, 3, 2 * p);
+            } else {
+                DRAIN2(0, 1, 2 * (p - 1));
+            }
         }
-        if (b < nb) {
+        if (nb & 1) {
+            int64_t b = nb - 1;
             _tile_zero(0);
-            _tile_loadd(2, a + b * a_blk, a_stride);
-            _tile_loadd(4, B + b * BBYTES, 64);
-            _tile_dpbssd(0, 2, 4);
+            _tile_loadd(4, a + b * a_blk, a_stride);
+            _tile_loadd(6, B + b * BBYTES, 64);
+            _tile_dpbssd(0, 4, 6);
             _tile_stored(0, cbuf, 64);
             fold32(cbuf, dw + b * 16, _mm512_loadu_ps(dx + b * TT), acc);
         }
@@ -249,7 +279,7 @@ static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, cons
         load_cfg(32);
         amx_rows32(nb, (const int8_t *)w + 2, w_row, sizeof(block_q8_0), s.d, &v, ntok, nrows, y, ys, s.cbuf);
     } else {
-        unpack_rows32(hflow_unpack_q8_0, sizeof(block_q8_0), n, w, w_row, nrows, &s);
+        unpack_rows32(dec_q8_0, n, w, w_row, nrows, &s);
         MEM_BARRIER();
         load_cfg(32);
         amx_rows32(nb, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);
@@ -262,7 +292,7 @@ static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, cons
                            int64_t ntok, float *y, int64_t ys, void *scratch) {                                \
         wscratch s = scratch_at(n, scratch);                                                                   \
         pack_view v = pack_at(HFLOW_TYPE_Q8_0, n, ntok, pack);                                                 \
-        unpack_rows32(hflow_unpack_##name, sizeof(block_##name), n, w, w_row, nrows, &s);                      \
+        unpack_rows32(dec_##name, n, w, w_row, nrows, &s);                         \
         MEM_BARRIER();                                                                                         \
         load_cfg(32);                                                                                          \
         amx_rows32(n / 32, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);                           \
@@ -291,12 +321,12 @@ HFLOW_INLINE void ksums(const int sub, const wscratch *s, int64_t n, int64_t sb,
         const int8_t *b1 = sub == 32 ? b0 + BBYTES : b0 + 256;
         _tile_zero(0);
         _tile_zero(1);
-        _tile_loadd(2, a0, n);
-        _tile_loadd(4, b0, 64);
-        _tile_dpbssd(0, 2, 4);
-        _tile_loadd(3, a1, n);
-        _tile_loadd(5, b1, 64);
-        _tile_dpbssd(1, 3, 5);
+        _tile_loadd(4, a0, n);
+        _tile_loadd(6, b0, 64);
+        _tile_dpbssd(0, 4, 6);
+        _tile_loadd(5, a1, n);
+        _tile_loadd(7, b1, 64);
+        _tile_dpbssd(1, 5, 7);
         _tile_stored(0, s->cbuf, 64);
         _tile_stored(1, s->cbuf + 256, 64);
         /* sc is per 16 elements: a 32-element sub-block k uses entry 2k */
