@@ -185,11 +185,39 @@ static void unpack_rows256(unpack256_fn un, size_t bsz, int64_t n, const char *w
     }
 }
 
-/* Tile j of the result (acc[r] = tokens of row r) into y. */
-static void store_tile(const float acc[16][16], int64_t nrows, int64_t t0, int64_t ntok, float *y, int64_t ys) {
+/* Transposes 16x16 floats in registers: at level s the off-diagonal s x s
+ * blocks of every 2s x 2s block swap (s = 8, 4, 2, 1). */
+HFLOW_INLINE void transpose16(__m512 m[16]) {
+#pragma GCC unroll 4
+    for (int s = 8; s >= 1; s /= 2) {
+        int lo[16], hi[16];
+        for (int l = 0; l < 16; l++) {
+            lo[l] = (l & s) == 0 ? l : 16 + l - s;
+            hi[l] = (l & s) == 0 ? l + s : 16 + l;
+        }
+        __m512i ilo = _mm512_loadu_si512(lo), ihi = _mm512_loadu_si512(hi);
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            if (i & s) continue;
+            __m512 a = m[i], b = m[i + s];
+            m[i] = _mm512_permutex2var_ps(a, ilo, b);
+            m[i + s] = _mm512_permutex2var_ps(a, ihi, b);
+        }
+    }
+}
+
+/* Tile of tokens t0.. (acc[r] = tokens of row r) into y: transposed so that
+ * each token's nrows results go out in one (masked) store rather than
+ * nrows scalar ones (a fifth of the kernel's time on 576-column rows). */
+static void store_tile(const float out[16][16], int64_t nrows, int64_t t0, int64_t ntok, float *y, int64_t ys) {
     int64_t nt = ntok - t0 < TT ? ntok - t0 : TT;
-    for (int64_t t = 0; t < nt; t++)
-        for (int64_t r = 0; r < nrows; r++) y[(t0 + t) * ys + r] = acc[r][t];
+    __m512 acc[16];
+    for (int r = 0; r < 16; r++) acc[r] = _mm512_loadu_ps(out[r]);
+    transpose16(acc);
+    __mmask16 m = (__mmask16)((1u << nrows) - 1);
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) /* constant bounds keep acc in registers */
+        if (t < nt) _mm512_mask_storeu_ps(y + (t0 + t) * ys, m, acc[t]);
 }
 
 /* ---- 32-element types ---- */
@@ -261,7 +289,7 @@ static void amx_rows32(int64_t nb, const int8_t *a, size_t a_stride, size_t a_bl
             _tile_stored(0, cbuf, 64);
             fold32(cbuf, dw + b * 16, _mm512_loadu_ps(dx + b * TT), acc);
         }
-        float out[16][16];
+        float out[16][16]; /* through memory: passing acc itself would keep it there throughout */
         for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], acc[r]);
         store_tile((const float(*)[16])out, nrows, j * TT, ntok, y, ys);
     }
@@ -364,8 +392,10 @@ static void amx_rowsK(const int sub, int has_min, int64_t n, const wscratch *s, 
                 accm[r] = _mm512_add_ps(accm[r], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(summ)));
             }
         }
-        float out[16][16];
-        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], has_min ? _mm512_sub_ps(acc[r], accm[r]) : acc[r]);
+        if (has_min)
+            for (int r = 0; r < 16; r++) acc[r] = _mm512_sub_ps(acc[r], accm[r]);
+        float out[16][16]; /* through memory: passing acc itself would keep it there throughout */
+        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], acc[r]);
         store_tile((const float(*)[16])out, nrows, j * TT, ntok, y, ys);
     }
 }
