@@ -34,15 +34,16 @@ typedef struct {
     uint8_t rows[16];
 } tilecfg;
 
-/* tmm0..3: C (16x16 int32); tmm4, tmm5: A (16 rows x a_cols bytes);
- * tmm6, tmm7: B (a_cols/4 rows x 64 bytes). */
-static void load_cfg(int a_cols) {
+/* tmm0..3: C (16x16 int32), except that the K-quants use tmm3 as a third A;
+ * tmm4, tmm5: A (16 rows x 32 bytes); tmm6, tmm7: B (8 rows x 64 bytes). */
+static void load_cfg(int kquant) {
     tilecfg c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int i = 0; i < 8; i++) {
-        c.rows[i] = i < 6 ? 16 : (uint8_t)(a_cols / 4);
-        c.colsb[i] = i < 4 ? 64 : i < 6 ? (uint16_t)a_cols : 64;
+        int a = i == 4 || i == 5 || (kquant && i == 3);
+        c.rows[i] = i < 6 ? 16 : 8;
+        c.colsb[i] = a ? 32 : 64;
     }
     MEM_BARRIER();
     _tile_loadconfig(&c);
@@ -51,13 +52,11 @@ static void load_cfg(int a_cols) {
 /* ---- packed activations ----
  * For tile j (16 tokens) and 32-element chunk c: B(j, c) = 512 bytes, row k4
  * (0..7) holding elements 4k4..4k4+3 of tokens 0..15. Then float scales:
- * Q8_0 one per (j, c, token); Q8_K one per (j, super-block, token) and the
- * int32 sum of each chunk per (j, c, token) for the K-quant min terms. */
+ * Q8_0 one per (j, c, token), Q8_K one per (j, super-block, token). */
 
 typedef struct {
     int8_t *b;
     float *d;
-    int32_t *bs;
     int64_t nc, ndb; /* chunks, scale blocks per token */
 } pack_view;
 
@@ -68,18 +67,17 @@ static pack_view pack_at(uint32_t act_type, int64_t n, int64_t ntok, const void 
     v.ndb = act_type == HFLOW_TYPE_Q8_K ? n / QK_K : n / 32;
     v.b = (int8_t *)(uintptr_t)pack;
     v.d = (float *)(v.b + (size_t)nt * v.nc * BBYTES);
-    v.bs = (int32_t *)(v.d + (size_t)nt * v.ndb * TT);
     return v;
 }
 
 size_t hflow_amx_pack_size(uint32_t act_type, int64_t n, int64_t ntok) {
     int64_t nt = (ntok + TT - 1) / TT, nc = n / 32;
     size_t s = (size_t)nt * nc * BBYTES;
-    if (act_type == HFLOW_TYPE_Q8_K) return s + (size_t)nt * TT * 4 * (n / QK_K + nc);
+    if (act_type == HFLOW_TYPE_Q8_K) return s + (size_t)nt * TT * 4 * (n / QK_K);
     return s + (size_t)nt * TT * 4 * nc;
 }
 
-/* Token slot tt of tile j: the 32 bytes q of chunk c, scale and chunk sum. */
+/* Token slot tt of tile j: the 32 bytes q of chunk c (zeros for NULL). */
 static void put_chunk(const pack_view *v, int64_t j, int64_t c, int tt, const int8_t *q) {
     int8_t *dst = v->b + ((size_t)j * v->nc + c) * BBYTES + tt * 4;
     for (int k4 = 0; k4 < 8; k4++) memcpy(dst + k4 * 64, q ? q + 4 * k4 : (const int8_t *)"\0\0\0", 4);
@@ -92,11 +90,7 @@ static void pack_one(uint32_t act_type, const pack_view *v, const void *xa, int6
         const block_q8_K *x = xa;
         for (int64_t s = 0; s < v->ndb; s++) {
             v->d[((size_t)j * v->ndb + s) * TT + tt] = x ? x[s].d : 0.0f;
-            for (int k = 0; k < 8; k++) {
-                int64_t c = s * 8 + k;
-                put_chunk(v, j, c, tt, x ? x[s].qs + 32 * k : NULL);
-                v->bs[((size_t)j * v->nc + c) * TT + tt] = x ? x[s].bsums[2 * k] + x[s].bsums[2 * k + 1] : 0;
-            }
+            for (int k = 0; k < 8; k++) put_chunk(v, j, s * 8 + k, tt, x ? x[s].qs + 32 * k : NULL);
         }
         return;
     }
@@ -116,12 +110,17 @@ void hflow_amx_pack_token(uint32_t act_type, int64_t n, const void *xa, int64_t 
 
 /* ---- per-thread scratch: a row block's weights as int8 plus scales ---- */
 
+/* K-quants: the scaled level p = sc * q of each element (|p| <= 4096) as
+ * two int8 digits, p = 128 * hi + lo (lo in 0..127), so that a super-block's
+ * integer sum sum(sc * q * y) = 128 * sum(hi * y) + sum(lo * y) accumulates
+ * in two C tiles over all its sub-blocks; and (Q4_K/Q5_K) each element's
+ * sub-block min, so that sum(mn * y) accumulates in a third. */
 typedef struct {
-    int8_t *q;     /* [16][n], row stride n: levels as the dot kernels' integers */
+    int8_t *q;     /* [16][n], row stride n: levels as the dot kernels' integers (K-quants: lo) */
+    int8_t *hi;    /* [16][n] K-quants: hi */
+    int8_t *mn;    /* [16][n] Q4_K/Q5_K: the min of each element's sub-block */
     float *d;      /* [n/32][16] (32-element types) or [n/256][16] (K-quants) */
     float *dmin;   /* [n/256][16] */
-    int32_t *sc;   /* [n/16][16] K-quant scale of each 16-element sub-block */
-    int32_t *mn;   /* [n/32][16] Q4_K/Q5_K min of each 32-element sub-block */
     int32_t *cbuf; /* [4][16][16] C tiles stored for the vector unit */
 } wscratch;
 
@@ -129,8 +128,7 @@ typedef struct {
 
 size_t hflow_amx_scratch_size(uint32_t type, int64_t n) {
     (void)type;
-    size_t per16 = (size_t)64 * (size_t)(n / 32 + n / QK_K + n / 16 + n / 32);
-    return 64 + ALIGN64((size_t)16 * n) + per16 + 6 * 64 + 4096;
+    return 64 + 3 * ALIGN64((size_t)16 * n) + ALIGN64((size_t)64 * (n / 32)) + ALIGN64((size_t)64 * (n / QK_K)) + 4096;
 }
 
 static wscratch scratch_at(int64_t n, void *p) {
@@ -138,14 +136,14 @@ static wscratch scratch_at(int64_t n, void *p) {
     wscratch w;
     w.q = (int8_t *)s;
     s += ALIGN64((size_t)16 * n);
+    w.hi = (int8_t *)s;
+    s += ALIGN64((size_t)16 * n);
+    w.mn = (int8_t *)s;
+    s += ALIGN64((size_t)16 * n);
     w.d = (float *)s;
     s += ALIGN64((size_t)64 * (n / 32));
     w.dmin = (float *)s;
     s += ALIGN64((size_t)64 * (n / QK_K));
-    w.sc = (int32_t *)s;
-    s += ALIGN64((size_t)64 * (n / 16));
-    w.mn = (int32_t *)s;
-    s += ALIGN64((size_t)64 * (n / 32));
     w.cbuf = (int32_t *)s;
     return w;
 }
@@ -176,11 +174,16 @@ static void unpack_rows256(unpack256_fn un, size_t bsz, int64_t n, const char *w
             hflow_unpacked256 u;
             memset(&u, 0, sizeof u);
             if (r < nrows) un(w + (size_t)r * w_row + (size_t)b * bsz, &u);
-            memcpy(s->q + (size_t)r * n + b * QK_K, u.q, QK_K);
+            size_t o = (size_t)r * n + (size_t)b * QK_K;
+            for (int k = 0; k < 16; k++) {
+                __m256i p = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(u.q + 16 * k))),
+                                               _mm256_set1_epi16(u.sc[k]));
+                _mm_storeu_si128((__m128i *)(s->q + o + 16 * k), _mm256_cvtepi16_epi8(_mm256_and_si256(p, _mm256_set1_epi16(127))));
+                _mm_storeu_si128((__m128i *)(s->hi + o + 16 * k), _mm256_cvtepi16_epi8(_mm256_srai_epi16(p, 7)));
+                memset(s->mn + o + 16 * k, u.mn[k], 16); /* mins are <= 63 */
+            }
             s->d[b * 16 + r] = u.d;
             s->dmin[b * 16 + r] = u.dmin;
-            for (int k = 0; k < 16; k++) s->sc[(b * 16 + k) * 16 + r] = u.sc[k];
-            for (int k = 0; k < 8; k++) s->mn[(b * 8 + k) * 16 + r] = u.mn[2 * k];
         }
     }
 }
@@ -304,12 +307,12 @@ static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, cons
         for (int64_t b = 0; b < nb; b++)
             for (int r = 0; r < 16; r++) s.d[b * 16 + r] = h2f(((const block_q8_0 *)((const char *)w + r * w_row))[b].d);
         MEM_BARRIER();
-        load_cfg(32);
+        load_cfg(0);
         amx_rows32(nb, (const int8_t *)w + 2, w_row, sizeof(block_q8_0), s.d, &v, ntok, nrows, y, ys, s.cbuf);
     } else {
         unpack_rows32(dec_q8_0, n, w, w_row, nrows, &s);
         MEM_BARRIER();
-        load_cfg(32);
+        load_cfg(0);
         amx_rows32(nb, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);
     }
     _tile_release();
@@ -322,7 +325,7 @@ static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, cons
         pack_view v = pack_at(HFLOW_TYPE_Q8_0, n, ntok, pack);                                                 \
         unpack_rows32(dec_##name, n, w, w_row, nrows, &s);                         \
         MEM_BARRIER();                                                                                         \
-        load_cfg(32);                                                                                          \
+        load_cfg(0);                                                                                          \
         amx_rows32(n / 32, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);                           \
         _tile_release();                                                                                       \
     }
@@ -331,89 +334,76 @@ AMX32(q5_0)
 
 /* ---- K-quants ---- */
 
-/* isum[r] += sc[r] * C[r]. */
-HFLOW_INLINE void scale_add(const int32_t *c, const int32_t *sc, __m512i isum[16]) {
-    for (int r = 0; r < 16; r++)
-        isum[r] = _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * r), _mm512_set1_epi32(sc[r])));
-}
-
-/* Sub-block sums of super-block sb for token tile j into isum: Q4_K/Q5_K
- * (sub = 32: 8 sub-blocks, K = 32) or Q6_K (sub = 16: 16 sub-blocks, K = 16,
- * the two halves of a packed chunk). */
-HFLOW_INLINE void ksums(const int sub, const wscratch *s, int64_t n, int64_t sb, const int8_t *B, __m512i isum[16]) {
-    const int ns = QK_K / sub;
-    for (int r = 0; r < 16; r++) isum[r] = _mm512_setzero_si512();
-    for (int k = 0; k < ns; k += 2) {
-        const int8_t *a0 = s->q + sb * QK_K + k * sub, *a1 = a0 + sub;
-        const int8_t *b0 = B + (sub == 32 ? (sb * 8 + k) * BBYTES : (sb * 8 + k / 2) * BBYTES);
-        const int8_t *b1 = sub == 32 ? b0 + BBYTES : b0 + 256;
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_loadd(4, a0, n);
-        _tile_loadd(6, b0, 64);
+/* Super-block sb of token tile j: C0 = sum(lo * y), C1 = sum(hi * y), C2 =
+ * sum(mn * y) over its 8 chunks, then stored. */
+HFLOW_INLINE void ksums(int has_min, const wscratch *s, int64_t n, int64_t sb, const int8_t *B) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (has_min) _tile_zero(2);
+    for (int k = 0; k < 8; k++) {
+        size_t o = (size_t)sb * QK_K + 32 * k;
+        _tile_loadd(6, B + (sb * 8 + k) * BBYTES, 64);
+        _tile_loadd(4, s->q + o, n);
         _tile_dpbssd(0, 4, 6);
-        _tile_loadd(5, a1, n);
-        _tile_loadd(7, b1, 64);
-        _tile_dpbssd(1, 5, 7);
-        _tile_stored(0, s->cbuf, 64);
-        _tile_stored(1, s->cbuf + 256, 64);
-        /* sc is per 16 elements: a 32-element sub-block k uses entry 2k */
-        const int32_t *sc0 = s->sc + (sb * 16 + (sub == 32 ? 2 * k : k)) * 16;
-        const int32_t *sc1 = s->sc + (sb * 16 + (sub == 32 ? 2 * k + 2 : k + 1)) * 16;
-        scale_add(s->cbuf, sc0, isum);
-        scale_add(s->cbuf + 256, sc1, isum);
+        _tile_loadd(5, s->hi + o, n);
+        _tile_dpbssd(1, 5, 6);
+        if (has_min) {
+            _tile_loadd(3, s->mn + o, n);
+            _tile_dpbssd(2, 3, 6);
+        }
     }
+    _tile_stored(0, s->cbuf, 64);
+    _tile_stored(1, s->cbuf + 256, 64);
+    if (has_min) _tile_stored(2, s->cbuf + 512, 64);
 }
 
-/* mins: Q4_K/Q5_K subtract dmin * d_x * sum_k mn[k] * (chunk sum k) per super-block. */
-static void amx_rowsK(const int sub, int has_min, int64_t n, const wscratch *s, const pack_view *v, int64_t ntok,
-                      int64_t nrows, float *y, int64_t ys) {
+/* Per super-block: acc = fma((float)isum, d_w * d_x, acc) with isum = 128 C1
+ * + C0 (the dot kernel's integer), and Q4_K/Q5_K's accm += (dmin * d_x) *
+ * (float)summ with summ = C2; the result is acc - accm as in the dot kernel. */
+static void amx_rowsK(int has_min, int64_t n, const wscratch *s, const pack_view *v, int64_t ntok, int64_t nrows,
+                      float *y, int64_t ys) {
     int64_t nsb = n / QK_K;
+    const int32_t *c = s->cbuf;
     for (int64_t j = 0; j * TT < ntok; j++) {
         const int8_t *B = v->b + (size_t)j * v->nc * BBYTES;
         __m512 acc[16], accm[16];
         for (int r = 0; r < 16; r++) acc[r] = accm[r] = _mm512_setzero_ps();
         for (int64_t sb = 0; sb < nsb; sb++) {
-            __m512i isum[16];
-            if (sub == 32) ksums(32, s, n, sb, B, isum);
-            else ksums(16, s, n, sb, B, isum);
+            if (has_min) ksums(1, s, n, sb, B);
+            else ksums(0, s, n, sb, B);
             __m512 dx = _mm512_loadu_ps(v->d + ((size_t)j * v->ndb + sb) * TT);
-            for (int r = 0; r < 16; r++)
-                acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(_mm512_set1_ps(s->d[sb * 16 + r]), dx),
+            for (int r = 0; r < 16; r++) {
+                __m512i isum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(c + 256 + 16 * r), 7),
+                                                _mm512_load_si512(c + 16 * r));
+                acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(_mm512_set1_ps(s->d[sb * 16 + r]), dx),
                                          acc[r]);
+            }
             if (!has_min) continue;
             for (int r = 0; r < 16; r++) {
-                __m512i summ = _mm512_setzero_si512();
-                for (int k = 0; k < 8; k++) {
-                    __m512i bs = _mm512_loadu_si512(v->bs + ((size_t)j * v->nc + sb * 8 + k) * TT);
-                    summ = _mm512_add_epi32(summ, _mm512_mullo_epi32(bs, _mm512_set1_epi32(s->mn[(sb * 8 + k) * 16 + r])));
-                }
                 __m512 dm = _mm512_mul_ps(_mm512_set1_ps(s->dmin[sb * 16 + r]), dx);
-                accm[r] = _mm512_add_ps(accm[r], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(summ)));
+                accm[r] = _mm512_add_ps(accm[r], _mm512_mul_ps(dm, _mm512_cvtepi32_ps(_mm512_load_si512(c + 512 + 16 * r))));
             }
         }
-        if (has_min)
-            for (int r = 0; r < 16; r++) acc[r] = _mm512_sub_ps(acc[r], accm[r]);
-        float out[16][16]; /* through memory: passing acc itself would keep it there throughout */
-        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], acc[r]);
+        float out[16][16];
+        for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], has_min ? _mm512_sub_ps(acc[r], accm[r]) : acc[r]);
         store_tile((const float(*)[16])out, nrows, j * TT, ntok, y, ys);
     }
 }
 
-#define AMXK(name, SUB, HAS_MIN)                                                                                \
+#define AMXK(name, HAS_MIN)                                                                                     \
     static void amx_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,             \
                            int64_t ntok, float *y, int64_t ys, void *scratch) {                                 \
         wscratch s = scratch_at(n, scratch);                                                                    \
         pack_view v = pack_at(HFLOW_TYPE_Q8_K, n, ntok, pack);                                                  \
         unpack_rows256(hflow_unpack_##name, sizeof(block_##name), n, w, w_row, nrows, &s);                      \
         MEM_BARRIER();                                                                                          \
-        load_cfg(SUB);                                                                                          \
-        amx_rowsK(SUB, HAS_MIN, n, &s, &v, ntok, nrows, y, ys);                                                 \
+        load_cfg(1);                                                                                            \
+        amx_rowsK(HAS_MIN, n, &s, &v, ntok, nrows, y, ys);                                                      \
         _tile_release();                                                                                        \
     }
-AMXK(q4_K, 32, 1)
-AMXK(q5_K, 32, 1)
-AMXK(q6_K, 16, 0)
+AMXK(q4_K, 1)
+AMXK(q5_K, 1)
+AMXK(q6_K, 0)
 
 /* ---- scalar references: the kernels' order, one value at a time ---- */
 
