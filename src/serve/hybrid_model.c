@@ -2,7 +2,8 @@
  *
  * A request becomes one hflow_flow_run: the question is the last user
  * message (earlier turns are quoted before it, system messages are left to
- * the orchestrator's own prompts), max_tokens caps the aggregator's answer.
+ * the orchestrator's own prompts), max_tokens caps the aggregator's answer,
+ * temperature and seed apply to every call the query makes.
  * The orchestrator already retries and falls back between tiers; this file
  * only reports what happened, in the response's "hybridflow" field. Streams
  * send step progress as SSE comments while the query runs, then the answer. */
@@ -340,6 +341,14 @@ static void run_query(hybrid_job *j) {
     cfg.progress = on_progress;
     cfg.progress_user = j;
     if (j->rq.max_tokens > 0) cfg.aggregator_max_tokens = j->rq.max_tokens;
+    /* Sampling is per request too. Without a temperature the orchestrator's
+     * own (greedy by default) applies, not OpenAI's 1: a client that sets
+     * nothing gets the configured behaviour. */
+    if (j->rq.has_temperature) cfg.temperature = j->rq.temperature;
+    if (j->rq.has_seed) {
+        cfg.has_seed = 1;
+        cfg.seed = j->rq.seed;
+    }
     j->rc = hflow_flow_create(&cfg, &own, &j->err);
     hflow_query_options qo = {HFLOW_FORMAT_FREE, NULL, j->st ? hs_stream_cancel_flag(j->st) : &j->cancel};
     if (!j->rc) j->rc = hflow_flow_run(own, q, &qo, &j->res, &j->err);

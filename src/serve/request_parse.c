@@ -171,7 +171,7 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         r->max_tokens = (int32_t)i;
         return 1;
     }
-    if (!strcmp(k, "temperature")) { if (get_num(v, k, 0, 2, &d, pe)) return -1; r->temperature = (float)d; return 1; }
+    if (!strcmp(k, "temperature")) { if (get_num(v, k, 0, 2, &d, pe)) return -1; r->temperature = (float)d; r->has_temperature = 1; return 1; }
     if (!strcmp(k, "top_p")) {
         if (get_num(v, k, 0, 1, &d, pe)) return -1;
         if (d <= 0) return fail(pe, k, "'top_p' must be greater than 0");

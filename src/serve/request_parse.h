@@ -35,6 +35,7 @@ typedef struct serve_gen_request {
     int n_prompt_ids;
     int32_t max_tokens;      /* -1 = not given */
     float temperature;       /* default 1 (OpenAI's) */
+    int has_temperature;     /* 1 when the request gave one */
     float top_p;             /* default 1 */
     int top_k;               /* default 0 (off) */
     float min_p;             /* default 0 */
