@@ -455,14 +455,5 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
         job_free(j);
         return;
     }
-    if (!(j->st = hs_stream_new())) {
-        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
-        job_free(j);
-        return;
-    }
-    hs_reply_stream(req, j->st);
-    if (hs_spawn(req->server, stream_main, j)) {
-        hs_stream_finish(j->st);
-        job_free(j);
-    }
+    if (hs_stream_spawn(req, &j->st, stream_main, j)) job_free(j);
 }

@@ -338,16 +338,7 @@ static void handle(hflow_server *srv, hs_request *req, int kind) {
         job_free(j);
         return;
     }
-    if (!(j->st = hs_stream_new())) {
-        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
-        job_free(j);
-        return;
-    }
-    hs_reply_stream(req, j->st);
-    if (hs_spawn(req->server, stream_main, j)) {
-        hs_stream_finish(j->st);
-        job_free(j);
-    }
+    if (hs_stream_spawn(req, &j->st, stream_main, j)) job_free(j);
 }
 
 void serve_route_chat(void *app, hs_request *req) { handle(app, req, SERVE_CHAT); }
