@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hybridflow/sample.h"
+
 #define SERVE_MAX_STOP 16
 
 enum serve_kind { SERVE_CHAT = 1, SERVE_COMPLETION = 2 };
@@ -40,6 +42,10 @@ typedef struct serve_gen_request {
     int top_k;               /* default 0 (off) */
     float min_p;             /* default 0 */
     float repeat_penalty;    /* default 1 */
+    float presence_penalty;  /* -2..2, default 0 */
+    float frequency_penalty; /* -2..2, default 0 */
+    hflow_logit_bias *logit_bias; /* from {"token id": bias}; ids not yet checked against a vocabulary */
+    int n_logit_bias;
     int has_seed;
     uint64_t seed;
     char *stop[SERVE_MAX_STOP];
