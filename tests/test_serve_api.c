@@ -17,6 +17,7 @@
 #include "base/strbuf.h"
 #include "http_client.h"
 #include "hybridflow/backend.h"
+#include "hybridflow/grammar.h"
 #include "hybridflow/modelgen.h"
 #include "hybridflow/serve.h"
 #include "hybridflow/engine.h"
@@ -595,6 +596,63 @@ static void test_logit_bias_and_penalties(void **state) {
     cJSON_Delete(e);
 }
 
+/* ---- response_format json_object ---- */
+
+/* The id of the token whose whole text is `c` (a byte token of stories260K). */
+static int32_t byte_token(char c) {
+    hflow_token_texts *tt;
+    hflow_error err;
+    assert_int_equal(hflow_token_texts_create(hflow_model_vocab(model), &tt, &err), 0);
+    int32_t found = -1;
+    for (int32_t id = 0; id < hflow_token_texts_count(tt) && found < 0; id++) {
+        size_t len;
+        const char *t = hflow_token_texts_get(tt, id, &len);
+        if (len == 1 && t[0] == c) found = id;
+    }
+    hflow_token_texts_free(tt);
+    assert_true(found >= 0);
+    return found;
+}
+
+/* The chat answer is one JSON object, streamed or not (the story model is
+ * nudged toward closing its strings and the object, as in test_grammar_json);
+ * json_schema and a grammar beside json_object are 400s. */
+static void test_response_format_json_object(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    char body[768];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"The cat as JSON\"}],"
+             "\"max_tokens\":300,\"temperature\":0.7,\"seed\":3,\"response_format\":{\"type\":\"json_object\"},"
+             "\"logit_bias\":{\"%d\":4,\"%d\":12}", byte_token('"'), byte_token('}'));
+    char whole[800], streamed[800];
+    snprintf(whole, sizeof whole, "%s}", body);
+    snprintf(streamed, sizeof streamed, "%s,\"stream\":true}", body);
+    cJSON *j = post_json("/v1/chat/completions", whole, 200);
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(ch, "finish_reason")), "stop");
+    const char *text = answer_text(j, 1);
+    cJSON *obj = cJSON_Parse(text);
+    if (!cJSON_IsObject(obj)) fail_msg("not a JSON object: %s", text);
+    cJSON_Delete(obj);
+    char *t = post_stream("/v1/chat/completions", streamed, 1, NULL);
+    assert_string_equal(t, text);
+    free(t);
+    cJSON_Delete(j);
+    const char *bad[] = {
+        "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{}}}}",
+        "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+        "\"response_format\":{\"type\":\"json_object\"},\"grammar\":\"plan\"}",
+    };
+    for (int i = 0; i < 2; i++) {
+        cJSON *e = post_json("/v1/chat/completions", bad[i], 400);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "param")),
+                            "response_format");
+        cJSON_Delete(e);
+    }
+}
+
 /* ---- the project's own HTTP backend as the client ---- */
 
 static int collect_delta(void *user, const char *text, size_t len) {
@@ -720,6 +778,7 @@ int main(void) {
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
         cmocka_unit_test(test_logit_bias_and_penalties),
+        cmocka_unit_test(test_response_format_json_object),
         cmocka_unit_test(test_http_backend_drives_server),
         cmocka_unit_test(test_two_models),
         cmocka_unit_test(test_in_process_server),

@@ -443,6 +443,11 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
         job_free(j);
         return;
     }
+    if (j->rq.json_object) {
+        hs_reply_error(req, 400, NULL, "response_format", NULL, "the hybrid model answers in free text: no json_object");
+        job_free(j);
+        return;
+    }
     if (j->rq.grammar) {
         /* Its answer is the aggregator's free text; the planner's constraint is the orchestrator's business. */
         hs_reply_error(req, 400, NULL, "grammar", NULL, "the hybrid model takes no 'grammar' (its planner is constrained on its own)");

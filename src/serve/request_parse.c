@@ -166,11 +166,11 @@ static int parse_logit_bias(const cJSON *v, serve_gen_request *r, serve_parse_er
  * and is refused here rather than ignored. */
 static int parse_grammar(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     if (!cJSON_IsString(v))
-        return fail(pe, "grammar", "'grammar' must be a string naming a built-in constraint (plan, plan:N)");
+        return fail(pe, "grammar", "'grammar' must be a string naming a built-in constraint (plan, plan:N, json)");
     hflow_error e;
     if (hflow_grammar_parse_name(v->valuestring, NULL, &e)) {
         if (strstr(v->valuestring, "::=") || strlen(v->valuestring) > 64) /* GBNF or the like: quote its start */
-            return fail(pe, "grammar", "unknown grammar '%.40s%s' (built-in: plan, plan:N; GBNF text is not accepted)",
+            return fail(pe, "grammar", "unknown grammar '%.40s%s' (built-in: plan, plan:N, json; GBNF text is not accepted)",
                         v->valuestring, strlen(v->valuestring) > 40 ? "..." : "");
         return fail(pe, "grammar", "%s", e.message);
     }
@@ -345,9 +345,14 @@ static int chat_field(const char *k, const cJSON *v, serve_gen_request *r, serve
     }
     if (!strcmp(k, "response_format")) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
-        if (cJSON_IsObject(v) && cJSON_IsString(t) && !strcmp(t->valuestring, "text") && cJSON_GetArraySize(v) == 1)
+        int one = cJSON_IsObject(v) && cJSON_IsString(t) && cJSON_GetArraySize(v) == 1;
+        if (one && !strcmp(t->valuestring, "text")) return 1;
+        if (one && !strcmp(t->valuestring, "json_object")) {
+            r->json_object = 1; /* becomes the "json" grammar once every field is read */
             return 1;
-        return fail(pe, k, "only 'response_format': {\"type\":\"text\"} is supported");
+        }
+        return fail(pe, k, "'response_format' must be {\"type\":\"text\"} or {\"type\":\"json_object\"} "
+                           "(json_schema is not supported)");
     }
     return 0;
 }
@@ -360,6 +365,10 @@ int serve_parse_chat(const char *body, size_t len, serve_gen_request *r, serve_p
     cJSON_Delete(root);
     if (rc) return -1;
     if (!r->messages) return fail(pe, "messages", "'messages' is required");
+    if (r->json_object) {
+        if (r->grammar) return fail(pe, "response_format", "'response_format' json_object and 'grammar' exclude each other");
+        if (!(r->grammar = strdup("json"))) return fail(pe, "response_format", "out of memory");
+    }
     if (r->top_logprobs > 0 && !r->logprobs)
         return fail(pe, "top_logprobs", "'top_logprobs' requires 'logprobs': true");
     return 0;

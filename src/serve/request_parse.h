@@ -46,6 +46,7 @@ typedef struct serve_gen_request {
     float frequency_penalty; /* -2..2, default 0 */
     hflow_logit_bias *logit_bias; /* from {"token id": bias}; ids not yet checked against a vocabulary */
     int n_logit_bias;
+    int json_object;         /* chat: response_format {"type":"json_object"}; then grammar = "json" */
     int has_seed;
     uint64_t seed;
     char *stop[SERVE_MAX_STOP];
