@@ -23,10 +23,12 @@ static float frand(void) {
 
 static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
-    const int64_t widths[] = {32, 96, 576};
+    /* every tail of the 4-row tile, and row counts long enough for the
+     * multi-stream path (4 segments of >= 4 rows) with every remainder */
+    const int64_t widths[] = {32, 96, 576}, row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 18, 19, 37, 67};
     for (size_t wi = 0; wi < 3; wi++)
-        for (int64_t rows = 1; rows <= 13; rows += (rows < 9 ? 1 : 4)) {
-            int64_t cols = widths[wi];
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+            int64_t cols = widths[wi], rows = row_counts[ri];
             size_t rs = hflow_row_size(type, cols), xs = hflow_row_size(k->act_type, cols);
             char *w = malloc(rs * (size_t)rows), *xq = malloc(xs);
             float *f = malloc((size_t)cols * sizeof(float)), *got = malloc((size_t)rows * sizeof(float));

@@ -41,6 +41,7 @@ typedef struct {
     const char *xa;  /* activations in this kernel's format */
     size_t xa_row;
     int64_t block0;  /* index of this weight's first row block in the shared count */
+    int64_t rblk;    /* rows per block: ROW_BLOCK, or decode_rows() on the gemv path */
 } mm_part;
 
 typedef struct {
@@ -84,7 +85,7 @@ static void quantize_x_task(void *p, int ith, int nth) {
 
 static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     float out[TOK_BLOCK];
-    int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
+    int64_t re = rb + pt->rblk < pt->rows ? rb + pt->rblk : pt->rows;
     if (j->n_tok == 1 && pt->gemv) {
         pt->gemv(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xa, pt->y + rb);
         return;
@@ -113,12 +114,26 @@ static void matmul_task(void *p, int ith, int nth) {
         int64_t b = atomic_fetch_add_explicit(&j->next_block, 1, memory_order_relaxed);
         if (b >= j->n_blocks) break;
         while (ip + 1 < j->n_part && b >= j->part[ip + 1].block0) ip++; /* blocks are claimed in rising order */
-        run_block(j, &j->part[ip], (b - j->part[ip].block0) * ROW_BLOCK);
+        run_block(j, &j->part[ip], (b - j->part[ip].block0) * j->part[ip].rblk);
     }
 }
 
+/* Rows per block of a decode gemv. The gemv reads its block as several
+ * far-apart streams (quant_avx2.h), which pays off only on long blocks, and
+ * each block start costs a prefetch warm-up; so one thread takes a weight in
+ * one block, and several threads DECODE_BLOCKS_PER_THREAD blocks each (the
+ * counter still lets a thread that was descheduled hand its share over). */
+#define DECODE_BLOCKS_PER_THREAD 2
+#define DECODE_MIN_ROWS 64
+static int64_t decode_rows(int64_t rows, int nth) {
+    int64_t nblk = nth == 1 ? 1 : (int64_t)nth * DECODE_BLOCKS_PER_THREAD;
+    int64_t r = (rows + nblk - 1) / nblk;
+    if (r < DECODE_MIN_ROWS) r = DECODE_MIN_ROWS;
+    return (r + 3) & ~(int64_t)3;
+}
+
 /* Fills the parts, the activation formats and the workspace layout. */
-static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops) {
+static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int nth) {
     size_t need = 0, off[HFLOW_MATMUL_MAX_OPS] = {0};
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];
@@ -132,7 +147,8 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
         pt->rows = ops[i].rows;
         pt->y = ops[i].y;
         pt->block0 = j->n_blocks;
-        j->n_blocks += (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        pt->rblk = j->n_tok == 1 && pt->gemv ? decode_rows(pt->rows, nth) : ROW_BLOCK;
+        j->n_blocks += (pt->rows + pt->rblk - 1) / pt->rblk;
         if (pt->k->act_type == HFLOW_TYPE_F32) continue; /* float kernels read x directly */
         int f = 0;
         while (f < j->n_fmt && j->part[j->fmt_part[f]].k->act_type != pt->k->act_type) f++;
@@ -161,7 +177,7 @@ int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul
     j.cols = cols;
     j.n_tok = n_tok;
     j.x = x;
-    int rc = plan(&j, ws, ops, n_ops);
+    int rc = plan(&j, ws, ops, n_ops, hflow_pool_size(pool));
     if (rc || n_tok == 0 || j.n_blocks == 0) return rc;
     if (j.n_fmt) {
         if (n_tok >= QUANT_PAR_MIN_TOK) hflow_pool_run(pool, quantize_x_task, &j);
