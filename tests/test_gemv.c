@@ -25,10 +25,10 @@ static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
     /* every tail of the 4-row tile, and row counts long enough for the
      * multi-stream path (4 segments of >= 4 rows) with every remainder */
-    const int64_t widths[] = {32, 96, 576}, row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 18, 19, 37, 67};
+    const int64_t widths32[] = {32, 96, 576}, widths256[] = {256, 512, 1536}, row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 18, 19, 37, 67};
     for (size_t wi = 0; wi < 3; wi++)
         for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
-            int64_t cols = widths[wi], rows = row_counts[ri];
+            int64_t cols = hflow_type_traits_get(type)->block_size == 256 ? widths256[wi] : widths32[wi], rows = row_counts[ri];
             size_t rs = hflow_row_size(type, cols), xs = hflow_row_size(k->act_type, cols);
             char *w = malloc(rs * (size_t)rows), *xq = malloc(xs);
             float *f = malloc((size_t)cols * sizeof(float)), *got = malloc((size_t)rows * sizeof(float));
@@ -70,7 +70,8 @@ static int kernels_of(uint32_t type, int gemm, void *fns[2]) {
 
 static void gemv_equals_dot_kernel(void **state) {
     (void)state;
-    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0,
+                              HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         void *fns[2];
         int n = kernels_of(types[i], 0, fns);

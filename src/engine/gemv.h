@@ -28,6 +28,8 @@ hflow_gemm_fn hflow_gemm_get(uint32_t type);
 /* AVX2 table entries (gemv_avx2.c, gemm_avx2.c; x86-64 only): NULL for types without one. */
 hflow_gemv_fn hflow_gemv_avx2(uint32_t type);
 hflow_gemm_fn hflow_gemm_avx2(uint32_t type);
+/* The K-quant decode kernels (gemv_kquant_avx2.c), part of hflow_gemv_avx2's table. */
+hflow_gemv_fn hflow_gemv_kquant_avx2(uint32_t type);
 /* AVX-VNNI entries (gemm_avxvnni.c; x86-64 only, call only when the CPU has it). */
 hflow_gemv_fn hflow_gemv_avxvnni(uint32_t type);
 hflow_gemm_fn hflow_gemm_avxvnni(uint32_t type);

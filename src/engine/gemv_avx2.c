@@ -25,6 +25,6 @@ hflow_gemv_fn hflow_gemv_avx2(uint32_t type) {
     case HFLOW_TYPE_Q8_0: return gemv_q8_0;
     case HFLOW_TYPE_Q4_0: return gemv_q4_0;
     case HFLOW_TYPE_Q5_0: return gemv_q5_0;
-    default: return NULL;
+    default: return hflow_gemv_kquant_avx2(type);
     }
 }
