@@ -52,18 +52,22 @@ static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
         }
 }
 
-/* The chosen kernel and, when the CPU has AVX-VNNI (so the chosen one is the
- * VNNI variant), the plain AVX2 one as well. */
-static int kernels_of(uint32_t type, int gemm, void *fns[2]) {
+/* The chosen kernel and every other SIMD variant this CPU can run (AVX-512,
+ * AVX-VNNI, plain AVX2), each once. */
+static int kernels_of(uint32_t type, int gemm, void *fns[4]) {
     int n = 0;
-    void *best = gemm ? (void *)hflow_gemm_get(type) : (void *)hflow_gemv_get(type);
-    if (best) fns[n++] = best;
+    void *cand[4] = {gemm ? (void *)hflow_gemm_get(type) : (void *)hflow_gemv_get(type), NULL, NULL, NULL};
 #if defined(__x86_64__)
-    if (hflow_cpu_has_avx2_fma_f16c()) {
-        void *avx2 = gemm ? (void *)hflow_gemm_avx2(type) : (void *)hflow_gemv_avx2(type);
-        if (avx2 && avx2 != best) fns[n++] = avx2;
-    }
+    if (!gemm && hflow_cpu_has_avx512()) cand[1] = (void *)hflow_gemv_avx512(type);
+    if (hflow_cpu_has_avx_vnni()) cand[2] = gemm ? (void *)hflow_gemm_avxvnni(type) : (void *)hflow_gemv_avxvnni(type);
+    if (hflow_cpu_has_avx2_fma_f16c()) cand[3] = gemm ? (void *)hflow_gemm_avx2(type) : (void *)hflow_gemv_avx2(type);
+    if (!hflow_cpu_has_avx512() && !gemm) print_message("skipped: AVX-512 %s gemv (CPU lacks it)\n", hflow_type_name(type));
 #endif
+    for (int c = 0; c < 4; c++) {
+        int dup = !cand[c];
+        for (int k = 0; k < n && !dup; k++) dup = fns[k] == cand[c];
+        if (!dup) fns[n++] = cand[c];
+    }
     if (!n) print_message("skipped: no %s kernel for %s on this CPU\n", gemm ? "gemm" : "gemv", hflow_type_name(type));
     return n;
 }
@@ -73,7 +77,7 @@ static void gemv_equals_dot_kernel(void **state) {
     const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0,
                               HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        void *fns[2];
+        void *fns[4];
         int n = kernels_of(types[i], 0, fns);
         for (int f = 0; f < n; f++) check_gemv(types[i], (hflow_gemv_fn)fns[f]);
     }
@@ -120,7 +124,7 @@ static void gemm_equals_dot_kernel(void **state) {
     (void)state;
     const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        void *fns[2];
+        void *fns[4];
         int n = kernels_of(types[i], 1, fns);
         const int64_t widths[] = {32, 96, 576};
         for (int f = 0; f < n; f++)

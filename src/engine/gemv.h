@@ -33,5 +33,8 @@ hflow_gemv_fn hflow_gemv_kquant_avx2(uint32_t type);
 /* AVX-VNNI entries (gemm_avxvnni.c; x86-64 only, call only when the CPU has it). */
 hflow_gemv_fn hflow_gemv_avxvnni(uint32_t type);
 hflow_gemm_fn hflow_gemm_avxvnni(uint32_t type);
+/* AVX-512 (F/BW/VL/DQ/VNNI) decode entries (gemv_avx512.c; x86-64 only, call
+ * only when hflow_cpu_has_avx512()). */
+hflow_gemv_fn hflow_gemv_avx512(uint32_t type);
 
 #endif
