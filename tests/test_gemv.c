@@ -135,10 +135,53 @@ static void gemm_equals_dot_kernel(void **state) {
     }
 }
 
+/* The segment gemv over every split of a weight's 4 segments into ranges of
+ * `step` rows (as matmul's decode work items are) fills exactly the rows the
+ * dot kernel gives, and nothing past 4 * seg_rows. */
+static void gemv_seg_equals_dot_kernel(void **state) {
+    (void)state;
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        hflow_gemv_seg_fn seg = hflow_gemv_seg_get(types[ti]);
+        if (!seg) {
+            print_message("skipped: no segment gemv for %s on this CPU\n", hflow_type_name(types[ti]));
+            continue;
+        }
+        const hflow_dot_kernel *k = hflow_dot_kernel_get(types[ti]);
+        int64_t cols = hflow_type_traits_get(types[ti])->block_size == 256 ? 512 : 96, rows = 4 * 21 + 3, seg_rows = 21;
+        size_t rs = hflow_row_size(types[ti], cols), xs = hflow_row_size(k->act_type, cols);
+        char *w = malloc(rs * (size_t)rows), *xq = malloc(xs);
+        float *f = malloc((size_t)cols * sizeof(float)), *got = malloc((size_t)rows * sizeof(float)), want;
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t c = 0; c < cols; c++) f[c] = frand();
+            assert_int_equal(hflow_quantize_row(types[ti], f, w + (size_t)r * rs, cols), 0);
+        }
+        for (int64_t c = 0; c < cols; c++) f[c] = 4.0f * frand();
+        k->quantize_act(f, xq, cols);
+        for (int64_t step = 1; step <= seg_rows; step += 5) {
+            for (int64_t r = 0; r < rows; r++) got[r] = -12345.0f;
+            for (int64_t r0 = 0; r0 < seg_rows; r0 += step)
+                seg(cols, w, rs, seg_rows, r0, r0 + step < seg_rows ? r0 + step : seg_rows, xq, got);
+            for (int64_t r = 0; r < rows; r++) {
+                if (r >= 4 * seg_rows) {
+                    assert_true(got[r] == -12345.0f);
+                    continue;
+                }
+                k->dot(cols, w + (size_t)r * rs, xq, xs, 1, &want);
+                if (memcmp(&got[r], &want, sizeof want) != 0)
+                    fail_msg("%s step %lld row %lld: segment gemv %.9g vs dot kernel %.9g", hflow_type_name(types[ti]),
+                             (long long)step, (long long)r, got[r], want);
+            }
+        }
+        free(w), free(xq), free(f), free(got);
+    }
+}
+
 static void types_without_gemv_fall_back(void **state) {
     (void)state;
     assert_null(hflow_gemv_get(HFLOW_TYPE_IQ1_S));
     assert_null(hflow_gemv_get(HFLOW_TYPE_F32));
+    assert_null(hflow_gemv_seg_get(HFLOW_TYPE_F32));
     assert_null(hflow_gemm_get(HFLOW_TYPE_IQ1_S));
     assert_null(hflow_gemm_get(HFLOW_TYPE_F32));
 }
@@ -147,6 +190,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gemv_equals_dot_kernel),
         cmocka_unit_test(gemm_equals_dot_kernel),
+        cmocka_unit_test(gemv_seg_equals_dot_kernel),
         cmocka_unit_test(types_without_gemv_fall_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

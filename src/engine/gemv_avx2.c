@@ -13,9 +13,7 @@
     static void row1_##name(int64_t n, const char *w, const void *x, float *out) {                          \
         tile32(1, 1, dec_##name, n / 32, w, 0, x, 0, out, 0);                                               \
     }                                                                                                       \
-    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
-        hflow_gemv_streams(tile4_##name, row1_##name, n, w, w_row, nrows, x, out);                          \
-    }
+    HFLOW_GEMV_PAIR(name)
 GEMV32(q8_0)
 GEMV32(q4_0)
 GEMV32(q5_0)
@@ -26,5 +24,14 @@ hflow_gemv_fn hflow_gemv_avx2(uint32_t type) {
     case HFLOW_TYPE_Q4_0: return gemv_q4_0;
     case HFLOW_TYPE_Q5_0: return gemv_q5_0;
     default: return hflow_gemv_kquant_avx2(type);
+    }
+}
+
+hflow_gemv_seg_fn hflow_gemv_seg_avx2(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return gemv_seg_q8_0;
+    case HFLOW_TYPE_Q4_0: return gemv_seg_q4_0;
+    case HFLOW_TYPE_Q5_0: return gemv_seg_q5_0;
+    default: return hflow_gemv_seg_kquant_avx2(type);
     }
 }

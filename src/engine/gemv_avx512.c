@@ -94,9 +94,7 @@ HFLOW_INLINE void ztile4(udec2_fn dec, const int K, size_t bsz, int64_t n, const
     static void row1_##name(int64_t n, const char *w, const void *x, float *out) {                          \
         tile32(1, 1, dec_##name, n / 32, w, 0, x, 0, out, 0);                                               \
     }                                                                                                       \
-    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
-        hflow_gemv_streams(tile4_##name, row1_##name, n, w, w_row, nrows, x, out);                          \
-    }
+    HFLOW_GEMV_PAIR(name)
 ZGEMV(q8_0, 128)
 ZGEMV(q4_0, 8)
 ZGEMV(q5_0, 16)
@@ -106,6 +104,15 @@ hflow_gemv_fn hflow_gemv_avx512(uint32_t type) {
     case HFLOW_TYPE_Q8_0: return gemv_q8_0;
     case HFLOW_TYPE_Q4_0: return gemv_q4_0;
     case HFLOW_TYPE_Q5_0: return gemv_q5_0;
+    default: return NULL;
+    }
+}
+
+hflow_gemv_seg_fn hflow_gemv_seg_avx512(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return gemv_seg_q8_0;
+    case HFLOW_TYPE_Q4_0: return gemv_seg_q4_0;
+    case HFLOW_TYPE_Q5_0: return gemv_seg_q5_0;
     default: return NULL;
     }
 }

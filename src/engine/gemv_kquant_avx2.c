@@ -63,19 +63,24 @@ static void tile4_q6_K(int64_t n, const char *w, size_t stride, const void *x, f
 }
 static void row1_q6_K(int64_t n, const char *w, const void *x, float *out) { q6k_rows(1, n, w, 0, x, out); }
 
-#define GEMVK(name)                                                                                         \
-    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
-        hflow_gemv_streams(tile4_##name, row1_##name, n, w, w_row, nrows, x, out);                          \
-    }
-GEMVK(q4_K)
-GEMVK(q5_K)
-GEMVK(q6_K)
+HFLOW_GEMV_PAIR(q4_K)
+HFLOW_GEMV_PAIR(q5_K)
+HFLOW_GEMV_PAIR(q6_K)
 
 hflow_gemv_fn hflow_gemv_kquant_avx2(uint32_t type) {
     switch (type) {
     case HFLOW_TYPE_Q4_K: return gemv_q4_K;
     case HFLOW_TYPE_Q5_K: return gemv_q5_K;
     case HFLOW_TYPE_Q6_K: return gemv_q6_K;
+    default: return NULL;
+    }
+}
+
+hflow_gemv_seg_fn hflow_gemv_seg_kquant_avx2(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q4_K: return gemv_seg_q4_K;
+    case HFLOW_TYPE_Q5_K: return gemv_seg_q5_K;
+    case HFLOW_TYPE_Q6_K: return gemv_seg_q6_K;
     default: return NULL;
     }
 }

@@ -41,7 +41,10 @@ typedef struct {
     const char *xa;  /* activations in this kernel's format */
     size_t xa_row;
     int64_t block0;  /* index of this weight's first row block in the shared count */
-    int64_t rblk;    /* rows per block: ROW_BLOCK, or decode_rows() on the gemv path */
+    hflow_gemv_seg_fn gseg; /* set when this part takes the decode path (decode_plan) */
+    int64_t seg_rows;       /* its 4 segments' length, 0 when the weight is too short for them */
+    int64_t seg_item;       /* rows of each segment per work item */
+    int64_t seg_items;      /* work items over the segments; one more when rows are left after them */
 } mm_part;
 
 typedef struct {
@@ -83,9 +86,24 @@ static void quantize_x_task(void *p, int ith, int nth) {
     }
 }
 
+/* Decode work item `it` of a part: rows [it * seg_item, +seg_item) of each of
+ * the weight's 4 segments, so that the threads share a weight in small items
+ * (a descheduled thread holds up little) while each call still reads four
+ * far-apart streams and one thread's consecutive items continue its streams
+ * (gemv.h). The last item takes the rows after the segments. */
+static void run_decode_item(const mm_job *j, const mm_part *pt, int64_t it) {
+    if (it < pt->seg_items) {
+        int64_t r0 = it * pt->seg_item, r1 = r0 + pt->seg_item < pt->seg_rows ? r0 + pt->seg_item : pt->seg_rows;
+        pt->gseg(j->cols, pt->W, pt->w_row, pt->seg_rows, r0, r1, pt->xa, pt->y);
+        return;
+    }
+    int64_t done = 4 * pt->seg_rows;
+    pt->gemv(j->cols, pt->W + (size_t)done * pt->w_row, pt->w_row, pt->rows - done, pt->xa, pt->y + done);
+}
+
 static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     float out[TOK_BLOCK];
-    int64_t re = rb + pt->rblk < pt->rows ? rb + pt->rblk : pt->rows;
+    int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
     if (j->n_tok == 1 && pt->gemv) {
         pt->gemv(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xa, pt->y + rb);
         return;
@@ -114,22 +132,23 @@ static void matmul_task(void *p, int ith, int nth) {
         int64_t b = atomic_fetch_add_explicit(&j->next_block, 1, memory_order_relaxed);
         if (b >= j->n_blocks) break;
         while (ip + 1 < j->n_part && b >= j->part[ip + 1].block0) ip++; /* blocks are claimed in rising order */
-        run_block(j, &j->part[ip], (b - j->part[ip].block0) * j->part[ip].rblk);
+        const mm_part *pt = &j->part[ip];
+        if (pt->gseg) run_decode_item(j, pt, b - pt->block0);
+        else run_block(j, pt, (b - pt->block0) * ROW_BLOCK);
     }
 }
 
-/* Rows per block of a decode gemv. The gemv reads its block as several
- * far-apart streams (quant_avx2.h), which pays off only on long blocks, and
- * each block start costs a prefetch warm-up; so one thread takes a weight in
- * one block, and several threads DECODE_BLOCKS_PER_THREAD blocks each (the
- * counter still lets a thread that was descheduled hand its share over). */
-#define DECODE_BLOCKS_PER_THREAD 2
-#define DECODE_MIN_ROWS 64
-static int64_t decode_rows(int64_t rows, int nth) {
-    int64_t nblk = nth == 1 ? 1 : (int64_t)nth * DECODE_BLOCKS_PER_THREAD;
-    int64_t r = (rows + nblk - 1) / nblk;
-    if (r < DECODE_MIN_ROWS) r = DECODE_MIN_ROWS;
-    return (r + 3) & ~(int64_t)3;
+/* Decode (one token) work items of a part, in rows per segment: one thread
+ * runs a weight's segments whole; several take DECODE_ITEM_ROWS at a time.
+ * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
+ * Returns the part's number of work items. */
+#define DECODE_ITEM_ROWS 16
+#define DECODE_MIN_SEG 4
+static int64_t decode_plan(mm_part *pt, int nth) {
+    pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
+    pt->seg_item = nth == 1 || pt->seg_rows < DECODE_ITEM_ROWS ? (pt->seg_rows ? pt->seg_rows : 1) : DECODE_ITEM_ROWS;
+    pt->seg_items = (pt->seg_rows + pt->seg_item - 1) / pt->seg_item;
+    return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
 }
 
 /* Fills the parts, the activation formats and the workspace layout. */
@@ -147,8 +166,8 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
         pt->rows = ops[i].rows;
         pt->y = ops[i].y;
         pt->block0 = j->n_blocks;
-        pt->rblk = j->n_tok == 1 && pt->gemv ? decode_rows(pt->rows, nth) : ROW_BLOCK;
-        j->n_blocks += (pt->rows + pt->rblk - 1) / pt->rblk;
+        pt->gseg = j->n_tok == 1 && pt->gemv ? hflow_gemv_seg_get(ops[i].type) : NULL;
+        j->n_blocks += pt->gseg ? decode_plan(pt, nth) : (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
         if (pt->k->act_type == HFLOW_TYPE_F32) continue; /* float kernels read x directly */
         int f = 0;
         while (f < j->n_fmt && j->part[j->fmt_part[f]].k->act_type != pt->k->act_type) f++;

@@ -60,21 +60,32 @@ HFLOW_INLINE void hflow_prefetch_span(const char *p, size_t bytes) {
     for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
-/* The gemv.h contract over a 4-row tile kernel and a 1-row one (both
- * always-inline so each type gets its own specialised loop). */
+/* The gemv_seg contract of gemv.h over a 4-row tile kernel: rows r0..r1 of
+ * each of the 4 segments (segment s starts at row s * seg_rows), each tile
+ * one row of every segment. Segment starts are warmed up when r0 == 0; later
+ * ranges were prefetched by whoever ran the range before them. */
+HFLOW_INLINE void hflow_gemv_seg4(hflow_tile4_fn tile4, int64_t n, const char *w, size_t w_row, int64_t seg_rows,
+                                  int64_t r0, int64_t r1, const void *x, float *out) {
+    size_t stride = (size_t)seg_rows * w_row;
+    if (r0 == 0)
+        for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(w + s * stride, HFLOW_PF_BYTES);
+    for (int64_t r = r0; r < r1; r++) {
+        const char *wr = w + (size_t)r * w_row;
+        float o[4];
+        for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(wr + s * stride + HFLOW_PF_BYTES, w_row);
+        tile4(n, wr, stride, x, o);
+        for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) out[s * seg_rows + r] = o[s];
+    }
+}
+
+/* The gemv contract of gemv.h: the 4 segments of nrows / 4 rows, then the
+ * remaining rows in contiguous tiles (both always-inline so each type gets
+ * its own specialised loop). */
 HFLOW_INLINE void hflow_gemv_streams(hflow_tile4_fn tile4, hflow_row1_fn row1, int64_t n, const char *w,
                                      size_t w_row, int64_t nrows, const void *x, float *out) {
     int64_t seg = nrows / HFLOW_GEMV_STREAMS, r = 0;
     if (seg >= HFLOW_GEMV_MIN_SEG) {
-        size_t stride = (size_t)seg * w_row;
-        for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(w + s * stride, HFLOW_PF_BYTES);
-        for (; r < seg; r++) {
-            const char *wr = w + (size_t)r * w_row;
-            float o[4];
-            for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(wr + s * stride + HFLOW_PF_BYTES, w_row);
-            tile4(n, wr, stride, x, o);
-            for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) out[s * seg + r] = o[s];
-        }
+        hflow_gemv_seg4(tile4, n, w, w_row, seg, 0, seg, x, out);
         r = HFLOW_GEMV_STREAMS * seg;
     }
     for (; r + 4 <= nrows; r += 4) {
@@ -83,6 +94,16 @@ HFLOW_INLINE void hflow_gemv_streams(hflow_tile4_fn tile4, hflow_row1_fn row1, i
     }
     for (; r < nrows; r++) row1(n, w + (size_t)r * w_row, x, out + r);
 }
+
+/* Defines gemv_<name> and gemv_seg_<name> over tile4_<name>, row1_<name>. */
+#define HFLOW_GEMV_PAIR(name)                                                                               \
+    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
+        hflow_gemv_streams(tile4_##name, row1_##name, n, w, w_row, nrows, x, out);                          \
+    }                                                                                                       \
+    static void gemv_seg_##name(int64_t n, const void *w, size_t w_row, int64_t seg_rows, int64_t r0, int64_t r1, \
+                                const void *x, float *out) {                                                \
+        hflow_gemv_seg4(tile4_##name, n, w, w_row, seg_rows, r0, r1, x, out);                               \
+    }
 
 /* Signed bytes q (|q| <= 127 or -128) times signed bytes y, 8 int32 lane sums as float. */
 HFLOW_INLINE __m256 dot_s8(__m256i q, __m256i y) {
