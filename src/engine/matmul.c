@@ -139,14 +139,19 @@ static void matmul_task(void *p, int ith, int nth) {
 }
 
 /* Decode (one token) work items of a part, in rows per segment: one thread
- * runs a weight's segments whole; several take DECODE_ITEM_ROWS at a time.
+ * runs a weight's segments whole; several take about 1/DECODE_ITEMS_PER_THREAD
+ * of their share at a time, at least DECODE_ITEM_ROWS (each claim is an
+ * atomic on a line both cores write, and each item start a stream warm-up).
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
 #define DECODE_ITEM_ROWS 16
+#define DECODE_ITEMS_PER_THREAD 6
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {
     pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
-    pt->seg_item = nth == 1 || pt->seg_rows < DECODE_ITEM_ROWS ? (pt->seg_rows ? pt->seg_rows : 1) : DECODE_ITEM_ROWS;
+    int64_t item = (pt->seg_rows + (int64_t)nth * DECODE_ITEMS_PER_THREAD - 1) / ((int64_t)nth * DECODE_ITEMS_PER_THREAD);
+    if (item < DECODE_ITEM_ROWS) item = DECODE_ITEM_ROWS;
+    pt->seg_item = nth == 1 || pt->seg_rows < item ? (pt->seg_rows ? pt->seg_rows : 1) : item;
     pt->seg_items = (pt->seg_rows + pt->seg_item - 1) / pt->seg_item;
     return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
 }
