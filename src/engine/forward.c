@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/attend_rows.h"
 #include "engine/ggml_compat.h"
 #include "engine/ggml_type.h"
 #include "engine/ops.h"
@@ -27,6 +28,42 @@ typedef struct attn_job {
     hflow_session *s;
     int32_t il, n_tok, pos0;
 } attn_job;
+
+/* Tokens per block of query rows: with the GQA group's heads, about 12 rows
+ * share each pass over a KV head's cache rows (attend_rows.h). */
+static int block_tokens(int group) { return group >= HFLOW_ATTN_BLOCK_ROWS ? 1 : HFLOW_ATTN_BLOCK_ROWS / group; }
+
+/* F16 cache, default numerics: work items are (KV head, block of tokens),
+ * KV-head-major so that a thread's consecutive items reuse the f32 copy of the
+ * same KV head's rows. */
+static void attn_rows_worker(void *ctx, int ith, int nth) {
+    const attn_job *j = ctx;
+    const hflow_session *s = j->s;
+    const hflow_hparams *hp = &s->model->hp;
+    int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
+    int bt = block_tokens(group), n_blocks = (j->n_tok + bt - 1) / bt;
+    float scale = 1.0f / sqrtf((float)hd);
+    hflow_attn_block b;
+    hflow_attn_block_init(&b, s->sc.attn_mem + (size_t)ith * s->sc.attn_stride, s->n_ctx, hd, bt * group);
+    const float *q[HFLOW_ATTN_MAX_ROWS];
+    float *out[HFLOW_ATTN_MAX_ROWS];
+    int n_kv[HFLOW_ATTN_MAX_ROWS];
+    int cur_kvh = -1;
+    for (int idx = ith; idx < hp->n_head_kv * n_blocks; idx += nth) {
+        int kvh = idx / n_blocks, t0 = idx % n_blocks * bt, n_rows = 0;
+        if (kvh != cur_kvh) b.n = 0, cur_kvh = kvh;
+        for (int t = t0; t < t0 + bt && t < j->n_tok; t++)
+            for (int g = 0; g < group; g++, n_rows++) {
+                size_t off = (size_t)t * q_dim + (size_t)(kvh * group + g) * hd;
+                q[n_rows] = s->sc.q + off;
+                out[n_rows] = s->sc.att + off;
+                n_kv[n_rows] = j->pos0 + t + 1;
+            }
+        const uint16_t *k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        const uint16_t *v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        hflow_attend_f16_rows(&b, k, v, (size_t)s->kv.kv_dim, n_rows, q, out, n_kv, scale);
+    }
+}
 
 /* One (token, head) pair at a time, interleaved over the pool's threads. */
 static void attn_worker(void *ctx, int ith, int nth) {
@@ -124,7 +161,8 @@ static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, i
     int rc = qkv_project(s, l, il, n_tok, pos0);
     if (rc) return rc;
     attn_job job = {s, il, n_tok, pos0};
-    hflow_pool_run(s->model->pool, attn_worker, &job);
+    int rows = s->kv.type == HFLOW_KV_F16 && s->numerics != HFLOW_NUMERICS_GGML && s->sc.attn_mem;
+    hflow_pool_run(s->model->pool, rows ? attn_rows_worker : attn_worker, &job);
     if ((rc = matmul(s, &l->wo, sc->att, n_tok, sc->out))) return rc;
     hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
     return 0;
