@@ -64,4 +64,10 @@ void hflow_attend_avx2(float *out, const float *q, const float *k, const float *
 void hflow_attend_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
                            int head_dim, float scale, float *scores);
 
+/* AVX-512 versions (x86-64 builds only; call only when hflow_cpu_has_avx512()):
+ * equal to the AVX2 ones above bit for bit, and chosen over them by the plain
+ * names. */
+void hflow_softmax_avx512(float *x, int n);
+void hflow_swiglu_avx512(float *gate, const float *up, int n);
+
 #endif
