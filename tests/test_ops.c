@@ -54,6 +54,29 @@ static void rmsnorm_matches_reference(void **state) {
     }
 }
 
+/* Rows normalised together equal each row normalised alone, bit for bit
+ * (groups of 4 and the leftovers, odd widths, with and without weights). */
+static void rmsnorm_rows_equal_single_rows(void **state) {
+    (void)state;
+    const int widths[] = {1, 7, 8, 9, 64, 100, 576};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (int rows = 1; rows <= 9; rows++) {
+            int n = widths[wi];
+            float *x = rand_vec(n * rows, 4.0f), *w = rand_vec(n, 1.5f);
+            float *a = malloc((size_t)n * rows * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+            for (int with_w = 0; with_w < 2; with_w++) {
+                hflow_rmsnorm_rows(a, x, with_w ? w : NULL, n, rows, 1e-5f);
+                for (int r = 0; r < rows; r++) {
+                    hflow_rmsnorm(b, x + (size_t)r * n, with_w ? w : NULL, n, 1e-5f);
+                    if (memcmp(a + (size_t)r * n, b, (size_t)n * sizeof(float)) != 0)
+                        fail_msg("rmsnorm rows: width %d, %d rows: row %d differs from the single-row result", n,
+                                 rows, r);
+                }
+            }
+            free(x), free(w), free(a), free(b);
+        }
+}
+
 static void softmax_matches_reference(void **state) {
     (void)state;
     const float amps[] = {0.1f, 5.0f, 60.0f};
@@ -200,6 +223,7 @@ int main(void) {
         cmocka_unit_test(attention_f16_equals_reference),
         cmocka_unit_test(rope_table_apply_equals_rope),
         cmocka_unit_test(avx512_ops_equal_avx2),
+        cmocka_unit_test(rmsnorm_rows_equal_single_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,8 +77,13 @@ static void convert(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, s
         for (int d = 0; d < hd; d++) b->kt[(size_t)d * b->ld + j] = _cvtsh_ss(k[(size_t)j * stride + d]);
     for (j = b->n; j < n_to; j++) convert_v_row(b, v, stride, j);
     int pad = (n_to + 31) & ~31;
-    for (int d = 0; d < hd; d++)
-        for (j = n_to; j < pad; j++) b->kt[(size_t)d * b->ld + j] = 0.0f;
+    if (pad > n_to) {
+        __mmask16 m0 = tail_mask(pad - n_to), m1 = pad - n_to > 16 ? tail_mask(pad - n_to - 16) : 0;
+        for (int d = 0; d < hd; d++) {
+            _mm512_mask_storeu_ps(b->kt + (size_t)d * b->ld + n_to, m0, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(b->kt + (size_t)d * b->ld + n_to + 16, m1, _mm512_setzero_ps());
+        }
+    }
     b->n = n_to;
 }
 

@@ -126,6 +126,16 @@ void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 /* The AVX-512 softmax and SwiGLU equal the AVX2 ones bit for bit: wider, same results. */
 static int avx512(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx512(); }
 
+void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n_rows, float eps) {
+#if HAVE_AVX2_OPS
+    if (simd()) {
+        hflow_rmsnorm_rows_avx2(out, x, w, n, n_rows, eps);
+        return;
+    }
+#endif
+    for (int r = 0; r < n_rows; r++) hflow_rmsnorm_ref(out + (size_t)r * n, x + (size_t)r * n, w, n, eps);
+}
+
 void hflow_softmax(float *x, int n) {
 #if HAVE_AVX2_OPS
     if (avx512()) {
