@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hybridflow/sample.h"
+
 #define SERVE_MAX_STOP 16
 
 enum serve_kind { SERVE_CHAT = 1, SERVE_COMPLETION = 2 };
@@ -35,10 +37,16 @@ typedef struct serve_gen_request {
     int n_prompt_ids;
     int32_t max_tokens;      /* -1 = not given */
     float temperature;       /* default 1 (OpenAI's) */
+    int has_temperature;     /* 1 when the request gave one */
     float top_p;             /* default 1 */
     int top_k;               /* default 0 (off) */
     float min_p;             /* default 0 */
     float repeat_penalty;    /* default 1 */
+    float presence_penalty;  /* -2..2, default 0 */
+    float frequency_penalty; /* -2..2, default 0 */
+    hflow_logit_bias *logit_bias; /* from {"token id": bias}; ids not yet checked against a vocabulary */
+    int n_logit_bias;
+    int json_object;         /* chat: response_format {"type":"json_object"}; then grammar = "json" */
     int has_seed;
     uint64_t seed;
     char *stop[SERVE_MAX_STOP];

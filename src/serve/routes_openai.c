@@ -76,6 +76,13 @@ static int tokenize_text(gen_job *j, const char *text, int parse_special) {
 static int build_prompt(gen_job *j, hs_request *req) {
     const hflow_vocab *v = hflow_model_vocab(j->sm->model);
     int rc = 0;
+    for (int i = 0; i < j->rq.n_logit_bias; i++)
+        if (j->rq.logit_bias[i].id >= hflow_vocab_size(v)) {
+            hs_reply_error(req, 400, NULL, "logit_bias", "invalid_token_id",
+                           "logit_bias key %d is not a token id (vocabulary size %d)", j->rq.logit_bias[i].id,
+                           (int)hflow_vocab_size(v));
+            return -1;
+        }
     if (j->rq.kind == SERVE_CHAT) {
         char *text = NULL;
         rc = serve_chat_prompt(j->sm->model, j->rq.messages, j->rq.n_messages, &text, &j->err);
@@ -170,6 +177,10 @@ static void run_generation(gen_job *j) {
     sp.top_k = j->rq.top_k;
     sp.min_p = j->rq.min_p;
     sp.repeat_penalty = j->rq.repeat_penalty;
+    sp.presence_penalty = j->rq.presence_penalty;
+    sp.frequency_penalty = j->rq.frequency_penalty;
+    sp.logit_bias = j->rq.logit_bias;
+    sp.n_logit_bias = j->rq.n_logit_bias;
     sp.seed = j->rq.has_seed ? j->rq.seed : serve_next_id(j->srv) * 0x9E3779B97F4A7C15ull;
     sp.n_top_logprobs = want_logprobs(j) ? j->rq.top_logprobs : 0;
     j->stats.n_prompt = j->n_prompt;
@@ -338,16 +349,7 @@ static void handle(hflow_server *srv, hs_request *req, int kind) {
         job_free(j);
         return;
     }
-    if (!(j->st = hs_stream_new())) {
-        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
-        job_free(j);
-        return;
-    }
-    hs_reply_stream(req, j->st);
-    if (hs_spawn(req->server, stream_main, j)) {
-        hs_stream_finish(j->st);
-        job_free(j);
-    }
+    if (hs_stream_spawn(req, &j->st, stream_main, j)) job_free(j);
 }
 
 void serve_route_chat(void *app, hs_request *req) { handle(app, req, SERVE_CHAT); }
