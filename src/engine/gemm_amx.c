@@ -298,26 +298,6 @@ static void amx_rows32(int64_t nb, const int8_t *a, size_t a_stride, size_t a_bl
     }
 }
 
-static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack, int64_t ntok, float *y,
-                     int64_t ys, void *scratch) {
-    wscratch s = scratch_at(n, scratch);
-    pack_view v = pack_at(HFLOW_TYPE_Q8_0, n, ntok, pack);
-    int64_t nb = n / 32;
-    if (nrows == 16) { /* full block: A straight from the GGUF rows */
-        for (int64_t b = 0; b < nb; b++)
-            for (int r = 0; r < 16; r++) s.d[b * 16 + r] = h2f(((const block_q8_0 *)((const char *)w + r * w_row))[b].d);
-        MEM_BARRIER();
-        load_cfg(0);
-        amx_rows32(nb, (const int8_t *)w + 2, w_row, sizeof(block_q8_0), s.d, &v, ntok, nrows, y, ys, s.cbuf);
-    } else {
-        unpack_rows32(dec_q8_0, n, w, w_row, nrows, &s);
-        MEM_BARRIER();
-        load_cfg(0);
-        amx_rows32(nb, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);
-    }
-    _tile_release();
-}
-
 #define AMX32(name)                                                                                            \
     static void amx_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *pack,            \
                            int64_t ntok, float *y, int64_t ys, void *scratch) {                                \
@@ -329,6 +309,7 @@ static void amx_q8_0(int64_t n, const void *w, size_t w_row, int64_t nrows, cons
         amx_rows32(n / 32, s.q, (size_t)n, 32, s.d, &v, ntok, nrows, y, ys, s.cbuf);                           \
         _tile_release();                                                                                       \
     }
+AMX32(q8_0)
 AMX32(q4_0)
 AMX32(q5_0)
 

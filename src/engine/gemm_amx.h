@@ -7,9 +7,10 @@
  * The activations are quantized exactly as for the type's dot kernel (Q8_0
  * for the 32-element types, Q8_K for the K-quants) and then packed once per
  * matmul call into that VNNI order (hflow_amx_pack_token); the weights are
- * read in place (Q8_0) or unpacked to int8 per row block into a per-thread
- * scratch. Each block's integer sums are the dot kernel's integers; only the
- * float order differs: one fma per block and (row, token) instead of 8-lane
+ * unpacked to int8 per row block into a per-thread scratch (Q8_0 too: tile
+ * loads of its 34-byte-strided blocks measured no faster than unpacking them
+ * to aligned rows once per call). Each block's integer sums are the dot
+ * kernel's integers; only the float order differs: one fma per block and (row, token) instead of 8-lane
  * partial sums and a final horizontal sum (about 1e-7 relative; see
  * docs/NUMERICS.md). Hence matmul uses it only for batches of at least
  * HFLOW_AMX_MIN_TOK tokens. Internal to the engine. */
