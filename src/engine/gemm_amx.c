@@ -6,11 +6,12 @@
  * row, 16 tokens wide) and walks the blocks: the tile unit forms each block's
  * 16x16 int32 sums, which are stored and folded in with one fma per (row,
  * token): acc = fma((float)C, d_w * d_x, acc), the dot kernels' per-block
- * step without their 8-lane split. The K-quants first combine their
- * sub-block sums with the integer scales in int32, as their dot kernels do,
- * then do the same fma per super-block (and Q4_K/Q5_K subtract their min term
- * as those do). Two C tiles alternate so that the tile unit works on one
- * block while the vector unit folds in the other. */
+ * step without their 8-lane split; pairs of blocks alternate between C
+ * tiles 0/1 and 2/3 so that the tile unit works on one pair while the vector
+ * unit folds in the other. The K-quants reach their dot kernels' integer
+ * sum(sc * q * y) per super-block inside the tile unit (scaled levels split
+ * into two int8 digits, see wscratch), then do the same fma per super-block
+ * (and Q4_K/Q5_K subtract their min term as those do). */
 #include "engine/gemm_amx.h"
 
 #include <immintrin.h>
