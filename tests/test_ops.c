@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "base/cpu.h"
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
@@ -53,6 +54,29 @@ static void rmsnorm_matches_reference(void **state) {
     }
 }
 
+/* Rows normalised together equal each row normalised alone, bit for bit
+ * (groups of 4 and the leftovers, odd widths, with and without weights). */
+static void rmsnorm_rows_equal_single_rows(void **state) {
+    (void)state;
+    const int widths[] = {1, 7, 8, 9, 64, 100, 576};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (int rows = 1; rows <= 9; rows++) {
+            int n = widths[wi];
+            float *x = rand_vec(n * rows, 4.0f), *w = rand_vec(n, 1.5f);
+            float *a = malloc((size_t)n * rows * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+            for (int with_w = 0; with_w < 2; with_w++) {
+                hflow_rmsnorm_rows(a, x, with_w ? w : NULL, n, rows, 1e-5f);
+                for (int r = 0; r < rows; r++) {
+                    hflow_rmsnorm(b, x + (size_t)r * n, with_w ? w : NULL, n, 1e-5f);
+                    if (memcmp(a + (size_t)r * n, b, (size_t)n * sizeof(float)) != 0)
+                        fail_msg("rmsnorm rows: width %d, %d rows: row %d differs from the single-row result", n,
+                                 rows, r);
+                }
+            }
+            free(x), free(w), free(a), free(b);
+        }
+}
+
 static void softmax_matches_reference(void **state) {
     (void)state;
     const float amps[] = {0.1f, 5.0f, 60.0f};
@@ -84,6 +108,38 @@ static void swiglu_matches_reference(void **state) {
         assert_close(g, ref, n, 3e-6, 1e-30, "swiglu");
         free(g), free(up), free(ref);
     }
+}
+
+/* The AVX-512 softmax and SwiGLU equal the AVX2 ones bit for bit (so
+ * choosing them changes no result), over every size remainder mod 16 and
+ * extreme values. */
+static void avx512_ops_equal_avx2(void **state) {
+    (void)state;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx512()) {
+        for (int n = 1; n <= 300; n += (n < 40 ? 1 : 37)) {
+            float *a = rand_vec(n, 40.0f), *b = malloc((size_t)n * sizeof(float));
+            float *g = rand_vec(n, 12.0f), *up = rand_vec(n, 2.0f), *h = malloc((size_t)n * sizeof(float));
+            if (n >= 6) a[3] = -1e30f, g[0] = 100.0f, g[1] = -100.0f, g[2] = 0.0f, g[3] = -87.5f, g[4] = 90.0f, g[5] = -0.0f;
+            memcpy(b, a, (size_t)n * sizeof(float));
+            memcpy(h, g, (size_t)n * sizeof(float));
+            hflow_softmax_avx512(a, n);
+            hflow_softmax_avx2(b, n);
+            hflow_swiglu_avx512(g, up, n);
+            hflow_swiglu_avx2(h, up, n);
+            for (int i = 0; i < n; i++) {
+                if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
+                    fail_msg("softmax n %d [%d]: %.9g vs AVX2 %.9g", n, i, a[i], b[i]);
+                if (memcmp(&g[i], &h[i], sizeof(float)) != 0)
+                    fail_msg("swiglu n %d [%d]: %.9g vs AVX2 %.9g", n, i, g[i], h[i]);
+            }
+            free(a), free(b), free(g), free(up), free(h);
+        }
+        return;
+    }
+#endif
+    print_message("skipped: no AVX-512 on this CPU\n");
+    skip();
 }
 
 static void attention_matches_reference(void **state) {
@@ -166,6 +222,8 @@ int main(void) {
         cmocka_unit_test(swiglu_matches_reference),    cmocka_unit_test(attention_matches_reference),
         cmocka_unit_test(attention_f16_equals_reference),
         cmocka_unit_test(rope_table_apply_equals_rope),
+        cmocka_unit_test(avx512_ops_equal_avx2),
+        cmocka_unit_test(rmsnorm_rows_equal_single_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

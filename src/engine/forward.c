@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/attend_rows.h"
 #include "engine/ggml_compat.h"
 #include "engine/ggml_type.h"
 #include "engine/ops.h"
@@ -27,6 +28,42 @@ typedef struct attn_job {
     hflow_session *s;
     int32_t il, n_tok, pos0;
 } attn_job;
+
+/* Tokens per block of query rows: with the GQA group's heads, about 12 rows
+ * share each pass over a KV head's cache rows (attend_rows.h). */
+static int block_tokens(int group) { return group >= HFLOW_ATTN_BLOCK_ROWS ? 1 : HFLOW_ATTN_BLOCK_ROWS / group; }
+
+/* F16 cache, default numerics: work items are (KV head, block of tokens),
+ * KV-head-major so that a thread's consecutive items reuse the f32 copy of the
+ * same KV head's rows. */
+static void attn_rows_worker(void *ctx, int ith, int nth) {
+    const attn_job *j = ctx;
+    const hflow_session *s = j->s;
+    const hflow_hparams *hp = &s->model->hp;
+    int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
+    int bt = block_tokens(group), n_blocks = (j->n_tok + bt - 1) / bt;
+    float scale = 1.0f / sqrtf((float)hd);
+    hflow_attn_block b;
+    hflow_attn_block_init(&b, s->sc.attn_mem + (size_t)ith * s->sc.attn_stride, s->n_ctx, hd, bt * group);
+    const float *q[HFLOW_ATTN_MAX_ROWS];
+    float *out[HFLOW_ATTN_MAX_ROWS];
+    int n_kv[HFLOW_ATTN_MAX_ROWS];
+    int cur_kvh = -1;
+    for (int idx = ith; idx < hp->n_head_kv * n_blocks; idx += nth) {
+        int kvh = idx / n_blocks, t0 = idx % n_blocks * bt, n_rows = 0;
+        if (kvh != cur_kvh) b.n = 0, cur_kvh = kvh;
+        for (int t = t0; t < t0 + bt && t < j->n_tok; t++)
+            for (int g = 0; g < group; g++, n_rows++) {
+                size_t off = (size_t)t * q_dim + (size_t)(kvh * group + g) * hd;
+                q[n_rows] = s->sc.q + off;
+                out[n_rows] = s->sc.att + off;
+                n_kv[n_rows] = j->pos0 + t + 1;
+            }
+        const uint16_t *k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        const uint16_t *v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        hflow_attend_f16_rows(&b, k, v, (size_t)s->kv.kv_dim, n_rows, q, out, n_kv, scale);
+    }
+}
 
 /* One (token, head) pair at a time, interleaved over the pool's threads. */
 static void attn_worker(void *ctx, int ith, int nth) {
@@ -68,6 +105,15 @@ static void rmsnorm(const hflow_session *s, float *out, const float *x, const fl
     else hflow_rmsnorm(out, x, w, n, eps);
 }
 
+/* rows consecutive rows of n: the same per row as rmsnorm(). */
+static void rmsnorm_rows(const hflow_session *s, float *out, const float *x, const float *w, int n, int32_t rows) {
+    if (s->numerics != HFLOW_NUMERICS_GGML) {
+        hflow_rmsnorm_rows(out, x, w, n, rows, s->model->hp.norm_eps);
+        return;
+    }
+    for (int32_t t = 0; t < rows; t++) rmsnorm(s, out + (size_t)t * n, x + (size_t)t * n, w, n);
+}
+
 static void add_bias(float *y, const float *b, int32_t n_tok, int dim) {
     for (int32_t t = 0; t < n_tok; t++) hflow_vec_add(y + (size_t)t * dim, b, dim);
 }
@@ -77,11 +123,93 @@ static void head_norm(const hflow_session *s, float *y, const float *w, int32_t 
     for (int64_t i = 0; i < (int64_t)n_tok * n_heads; i++) rmsnorm(s, y + i * hd, y + i * hd, w, hd);
 }
 
-/* q, k, v projections, family hooks, RoPE, and the cache write. */
-static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32_t n_tok, int32_t pos0) {
+/* Per-token work between the matmuls (norms, RoPE, cache writes, SwiGLU,
+ * residual adds), split over the pool's threads in contiguous token ranges
+ * [t0, t1) of the rows [first, first+n_tok) of the chunk: every token's
+ * arithmetic is the same whichever thread runs it. */
+typedef struct tok_job tok_job;
+struct tok_job {
+    hflow_session *s;
+    const hflow_layer *l;
+    int32_t il, pos0, first, n_tok;
+    void (*fn)(const tok_job *j, int32_t t0, int32_t t1);
+};
+
+static void tok_worker(void *ctx, int ith, int nth) {
+    const tok_job *j = ctx;
+    int32_t per = (j->n_tok + nth - 1) / nth, t0 = ith * per, t1 = t0 + per < j->n_tok ? t0 + per : j->n_tok;
+    if (t0 < t1) j->fn(j, t0, t1);
+}
+
+static void run_tokens(hflow_session *s, const hflow_layer *l, int32_t il, int32_t pos0, int32_t first,
+                       int32_t n_tok, void (*fn)(const tok_job *, int32_t, int32_t)) {
+    tok_job j = {s, l, il, pos0, first, n_tok, fn};
+    hflow_pool_run(s->model->pool, tok_worker, &j);
+}
+
+static void attn_norm_rows(const tok_job *j, int32_t t0, int32_t t1) {
+    hflow_scratch *sc = &j->s->sc;
+    int n = j->s->model->hp.n_embd;
+    rmsnorm_rows(j->s, sc->xb + (size_t)t0 * n, sc->x + (size_t)t0 * n, j->l->attn_norm, n, t1 - t0);
+}
+
+static void ffn_norm_rows(const tok_job *j, int32_t t0, int32_t t1) {
+    hflow_scratch *sc = &j->s->sc;
+    int n = j->s->model->hp.n_embd;
+    rmsnorm_rows(j->s, sc->xb + (size_t)t0 * n, sc->x + (size_t)(j->first + t0) * n, j->l->ffn_norm, n, t1 - t0);
+}
+
+/* x += the sub-layer output (attention: all rows; FFN: rows from first). */
+static void residual_rows(const tok_job *j, int32_t t0, int32_t t1) {
+    hflow_scratch *sc = &j->s->sc;
+    int n = j->s->model->hp.n_embd;
+    hflow_vec_add(sc->x + (size_t)(j->first + t0) * n, sc->out + (size_t)t0 * n, (t1 - t0) * n);
+}
+
+/* One call per token, so a batch rounds every row as one-token decode does. */
+static void swiglu_rows(const tok_job *j, int32_t t0, int32_t t1) {
+    hflow_scratch *sc = &j->s->sc;
+    int n_ff = j->s->model->hp.n_ff;
+    for (int32_t t = t0; t < t1; t++) {
+        size_t off = (size_t)t * n_ff;
+        if (j->s->numerics == HFLOW_NUMERICS_GGML) hflow_ggml_swiglu(sc->gate + off, sc->up + off, 1, n_ff);
+        else hflow_swiglu(sc->gate + off, sc->up + off, n_ff);
+    }
+}
+
+/* Biases, per-head norms, RoPE and the cache write of tokens [t0, t1). */
+static void qkv_rows(const tok_job *j, int32_t t0, int32_t t1) {
+    hflow_session *s = j->s;
+    const hflow_layer *l = j->l;
     const hflow_hparams *hp = &s->model->hp;
     hflow_scratch *sc = &s->sc;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    float *q0 = sc->q + (size_t)t0 * q_dim, *k0 = sc->k + (size_t)t0 * kv_dim, *v0 = sc->v + (size_t)t0 * kv_dim;
+    int32_t n = t1 - t0;
+    if (l->bq) add_bias(q0, l->bq, n, q_dim);
+    if (l->bk) add_bias(k0, l->bk, n, kv_dim);
+    if (l->bv) add_bias(v0, l->bv, n, kv_dim);
+    if (l->q_norm) head_norm(s, q0, l->q_norm, n, hp->n_head, hd);
+    if (l->k_norm) head_norm(s, k0, l->k_norm, n, hp->n_head_kv, hd);
+    for (int32_t t = t0; t < t1; t++) {
+        float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
+        int32_t pos = j->pos0 + t;
+        if (s->numerics == HFLOW_NUMERICS_GGML) {
+            hflow_ggml_rope(q, hp->n_head, hd, hp->n_rot, pos, hp->rope_theta, hp->rope_freq_scale, hp->rope_style);
+            hflow_ggml_rope(k, hp->n_head_kv, hd, hp->n_rot, pos, hp->rope_theta, hp->rope_freq_scale,
+                            hp->rope_style);
+        } else {
+            const float *cs = sc->rope + (size_t)t * hp->n_rot;
+            hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
+            hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
+        }
+        hflow_kv_store(&s->kv, j->il, pos, k, sc->v + (size_t)t * kv_dim);
+    }
+}
+
+/* q, k, v projections, family hooks, RoPE, and the cache write. */
+static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32_t n_tok, int32_t pos0) {
+    hflow_scratch *sc = &s->sc;
     int rc;
     if (s->numerics == HFLOW_NUMERICS_GGML) {
         if ((rc = matmul(s, &l->wq, sc->xb, n_tok, sc->q)) || (rc = matmul(s, &l->wk, sc->xb, n_tok, sc->k)) ||
@@ -93,64 +221,39 @@ static int qkv_project(hflow_session *s, const hflow_layer *l, int32_t il, int32
                                   {l->wv.type, l->wv.data, l->wv.rows, sc->v}};
         if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 3, l->wq.cols, sc->xb, n_tok))) return rc;
     }
-    if (l->bq) add_bias(sc->q, l->bq, n_tok, q_dim);
-    if (l->bk) add_bias(sc->k, l->bk, n_tok, kv_dim);
-    if (l->bv) add_bias(sc->v, l->bv, n_tok, kv_dim);
-    if (l->q_norm) head_norm(s, sc->q, l->q_norm, n_tok, hp->n_head, hd);
-    if (l->k_norm) head_norm(s, sc->k, l->k_norm, n_tok, hp->n_head_kv, hd);
-    for (int32_t t = 0; t < n_tok; t++) {
-        float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
-        if (s->numerics == HFLOW_NUMERICS_GGML) {
-            hflow_ggml_rope(q, hp->n_head, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale,
-                            hp->rope_style);
-            hflow_ggml_rope(k, hp->n_head_kv, hd, hp->n_rot, pos0 + t, hp->rope_theta, hp->rope_freq_scale,
-                            hp->rope_style);
-        } else {
-            const float *cs = sc->rope + (size_t)t * hp->n_rot;
-            hflow_rope_apply(q, hp->n_head, hd, hp->n_rot, cs, hp->rope_style);
-            hflow_rope_apply(k, hp->n_head_kv, hd, hp->n_rot, cs, hp->rope_style);
-        }
-        hflow_kv_store(&s->kv, il, pos0 + t, k, sc->v + (size_t)t * kv_dim);
-    }
+    run_tokens(s, l, il, pos0, 0, n_tok, qkv_rows);
     return 0;
 }
 
 static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, int32_t n_tok, int32_t pos0) {
-    const hflow_hparams *hp = &s->model->hp;
     hflow_scratch *sc = &s->sc;
-    int n_embd = hp->n_embd;
-    for (int32_t t = 0; t < n_tok; t++)
-        rmsnorm(s, sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->attn_norm, n_embd);
+    run_tokens(s, l, il, pos0, 0, n_tok, attn_norm_rows);
     int rc = qkv_project(s, l, il, n_tok, pos0);
     if (rc) return rc;
     attn_job job = {s, il, n_tok, pos0};
-    hflow_pool_run(s->model->pool, attn_worker, &job);
+    int rows = s->kv.type == HFLOW_KV_F16 && s->numerics != HFLOW_NUMERICS_GGML && s->sc.attn_mem;
+    hflow_pool_run(s->model->pool, rows ? attn_rows_worker : attn_worker, &job);
     if ((rc = matmul(s, &l->wo, sc->att, n_tok, sc->out))) return rc;
-    hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
+    run_tokens(s, l, il, pos0, 0, n_tok, residual_rows);
     return 0;
 }
 
 /* The FFN sub-layer of rows [first, first+n_tok) of the chunk. */
 static int ffn_block(hflow_session *s, const hflow_layer *l, int32_t first, int32_t n_tok) {
-    const hflow_hparams *hp = &s->model->hp;
     hflow_scratch *sc = &s->sc;
-    int n_embd = hp->n_embd;
-    float *x = sc->x + (size_t)first * n_embd;
-    for (int32_t t = 0; t < n_tok; t++)
-        rmsnorm(s, sc->xb + (size_t)t * n_embd, x + (size_t)t * n_embd, l->ffn_norm, n_embd);
+    run_tokens(s, l, 0, 0, first, n_tok, ffn_norm_rows);
     int rc;
     if (s->numerics == HFLOW_NUMERICS_GGML) {
         if ((rc = matmul(s, &l->w_gate, sc->xb, n_tok, sc->gate)) || (rc = matmul(s, &l->w_up, sc->xb, n_tok, sc->up)))
             return rc;
-        hflow_ggml_swiglu(sc->gate, sc->up, n_tok, hp->n_ff);
     } else {
         hflow_matmul_op ops[2] = {{l->w_gate.type, l->w_gate.data, l->w_gate.rows, sc->gate},
                                   {l->w_up.type, l->w_up.data, l->w_up.rows, sc->up}};
         if ((rc = hflow_matmul_multi(s->model->pool, &s->ws, ops, 2, l->w_gate.cols, sc->xb, n_tok))) return rc;
-        hflow_swiglu(sc->gate, sc->up, n_tok * hp->n_ff);
     }
+    run_tokens(s, l, 0, 0, first, n_tok, swiglu_rows);
     if ((rc = matmul(s, &l->w_down, sc->gate, n_tok, sc->out))) return rc;
-    hflow_vec_add(x, sc->out, n_tok * n_embd);
+    run_tokens(s, l, 0, 0, first, n_tok, residual_rows);
     return 0;
 }
 
@@ -169,8 +272,7 @@ static int embed(hflow_session *s, const int32_t *tokens, int32_t n_tok) {
 static int output_head(hflow_session *s, int32_t first, int32_t n, float *out) {
     const hflow_model *m = s->model;
     int n_embd = m->hp.n_embd;
-    for (int32_t t = 0; t < n; t++)
-        rmsnorm(s, s->sc.xb + (size_t)t * n_embd, s->sc.x + (size_t)(first + t) * n_embd, m->output_norm, n_embd);
+    rmsnorm_rows(s, s->sc.xb, s->sc.x + (size_t)first * n_embd, m->output_norm, n_embd, n);
     return matmul(s, &m->output, s->sc.xb, n, out);
 }
 
@@ -179,8 +281,7 @@ static int output_head(hflow_session *s, int32_t first, int32_t n, float *out) {
 static void output_norm_rows(hflow_session *s, int32_t n, float *hidden) {
     const hflow_model *m = s->model;
     int n_embd = m->hp.n_embd;
-    for (int32_t t = 0; t < n; t++)
-        rmsnorm(s, hidden + (size_t)t * n_embd, s->sc.x + (size_t)t * n_embd, m->output_norm, n_embd);
+    rmsnorm_rows(s, hidden, s->sc.x, m->output_norm, n_embd, n);
 }
 
 /* After the last layer's attention only the rows whose logits are wanted

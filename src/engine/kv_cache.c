@@ -42,8 +42,7 @@ static void store_row(const hflow_kv_cache *c, void *dst, const float *src) {
         memcpy(dst, src, (size_t)c->kv_dim * sizeof(float));
         return;
     }
-    uint16_t *h = dst;
-    for (int32_t i = 0; i < c->kv_dim; i++) h[i] = hflow_fp32_to_fp16(src[i]);
+    hflow_fp32_to_fp16_row(src, dst, c->kv_dim);
 }
 
 void hflow_kv_store(hflow_kv_cache *c, int32_t il, int32_t pos, const float *k, const float *v) {

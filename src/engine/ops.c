@@ -123,8 +123,35 @@ static int simd(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx2_fma_f16c(); }
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     PICK(hflow_rmsnorm_avx2(out, x, w, n, eps), hflow_rmsnorm_ref(out, x, w, n, eps));
 }
-void hflow_softmax(float *x, int n) { PICK(hflow_softmax_avx2(x, n), hflow_softmax_ref(x, n)); }
+/* The AVX-512 softmax and SwiGLU equal the AVX2 ones bit for bit: wider, same results. */
+static int avx512(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx512(); }
+
+void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n_rows, float eps) {
+#if HAVE_AVX2_OPS
+    if (simd()) {
+        hflow_rmsnorm_rows_avx2(out, x, w, n, n_rows, eps);
+        return;
+    }
+#endif
+    for (int r = 0; r < n_rows; r++) hflow_rmsnorm_ref(out + (size_t)r * n, x + (size_t)r * n, w, n, eps);
+}
+
+void hflow_softmax(float *x, int n) {
+#if HAVE_AVX2_OPS
+    if (avx512()) {
+        hflow_softmax_avx512(x, n);
+        return;
+    }
+#endif
+    PICK(hflow_softmax_avx2(x, n), hflow_softmax_ref(x, n));
+}
 void hflow_swiglu(float *gate, const float *up, int n) {
+#if HAVE_AVX2_OPS
+    if (avx512()) {
+        hflow_swiglu_avx512(gate, up, n);
+        return;
+    }
+#endif
     PICK(hflow_swiglu_avx2(gate, up, n), hflow_swiglu_ref(gate, up, n));
 }
 void hflow_attend(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv, int head_dim,

@@ -11,6 +11,9 @@
 
 /* out = x / rms(x) * w  (w may be NULL for an unweighted norm); out may alias x. */
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* The same for n_rows rows of n (x and out row-major, out may alias x):
+ * each row equals hflow_rmsnorm of it bit for bit. */
+void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n_rows, float eps);
 /* Rotates the first n_rot dims of each of n_heads heads (head_dim apart) of x
  * by position pos * freq_scale (linear rope scaling; 1 = none); style is enum
  * hflow_rope_style. Equals hflow_rope_table followed by hflow_rope_apply. */
@@ -57,11 +60,18 @@ void hflow_attend_f16_ref(float *out, const float *q, const uint16_t *k, const u
 
 /* AVX2/FMA versions (x86-64 builds only; call only when the CPU has them). */
 void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
+void hflow_rmsnorm_rows_avx2(float *out, const float *x, const float *w, int n, int n_rows, float eps);
 void hflow_softmax_avx2(float *x, int n);
 void hflow_swiglu_avx2(float *gate, const float *up, int n);
 void hflow_attend_avx2(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                        int head_dim, float scale, float *scores);
 void hflow_attend_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
                            int head_dim, float scale, float *scores);
+
+/* AVX-512 versions (x86-64 builds only; call only when hflow_cpu_has_avx512()):
+ * equal to the AVX2 ones above bit for bit, and chosen over them by the plain
+ * names. */
+void hflow_softmax_avx512(float *x, int n);
+void hflow_swiglu_avx512(float *gate, const float *up, int n);
 
 #endif

@@ -49,19 +49,41 @@ static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps) {
-    __m256d acc = _mm256_setzero_pd();
+/* Up to 4 rows at once: each row's sum of squares is a dependent chain of
+ * fused multiply-adds, so rows side by side fill the pipeline; every row gets
+ * exactly the operations it gets alone (the single-row entry is this with 1). */
+static inline __attribute__((always_inline)) void rmsnorm_group(float *out, const float *x, const float *w, int n,
+                                                                 int nr, float eps) {
+    __m256d acc[4];
+    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_pd();
     int i = 0;
-    for (; i + 8 <= n; i += 8) acc = acc_sq(acc, _mm256_loadu_ps(x + i));
-    double ss = hsum4d(acc);
-    for (; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
-    __m256 vs = _mm256_set1_ps(scale);
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
-        _mm256_storeu_ps(out + i, w ? _mm256_mul_ps(v, _mm256_loadu_ps(w + i)) : v);
+    for (; i + 8 <= n; i += 8)
+        for (int r = 0; r < nr; r++) acc[r] = acc_sq(acc[r], _mm256_loadu_ps(x + (size_t)r * n + i));
+    for (int r = 0; r < nr; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *o = out + (size_t)r * n;
+        double ss = hsum4d(acc[r]);
+        for (int k = i; k < n; k++) /* explicit fma: the same rounding whatever the compiler contracts */
+            ss = _mm_cvtsd_f64(_mm_fmadd_sd(_mm_set_sd((double)xr[k]), _mm_set_sd((double)xr[k]), _mm_set_sd(ss)));
+        float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+        __m256 vs = _mm256_set1_ps(scale);
+        int k = 0;
+        for (; k + 8 <= n; k += 8) {
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + k), vs);
+            _mm256_storeu_ps(o + k, w ? _mm256_mul_ps(v, _mm256_loadu_ps(w + k)) : v);
+        }
+        for (; k < n; k++) o[k] = xr[k] * scale * (w ? w[k] : 1.0f);
     }
-    for (; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+void hflow_rmsnorm_rows_avx2(float *out, const float *x, const float *w, int n, int n_rows, float eps) {
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) rmsnorm_group(out + (size_t)r * n, x + (size_t)r * n, w, n, 4, eps);
+    for (; r < n_rows; r++) rmsnorm_group(out + (size_t)r * n, x + (size_t)r * n, w, n, 1, eps);
+}
+
+void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps) {
+    hflow_rmsnorm_rows_avx2(out, x, w, n, 1, eps);
 }
 
 void hflow_softmax_avx2(float *x, int n) {

@@ -12,6 +12,10 @@
 
 float hflow_fp16_to_fp32(uint16_t h);
 uint16_t hflow_fp32_to_fp16(float f);
+/* dst[i] = hflow_fp32_to_fp16(src[i]) for i < n, with F16C when the CPU has
+ * it (quant_float_avx2.c; equal bit for bit, NaNs included). */
+void hflow_fp32_to_fp16_row(const float *src, uint16_t *dst, int64_t n);
+void hflow_fp32_to_fp16_row_avx2(const float *src, uint16_t *dst, int64_t n);
 float hflow_bf16_to_fp32(uint16_t h);
 uint16_t hflow_fp32_to_bf16(float f);
 

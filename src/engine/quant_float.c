@@ -6,6 +6,8 @@
 
 #include "engine/quant.h"
 
+#include "base/cpu.h"
+
 static uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -44,6 +46,16 @@ uint16_t hflow_fp32_to_fp16(float f) {
     a += 0xfffu + ((a >> 13) & 1u);                 /* round to nearest even */
     a -= (uint32_t)(127 - 15) << 23;
     return sign | (uint16_t)(a >> 13);
+}
+
+void hflow_fp32_to_fp16_row(const float *src, uint16_t *dst, int64_t n) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx2_fma_f16c()) {
+        hflow_fp32_to_fp16_row_avx2(src, dst, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) dst[i] = hflow_fp32_to_fp16(src[i]);
 }
 
 float hflow_bf16_to_fp32(uint16_t h) { return bits_f32((uint32_t)h << 16); }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/session.h"
+#include "engine/attend_rows.h"
 
 #define DEFAULT_MAX_CTX 4096
 
@@ -32,6 +33,18 @@ static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_thread
     return 0;
 }
 
+/* Workspaces of the blocked F16-cache attention, one per pool thread; left
+ * NULL (per-row attention) when a GQA group is wider than a block allows.
+ * Pages are touched only as far as the context actually used. */
+static int attn_ws_init(hflow_scratch *sc, const hflow_hparams *hp, int n_threads, int32_t n_ctx) {
+    int group = hp->n_head / hp->n_head_kv;
+    if (group > HFLOW_ATTN_MAX_ROWS) return 0;
+    int rows = group >= HFLOW_ATTN_BLOCK_ROWS ? group : HFLOW_ATTN_BLOCK_ROWS / group * group;
+    sc->attn_stride = hflow_attn_block_floats(n_ctx, hp->head_dim, rows);
+    sc->attn_mem = aligned_alloc(64, (size_t)n_threads * sc->attn_stride * sizeof(float));
+    return sc->attn_mem ? 0 : HFLOW_ENOMEM;
+}
+
 int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_session **out, hflow_error *err) {
     if (!m || !out) return hflow_error_set(err, HFLOW_EINVAL, "hflow_session_create: bad arguments");
     *out = NULL;
@@ -52,7 +65,8 @@ int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_se
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
     int kv_dim = m->hp.n_head_kv * m->hp.head_dim;
     if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim, kv_type) ||
-        scratch_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx)) {
+        scratch_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx) ||
+        (kv_type == HFLOW_KV_F16 && attn_ws_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx))) {
         hflow_session_free(s);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory for a session of %d tokens", n_ctx);
     }
@@ -64,6 +78,7 @@ void hflow_session_free(hflow_session *s) {
     if (!s) return;
     hflow_kv_cache_free(&s->kv);
     free(s->sc.x);
+    free(s->sc.attn_mem);
     hflow_matmul_ws_free(&s->ws);
     free(s->logits);
     free(s->tokens);

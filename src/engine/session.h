@@ -12,8 +12,16 @@
 #include "engine/model.h"
 
 /* Tokens per forward chunk: long prompts run in slices of this many, which
- * bounds scratch memory while keeping batched matmuls efficient. */
-#define HFLOW_UBATCH 32
+ * bounds scratch memory while keeping batched matmuls efficient. 256 so that
+ * a prompt of that length is one chunk and its matmuls take the AMX path
+ * (gemm_amx.h: batches of >= HFLOW_AMX_MIN_TOK; per-row-block weight
+ * unpacking and packing are amortised over all its tokens); scratch is about
+ * 28 KB per token for SmolLM2-135M. */
+#define HFLOW_UBATCH 256
+/* Query rows per block of F16-cache attention (tokens x the heads of a GQA
+ * group; a group wider than this is one token's block). */
+#define HFLOW_ATTN_BLOCK_ROWS 12
+#define HFLOW_ATTN_MAX_ROWS 64
 
 typedef struct hflow_scratch {
     float *x;      /* [UBATCH][n_embd] residual stream */
@@ -27,6 +35,8 @@ typedef struct hflow_scratch {
     float *rope;   /* [UBATCH][n_rot] cos/sin of each token's position (hflow_rope_table) */
     float *scores; /* [n_threads][score_stride] attention scratch, one row per pool thread */
     size_t score_stride; /* 2 * n_ctx rounded up to 32, + head_dim (ggml-mode attention needs both) */
+    float *attn_mem;     /* [n_threads][attn_stride]: hflow_attn_block workspaces (F16 cache), 64-byte aligned */
+    size_t attn_stride;
 } hflow_scratch;
 
 struct hflow_session {
