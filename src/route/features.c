@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "hybridflow/router.h"
 #include "route/router_internal.h"
 
@@ -77,24 +78,6 @@ void hflow_router_fvec_free(hflow_router_fvec *v) {
 
 /* ---- hashed text ---- */
 
-uint64_t hflow_router_fnv1a(uint64_t h, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* Final avalanche so nearby FNV states spread over buckets and sign. */
-uint64_t hflow_router_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static int push_sparse(hflow_router_fvec *v, uint32_t idx, float val) {
     if (v->n_sparse == v->cap_sparse) {
         uint32_t cap = v->cap_sparse ? v->cap_sparse * 2 : 256;
@@ -135,7 +118,7 @@ static int has_digit(const char *w, size_t n) {
 /* One hashed token (bucket and sign from the salted hash) into v. */
 static int push_token(const hflow_router_feature_config *c, uint64_t base, const char *tok, size_t n,
                       hflow_router_fvec *v) {
-    uint64_t h = hflow_router_mix64(hflow_router_fnv1a(base, tok, n));
+    uint64_t h = hflow_mix64(hflow_fnv1a(base, tok, n));
     return push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f);
 }
 
@@ -147,7 +130,7 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
     *n_words = 0;
     if (!text) return 0;
     uint32_t start = v->n_sparse;
-    uint64_t base = hflow_router_fnv1a(0xcbf29ce484222325ull ^ ((uint64_t)c->hash_seed << 17), (const char *)&salt, sizeof salt);
+    uint64_t base = hflow_fnv1a(0xcbf29ce484222325ull ^ ((uint64_t)c->hash_seed << 17), (const char *)&salt, sizeof salt);
     char w[64], prev[64];
     size_t pn = 0, n;
     const char *p = text;
@@ -155,8 +138,8 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
         (*n_words)++;
         if (push_token(c, base, w, n, v) != 0) return -1;
         if (c->bigrams && pn > 0) {
-            uint64_t hb = hflow_router_fnv1a(hflow_router_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
-            hb = hflow_router_mix64(hflow_router_fnv1a(hb, w, n));
+            uint64_t hb = hflow_fnv1a(hflow_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
+            hb = hflow_mix64(hflow_fnv1a(hb, w, n));
             if (push_sparse(v, (uint32_t)(hb % c->hash_dim), (hb >> 63) ? -1.0f : 1.0f) != 0) return -1;
         }
         if (c->shape_tokens && has_digit(w, n) && push_token(c, base, "\x01num", 4, v) != 0) return -1;

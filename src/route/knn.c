@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "engine/ggml_type.h"
 #include "hybridflow/gguf.h"
 #include "route/router_internal.h"
@@ -139,18 +140,18 @@ static int is_option_marker(const char *text, const char *end, size_t n) {
 /* Buckets of the words and word pairs of text, unique (first-occurrence order) with counts in w. */
 static int text_terms(const char *text, uint32_t dim, term_vec *t) {
     if (!text) text = "";
-    const uint64_t base = hflow_router_fnv1a(0xcbf29ce484222325ull, (const char *)&(uint32_t){KNN_SEED}, 4);
+    const uint64_t base = hflow_fnv1a(HFLOW_FNV_OFFSET, &(uint32_t){KNN_SEED}, 4);
     char w[64], prev[64];
     size_t n, pn = 0;
     const char *p = text;
     t->n = 0;
     while ((n = hflow_router_next_word(&p, w, sizeof w)) > 0) {
         if (is_option_marker(text, p, n)) continue;
-        uint64_t h = hflow_router_mix64(hflow_router_fnv1a(base, w, n));
+        uint64_t h = hflow_mix64(hflow_fnv1a(base, w, n));
         if (push_term(t, (uint32_t)(h % dim))) return -1;
         if (pn) {
-            uint64_t hb = hflow_router_fnv1a(hflow_router_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
-            hb = hflow_router_mix64(hflow_router_fnv1a(hb, w, n));
+            uint64_t hb = hflow_fnv1a(hflow_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
+            hb = hflow_mix64(hflow_fnv1a(hb, w, n));
             if (push_term(t, (uint32_t)(hb % dim))) return -1;
         }
         memcpy(prev, w, n);

@@ -30,12 +30,10 @@ float hflow_router_head_score(const hflow_router_lambdas *lam, const float *out,
 double hflow_router_threshold_of(const hflow_router_decision_params *p, const hflow_budget_state *b);
 
 
-/* features.c's text pieces, shared with knn.c so both read words alike:
+/* features.c's word reader, shared with knn.c so both read words alike:
  * the next lower-cased word of *p (ASCII letters/digits plus non-ASCII
- * bytes; length, 0 at the end), FNV-1a over bytes, a 64-bit avalanche. */
+ * bytes) into buf; its length, 0 at the end. */
 size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
-uint64_t hflow_router_fnv1a(uint64_t h, const char *s, size_t n);
-uint64_t hflow_router_mix64(uint64_t x);
 
 /* knn.c: the kNN part's blended contribution. *s is the MLP score on entry,
  * the blended score on return; a no-op without a kNN part or with weight 0. */
