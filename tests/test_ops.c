@@ -199,9 +199,9 @@ static void attention_f16_equals_reference(void **state) {
 static void rope_table_apply_equals_rope(void **state) {
     (void)state;
     const int styles[] = {HFLOW_ROPE_NORM, HFLOW_ROPE_NEOX};
-    const int rots[] = {2, 16, 48, 64};
+    const int rots[] = {2, 16, 20, 34, 48, 64}; /* vector tails of both styles */
     for (int st = 0; st < 2; st++)
-        for (size_t r = 0; r < 4; r++)
+        for (size_t r = 0; r < sizeof rots / sizeof rots[0]; r++)
             for (int32_t pos = 0; pos < 3000; pos += 997) {
                 int n_heads = 3, hd = 64, n_rot = rots[r];
                 float *a = rand_vec(n_heads * hd, 1.0f), *b = malloc((size_t)(n_heads * hd) * sizeof(float));

@@ -203,6 +203,10 @@ static void tile(const hflow_attn_block *b, int r0, int nr, float *const *out, c
         if (n_kv[r] > n_min) value_tail(b, r, out[r], n_min, n_kv[r]);
 }
 
+void hflow_attn_block_load_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n) {
+    if (n > b->n) convert(b, k, v, stride, n);
+}
+
 void hflow_attend_f16_rows_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride,
                                   int n_rows, const float *const *q, float *const *out, const int *n_kv, float scale) {
     int hd = b->head_dim, n_max = 0;

@@ -51,7 +51,6 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
     int cur_kvh = -1;
     for (int idx = ith; idx < hp->n_head_kv * n_blocks; idx += nth) {
         int kvh = idx / n_blocks, t0 = idx % n_blocks * bt, n_rows = 0;
-        if (kvh != cur_kvh) b.n = 0, cur_kvh = kvh;
         for (int t = t0; t < t0 + bt && t < j->n_tok; t++)
             for (int g = 0; g < group; g++, n_rows++) {
                 size_t off = (size_t)t * q_dim + (size_t)(kvh * group + g) * hd;
@@ -61,6 +60,10 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
             }
         const uint16_t *k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
         const uint16_t *v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        if (kvh != cur_kvh) { /* every position this chunk's blocks of the head will read, in one pass */
+            b.n = 0, cur_kvh = kvh;
+            hflow_attn_block_load(&b, k, v, (size_t)s->kv.kv_dim, j->pos0 + j->n_tok);
+        }
         hflow_attend_f16_rows(&b, k, v, (size_t)s->kv.kv_dim, n_rows, q, out, n_kv, scale);
     }
 }

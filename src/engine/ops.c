@@ -30,7 +30,7 @@ void hflow_rope_table(float *cs, int n_rot, int32_t pos, float theta_base, float
     }
 }
 
-void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
+void hflow_rope_apply_ref(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
     int half = n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *hx = x + (size_t)h * head_dim;
@@ -134,6 +134,11 @@ void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n
     }
 #endif
     for (int r = 0; r < n_rows; r++) hflow_rmsnorm_ref(out + (size_t)r * n, x + (size_t)r * n, w, n, eps);
+}
+
+void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
+    PICK(hflow_rope_apply_avx2(x, n_heads, head_dim, n_rot, cs, style == HFLOW_ROPE_NEOX),
+         hflow_rope_apply_ref(x, n_heads, head_dim, n_rot, cs, style));
 }
 
 void hflow_softmax(float *x, int n) {

@@ -62,6 +62,10 @@ void hflow_attend_f16_ref(float *out, const float *q, const uint16_t *k, const u
 void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
 void hflow_rmsnorm_rows_avx2(float *out, const float *x, const float *w, int n, int n_rows, float eps);
 void hflow_softmax_avx2(float *x, int n);
+/* hflow_rope_apply (bit-identical; neox: 1 for HFLOW_ROPE_NEOX, else 0). */
+void hflow_rope_apply_avx2(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);
+/* The scalar hflow_rope_apply, for tests. */
+void hflow_rope_apply_ref(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style);
 void hflow_swiglu_avx2(float *gate, const float *up, int n);
 void hflow_attend_avx2(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                        int head_dim, float scale, float *scores);
