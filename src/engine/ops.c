@@ -85,7 +85,7 @@ void hflow_swiglu_ref(float *gate, const float *up, int n) {
     }
 }
 
-void hflow_vec_add(float *y, const float *x, int n) {
+void hflow_vec_add_ref(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
@@ -140,6 +140,8 @@ void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const floa
     PICK(hflow_rope_apply_avx2(x, n_heads, head_dim, n_rot, cs, style == HFLOW_ROPE_NEOX),
          hflow_rope_apply_ref(x, n_heads, head_dim, n_rot, cs, style));
 }
+
+void hflow_vec_add(float *y, const float *x, int n) { PICK(hflow_vec_add_avx2(y, x, n), hflow_vec_add_ref(y, x, n)); }
 
 void hflow_softmax(float *x, int n) {
 #if HAVE_AVX2_OPS

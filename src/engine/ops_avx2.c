@@ -129,6 +129,15 @@ void hflow_swiglu_avx2(float *gate, const float *up, int n) {
     }
 }
 
+void hflow_vec_add_avx2(float *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; k += 8)
+            _mm256_storeu_ps(y + i + k, _mm256_add_ps(_mm256_loadu_ps(y + i + k), _mm256_loadu_ps(x + i + k)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] += x[i];
+}
+
 static inline float dot_f32(const float *a, const float *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     int d = 0;
