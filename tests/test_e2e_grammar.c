@@ -218,7 +218,7 @@ static void test_bad_grammar_is_400(void **state) {
     (void)state;
     static const char *paths[] = {"/v1/chat/completions", "/v1/completions"};
     for (int i = 0; i < 2; i++) {
-        expect_400(paths[i], "\"grammar\":\"json\"", "unknown grammar 'json'");
+        expect_400(paths[i], "\"grammar\":\"yaml\"", "unknown grammar 'yaml'");
         expect_400(paths[i], "\"grammar\":\"plan:0\"", "grammar 'plan:0'");
         expect_400(paths[i], "\"grammar\":\"plan:100\"", "grammar 'plan:100'");
         expect_400(paths[i], "\"grammar\":\"plan:x\"", "grammar 'plan:x'");

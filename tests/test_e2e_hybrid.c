@@ -151,6 +151,41 @@ static void test_answer_with_extension_and_stream(void **state) {
     cJSON_Delete(j);
 }
 
+static char *answer_of(const char *extra) {
+    char body[512];
+    snprintf(body, sizeof body, BODY, extra);
+    cJSON *j = post(&server, body, 200);
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    char *a = strdup(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "message"), "content")->valuestring);
+    cJSON_Delete(j);
+    return a;
+}
+
+/* temperature and seed reach every call of the query: the same seed repeats
+ * the answer, other seeds change it; without a temperature the calls stay
+ * greedy (the orchestrator's default, not OpenAI's 1) and the seed is moot. */
+static void test_sampling_per_request(void **state) {
+    (void)state;
+    char *a7 = answer_of(",\"temperature\":1.0,\"seed\":7");
+    char *again = answer_of(",\"temperature\":1.0,\"seed\":7");
+    assert_string_equal(a7, again);
+    int differs = 0;
+    for (int s = 8; s < 11 && !differs; s++) {
+        char extra[64];
+        snprintf(extra, sizeof extra, ",\"temperature\":1.0,\"seed\":%d", s);
+        char *o = answer_of(extra);
+        differs = strcmp(o, a7) != 0;
+        free(o);
+    }
+    assert_true(differs);
+    char *g1 = answer_of(",\"seed\":1"), *g2 = answer_of(",\"seed\":2");
+    assert_string_equal(g1, g2);
+    free(a7);
+    free(again);
+    free(g1);
+    free(g2);
+}
+
 /* Raw SSE: progress comments, the answer, the extension on the last chunk. */
 static void test_stream_events(void **state) {
     (void)state;
@@ -244,6 +279,7 @@ int main(void) {
         cmocka_unit_test(test_models_lists_hybrid),
         cmocka_unit_test(test_answer_with_extension_and_stream),
         cmocka_unit_test(test_stream_events),
+        cmocka_unit_test(test_sampling_per_request),
         cmocka_unit_test(test_logprobs_refused),
         cmocka_unit_test(test_cloud_down_answers_from_edge),
         cmocka_unit_test(test_bad_config_fails_at_startup),

@@ -126,7 +126,7 @@ static void test_named(void **state) {
     hflow_error err;
     hflow_grammar *g = NULL;
     /* names are checked before texts are used, so a NULL table is fine to test rejection */
-    assert_int_equal(hflow_grammar_create_named("json", NULL, &g, &err), HFLOW_EINVAL);
+    assert_int_equal(hflow_grammar_create_named("yaml", NULL, &g, &err), HFLOW_EINVAL);
     assert_int_equal(hflow_grammar_create_named("plan:0", NULL, &g, &err), HFLOW_EINVAL);
     assert_int_equal(hflow_grammar_create_named("plan:x", NULL, &g, &err), HFLOW_EINVAL);
     assert_null(g);

@@ -3,7 +3,8 @@
  * (completion and chat, stories260K and a generated model); streamed deltas
  * equal the text; usage is the real token counts; stop strings, max_tokens,
  * cancellation, timeouts; 4 concurrent calls on a 2-slot pool equal 4 serial
- * calls; the plan grammar through hflow_request.grammar; open errors. */
+ * calls; the plan grammar through hflow_request.grammar, the json one
+ * through response_format json_object; open errors. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,18 @@ static void test_plan_grammar(void **state) {
     req.grammar = "yaml";
     assert_int_equal(hflow_backend_complete(b, &req, &r, &err), HFLOW_EINVAL);
     assert_string_equal(r.finish_reason, "error");
+    hflow_response_clear(&r);
+    /* An OpenAI response_format json_object takes the engine's "json"
+     * grammar: the story model, left alone, never starts with '{'. */
+    req.grammar = NULL;
+    req.response_format = "{\"type\":\"json_object\"}";
+    req.max_tokens = 12;
+    assert_int_equal(hflow_backend_complete(b, &req, &r, &err), 0);
+    assert_true(r.text[0] == '{');
+    hflow_response_clear(&r);
+    req.response_format = NULL;
+    assert_int_equal(hflow_backend_complete(b, &req, &r, &err), 0);
+    assert_true(r.text[0] != '{');
     hflow_response_clear(&r);
     hflow_backend_free(b);
 }

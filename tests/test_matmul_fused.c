@@ -1,7 +1,9 @@
 /* test_matmul_fused.c - hflow_matmul_multi (one pool dispatch for weights
  * that share their input) equals separate hflow_matmul calls bit for bit,
  * for mixed weight types needing different activation formats (F32, Q8_0,
- * Q8_K), odd row counts, decode and prefill token counts, 1-3 threads. */
+ * Q8_K), odd row counts, decode and prefill token counts, 1-3 threads; and
+ * a decode product (split into per-thread work items over the gemv's four
+ * row segments) equals the type's dot kernel row by row. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "engine/ggml_type.h"
 #include "engine/matmul.h"
 #include "engine/quant.h"
+#include "engine/vecdot.h"
 #include "hybridflow/error.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -78,6 +81,36 @@ static void fused_equals_separate(void **state) {
     }
 }
 
+static void decode_equals_dot_kernel(void **state) {
+    (void)state;
+    const uint32_t types[] = {HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q6_K, HFLOW_TYPE_F16};
+    const int64_t rows[] = {1, 15, 16, 67, 130, 333}, cols = 256;
+    hflow_matmul_ws ws = {0};
+    for (int nth = 1; nth <= 3; nth++) {
+        hflow_pool *pool = hflow_pool_create(nth);
+        assert_non_null(pool);
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+                const hflow_dot_kernel *k = hflow_dot_kernel_get(types[ti]);
+                size_t rs = hflow_row_size(types[ti], cols), xs = hflow_row_size(k->act_type, cols);
+                char *w = rand_weights(types[ti], rows[ri], cols), *xq = malloc(xs);
+                float x[256], *y = malloc((size_t)rows[ri] * sizeof(float)), want;
+                for (int64_t c = 0; c < cols; c++) x[c] = 3.0f * frand();
+                assert_int_equal(hflow_matmul(pool, &ws, types[ti], w, rows[ri], cols, x, 1, y), 0);
+                k->quantize_act(x, xq, cols);
+                for (int64_t r = 0; r < rows[ri]; r++) {
+                    k->dot(cols, w + (size_t)r * rs, xq, xs, 1, &want);
+                    if (memcmp(&y[r], &want, sizeof want) != 0)
+                        fail_msg("%s %lld rows, %d threads, row %lld: %.9g vs dot kernel %.9g",
+                                 hflow_type_name(types[ti]), (long long)rows[ri], nth, (long long)r, y[r], want);
+                }
+                free(w), free(xq), free(y);
+            }
+        hflow_pool_free(pool);
+    }
+    hflow_matmul_ws_free(&ws);
+}
+
 static void fused_rejects_bad_calls(void **state) {
     (void)state;
     float w[512] = {0}, x[512] = {0}, y[64];
@@ -98,6 +131,7 @@ static void fused_rejects_bad_calls(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fused_equals_separate),
+        cmocka_unit_test(decode_equals_dot_kernel),
         cmocka_unit_test(fused_rejects_bad_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

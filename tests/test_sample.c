@@ -108,9 +108,50 @@ static void test_seed_and_penalty(void **state) {
     assert_null(hflow_sampler_create(&p, 0));
 }
 
+static int32_t greedy_with(hflow_sampler_params p, const float *logits, const int32_t *hist, int n_hist) {
+    hflow_sampler *s = hflow_sampler_create(&p, 4);
+    assert_non_null(s);
+    int32_t t = hflow_sampler_sample(s, logits, hist, n_hist, NULL);
+    hflow_sampler_free(s);
+    return t;
+}
+
+/* OpenAI's penalties: token 0 (logit 1.0, seen twice) against token 1 (0.9):
+ * it loses 2 x frequency + presence, so the winner flips exactly where the
+ * arithmetic says; the bias is added before; window 0 turns penalties off. */
+static void test_bias_and_openai_penalties(void **state) {
+    (void)state;
+    const float logits[4] = {1.0f, 0.9f, 0.0f, -1.0f};
+    const int32_t hist[3] = {0, 3, 0};
+    hflow_sampler_params p = hflow_sampler_default_params();
+    assert_int_equal(greedy_with(p, logits, hist, 3), 0);
+    p.frequency_penalty = 0.04f; /* 1 - 0.08 = 0.92 > 0.9 */
+    assert_int_equal(greedy_with(p, logits, hist, 3), 0);
+    p.frequency_penalty = 0.06f; /* 0.88 < 0.9 */
+    assert_int_equal(greedy_with(p, logits, hist, 3), 1);
+    p.frequency_penalty = 0;
+    p.presence_penalty = 0.09f; /* charged once: 0.91 */
+    assert_int_equal(greedy_with(p, logits, hist, 3), 0);
+    p.presence_penalty = 0.11f;
+    assert_int_equal(greedy_with(p, logits, hist, 3), 1);
+    p.repeat_last_n = 0;
+    assert_int_equal(greedy_with(p, logits, hist, 3), 0);
+    p.repeat_last_n = 1; /* only the last token (0) counts: 1 - 0.11 still loses */
+    assert_int_equal(greedy_with(p, logits, hist, 3), 1);
+    p = hflow_sampler_default_params();
+    hflow_logit_bias b[3] = {{3, 2.5f}, {99, 100.0f}, {0, -100.0f}}; /* 99 is outside: ignored */
+    p.logit_bias = b;
+    p.n_logit_bias = 3;
+    hflow_sampler *s = hflow_sampler_create(&p, 4);
+    b[0].bias = -50.0f; /* the sampler kept its own copy */
+    assert_int_equal(hflow_sampler_sample(s, logits, NULL, 0, NULL), 3);
+    hflow_sampler_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_and_logprobs),
+        cmocka_unit_test(test_bias_and_openai_penalties),
         cmocka_unit_test(test_truncation_stages),
         cmocka_unit_test(test_draws_follow_probs),
         cmocka_unit_test(test_seed_and_penalty),

@@ -17,6 +17,7 @@
 #include "base/strbuf.h"
 #include "http_client.h"
 #include "hybridflow/backend.h"
+#include "hybridflow/grammar.h"
 #include "hybridflow/modelgen.h"
 #include "hybridflow/serve.h"
 #include "hybridflow/engine.h"
@@ -134,9 +135,10 @@ static cJSON *post_json(const char *path, const char *body, long want_status) {
     return j;
 }
 
-/* Concatenated text of an SSE stream; checks it ends with [DONE]; *usage gets
- * the usage chunk when there is one (caller deletes). */
-static char *stream_text(const char *body, int chat, cJSON **usage) {
+/* Concatenated text of choice `index` of an SSE stream; checks it ends with
+ * [DONE] and every chunk names a choice below n; *usage gets the usage chunk
+ * when there is one (caller deletes). */
+static char *stream_choice_text(const char *body, int chat, cJSON **usage, int index, int n) {
     hflow_strbuf t;
     hflow_strbuf_init(&t);
     hflow_strbuf_puts(&t, "");
@@ -155,6 +157,11 @@ static char *stream_text(const char *body, int chat, cJSON **usage) {
         assert_null(cJSON_GetObjectItem(j, "error"));
         cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
         if (c) {
+            int idx = cJSON_GetObjectItem(c, "index")->valueint;
+            assert_true(idx >= 0 && idx < n);
+            if (idx != index) c = NULL;
+        }
+        if (c) {
             cJSON *txt = chat ? cJSON_GetObjectItem(cJSON_GetObjectItem(c, "delta"), "content")
                               : cJSON_GetObjectItem(c, "text");
             if (cJSON_IsString(txt)) hflow_strbuf_puts(&t, txt->valuestring);
@@ -166,6 +173,8 @@ static char *stream_text(const char *body, int chat, cJSON **usage) {
     assert_true(done);
     return hflow_strbuf_take(&t);
 }
+
+static char *stream_text(const char *body, int chat, cJSON **usage) { return stream_choice_text(body, chat, usage, 0, 1); }
 
 static char *post_stream(const char *path, const char *body, int chat, cJSON **usage) {
     char u[256];
@@ -543,6 +552,174 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     free(ids);
 }
 
+/* ---- n > 1 ---- */
+
+/* n choices: choice i is the engine's sample with seed + i, whole and
+ * streamed; usage counts the prompt once and every choice's completion. */
+static void test_n_choices(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    const int n = 3;
+    char *want[3];
+    int want_tokens = 0;
+    for (int i = 0; i < n; i++) {
+        gen_args a = {.temperature = 0.9f, .top_p = 1, .seed = 40 + (uint64_t)i, .max_tokens = 16};
+        ref_out ref;
+        ref_completion("The little dog", &a, &ref);
+        want[i] = hflow_strbuf_take(&ref.text);
+        want_tokens += ref.n;
+    }
+    assert_true(strcmp(want[0], want[1]) || strcmp(want[1], want[2])); /* the seeds really differ */
+    const char *body = "{\"model\":\"stories\",\"prompt\":\"The little dog\",\"max_tokens\":16,\"temperature\":0.9,"
+                       "\"seed\":40,\"n\":3%s}";
+    char whole[400], streamed[400];
+    snprintf(whole, sizeof whole, body, "");
+    snprintf(streamed, sizeof streamed, body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    cJSON *j = post_json("/v1/completions", whole, 200);
+    cJSON *choices = cJSON_GetObjectItem(j, "choices");
+    assert_int_equal(cJSON_GetArraySize(choices), n);
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_GetArrayItem(choices, i);
+        assert_int_equal(cJSON_GetObjectItem(c, "index")->valueint, i);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(c, "text")), want[i]);
+    }
+    cJSON *usage = cJSON_GetObjectItem(j, "usage");
+    assert_int_equal(usage_field(usage, "completion_tokens"), want_tokens);
+    int prompt_tokens = usage_field(usage, "prompt_tokens");
+    int32_t *ids;
+    int np;
+    tokenize("The little dog", 0, &ids, &np);
+    assert_int_equal(prompt_tokens, np); /* once, not n times */
+    free(ids);
+    cJSON_Delete(j);
+    char u[256];
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", tu_server_url(&server, "/v1/completions", u, sizeof u), streamed, strlen(streamed),
+                             NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    for (int i = 0; i < n; i++) {
+        cJSON *su = NULL;
+        char *t = stream_choice_text(r.body, 0, i == n - 1 ? &su : NULL, i, n);
+        assert_string_equal(t, want[i]);
+        free(t);
+        if (su) {
+            assert_int_equal(usage_field(su, "completion_tokens"), want_tokens);
+            cJSON_Delete(su);
+        }
+        free(want[i]);
+    }
+    tu_http_reply_free(&r);
+}
+
+/* ---- logit_bias and penalties ---- */
+
+/* Greedy continuation of "Once upon a time" as token ids (vLLM's
+ * return_tokens_as_token_ids), with extra request fields. */
+static int greedy_ids(const char *extra, int32_t *ids, int cap) {
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"prompt\":\"Once upon a time\",\"max_tokens\":%d,\"temperature\":0,"
+             "\"logprobs\":0,\"return_tokens_as_token_ids\":true%s}", cap, extra);
+    cJSON *j = post_json("/v1/completions", body, 200);
+    cJSON *toks = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
+                                                          "logprobs"), "tokens");
+    int n = cJSON_GetArraySize(toks);
+    for (int i = 0; i < n && i < cap; i++) {
+        const char *t = cJSON_GetStringValue(cJSON_GetArrayItem(toks, i));
+        assert_non_null(t);
+        assert_int_equal(strncmp(t, "token_id:", 9), 0);
+        ids[i] = atoi(t + 9);
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+/* logit_bias bans and forces tokens; a frequency penalty changes a greedy
+ * text that repeats itself; an id outside the vocabulary is a 400. */
+static void test_logit_bias_and_penalties(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    int32_t base[64], got[64];
+    int n = greedy_ids("", base, 64);
+    assert_int_equal(n, 64);
+    char extra[128];
+    snprintf(extra, sizeof extra, ",\"logit_bias\":{\"%d\":-100}", base[0]);
+    int m = greedy_ids(extra, got, 24);
+    assert_true(m > 0);
+    for (int i = 0; i < m; i++) assert_int_not_equal(got[i], base[0]);
+    int32_t forced = base[5] == base[0] ? base[6] : base[5];
+    snprintf(extra, sizeof extra, ",\"logit_bias\":{\"%d\":100},\"ignore_eos\":true", forced);
+    assert_int_equal(greedy_ids(extra, got, 6), 6);
+    for (int i = 0; i < 6; i++) assert_int_equal(got[i], forced);
+    int repeats = 0;
+    for (int i = 1; i < 64; i++)
+        for (int k = 0; k < i; k++) repeats += base[i] == base[k];
+    assert_true(repeats > 0); /* the story repeats tokens ("the", "."), so the penalty has work to do */
+    m = greedy_ids(",\"frequency_penalty\":2,\"presence_penalty\":1", got, 64);
+    assert_true(m < 64 || memcmp(got, base, sizeof base) != 0);
+    cJSON *e = post_json("/v1/completions", "{\"model\":\"stories\",\"prompt\":\"a\",\"logit_bias\":{\"99999999\":5}}", 400);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "param")),
+                        "logit_bias");
+    cJSON_Delete(e);
+}
+
+/* ---- response_format json_object ---- */
+
+/* The id of the token whose whole text is `c` (a byte token of stories260K). */
+static int32_t byte_token(char c) {
+    hflow_token_texts *tt;
+    hflow_error err;
+    assert_int_equal(hflow_token_texts_create(hflow_model_vocab(model), &tt, &err), 0);
+    int32_t found = -1;
+    for (int32_t id = 0; id < hflow_token_texts_count(tt) && found < 0; id++) {
+        size_t len;
+        const char *t = hflow_token_texts_get(tt, id, &len);
+        if (len == 1 && t[0] == c) found = id;
+    }
+    hflow_token_texts_free(tt);
+    assert_true(found >= 0);
+    return found;
+}
+
+/* The chat answer is one JSON object, streamed or not (the story model is
+ * nudged toward closing its strings and the object, as in test_grammar_json);
+ * json_schema and a grammar beside json_object are 400s. */
+static void test_response_format_json_object(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    char body[768];
+    snprintf(body, sizeof body,
+             "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"The cat as JSON\"}],"
+             "\"max_tokens\":300,\"temperature\":0.7,\"seed\":3,\"response_format\":{\"type\":\"json_object\"},"
+             "\"logit_bias\":{\"%d\":4,\"%d\":12}", byte_token('"'), byte_token('}'));
+    char whole[800], streamed[800];
+    snprintf(whole, sizeof whole, "%s}", body);
+    snprintf(streamed, sizeof streamed, "%s,\"stream\":true}", body);
+    cJSON *j = post_json("/v1/chat/completions", whole, 200);
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(ch, "finish_reason")), "stop");
+    const char *text = answer_text(j, 1);
+    cJSON *obj = cJSON_Parse(text);
+    if (!cJSON_IsObject(obj)) fail_msg("not a JSON object: %s", text);
+    cJSON_Delete(obj);
+    char *t = post_stream("/v1/chat/completions", streamed, 1, NULL);
+    assert_string_equal(t, text);
+    free(t);
+    cJSON_Delete(j);
+    const char *bad[] = {
+        "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{}}}}",
+        "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+        "\"response_format\":{\"type\":\"json_object\"},\"grammar\":\"plan\"}",
+    };
+    for (int i = 0; i < 2; i++) {
+        cJSON *e = post_json("/v1/chat/completions", bad[i], 400);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "error"), "param")),
+                            "response_format");
+        cJSON_Delete(e);
+    }
+}
+
 /* ---- the project's own HTTP backend as the client ---- */
 
 static int collect_delta(void *user, const char *text, size_t len) {
@@ -667,6 +844,9 @@ int main(void) {
         cmocka_unit_test(test_concurrent_streams_equal_serial),
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
+        cmocka_unit_test(test_logit_bias_and_penalties),
+        cmocka_unit_test(test_n_choices),
+        cmocka_unit_test(test_response_format_json_object),
         cmocka_unit_test(test_http_backend_drives_server),
         cmocka_unit_test(test_two_models),
         cmocka_unit_test(test_in_process_server),

@@ -319,13 +319,29 @@ static void test_parse_chat(void **state) {
                  "temperature");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"temperature\":3}", 0,
                  "temperature");
-    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":2}", 0, "n");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":2}", 1, NULL);
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":17}", 0, "n");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":0}", 0, "n");
+    expect_parse(0, "{\"model\":\"m\",\"prompt\":\"a\",\"n\":3,\"best_of\":3}", 1, NULL);
+    expect_parse(0, "{\"model\":\"m\",\"prompt\":\"a\",\"n\":2,\"best_of\":4}", 0, "best_of");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"bogus\":1}", 0, "bogus");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"stop\":[1]}", 0, "stop");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"top_logprobs\":2}", 0,
                  "top_logprobs");
-    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"presence_penalty\":1}", 0,
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"presence_penalty\":2.5}", 0,
                  "presence_penalty");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"frequency_penalty\":-3}", 0,
+                 "frequency_penalty");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"presence_penalty\":1,"
+                    "\"frequency_penalty\":-0.5,\"logit_bias\":{\"5\":-100,\"12\":3.5}}", 1, NULL);
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logit_bias\":{\"x\":1}}", 0,
+                 "logit_bias");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logit_bias\":{\"-1\":1}}", 0,
+                 "logit_bias");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logit_bias\":{\"5\":101}}", 0,
+                 "logit_bias");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"logit_bias\":[1]}", 0,
+                 "logit_bias");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
                     "\"stream_options\":{\"include_usage\":true}}", 0, "stream_options");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]} trailing", 0, "");

@@ -150,6 +150,10 @@ typedef struct hflow_flow_config {
     int aggregator_max_tokens; /* default 512 */
     int aggregate_tier;      /* -1 (default): cloud when present and the budget allows, else edge */
     float temperature;       /* < 0: backend default (default 0) */
+    int has_seed;            /* 1: every call samples with a seed derived from `seed` and the call's
+                                own prompt, so a sampled query repeats whatever order its steps
+                                finish in; 0 (default): the backends' own seeding */
+    uint64_t seed;
 
     int step_retries;        /* extra attempts on the same tier; default 1 */
     double retry_backoff_s;  /* first backoff, doubled each retry; default 0.05 */

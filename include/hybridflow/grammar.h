@@ -120,12 +120,23 @@ void hflow_plan_grammar_default(hflow_plan_grammar_params *p);
 const hflow_byte_machine *hflow_plan_machine(void);
 int hflow_grammar_create_plan(const hflow_plan_grammar_params *p, const hflow_token_texts *texts,
                               hflow_grammar **out, hflow_error *err);
+/* ---- the json language: one JSON object (RFC 8259) ----
+ *
+ * What OpenAI's response_format {"type":"json_object"} promises: the text is
+ * a single JSON object and ends when it closes. Nesting is limited to 32
+ * levels and whitespace runs to 16 bytes (so a model cannot stall in
+ * either); strings must be valid UTF-8 with valid escapes. No schema. */
+const hflow_byte_machine *hflow_json_machine(void);
+int hflow_grammar_create_json(const hflow_token_texts *texts, hflow_grammar **out, hflow_error *err);
+
 /* Checks a built-in constraint's name without building anything (servers
  * validate requests with it): 0 and, when p is non-NULL, the plan parameters
- * it stands for; HFLOW_EINVAL with a message naming it otherwise. */
+ * it stands for (defaults for "json"); HFLOW_EINVAL with a message naming it
+ * otherwise. */
 int hflow_grammar_parse_name(const char *name, hflow_plan_grammar_params *p, hflow_error *err);
 /* A built-in constraint by name (hflow_request.grammar): "plan" (default
- * params) or "plan:N" (at most N steps). HFLOW_EINVAL for unknown names. */
+ * params), "plan:N" (at most N steps) or "json" (one JSON object).
+ * HFLOW_EINVAL for unknown names. */
 int hflow_grammar_create_named(const char *name, const hflow_token_texts *texts, hflow_grammar **out,
                                hflow_error *err);
 

@@ -1,7 +1,7 @@
 /* hybridflow/sample.h - token sampling and logprobs.
  *
- * A sampler applies, in order: repetition penalty, top-k, temperature, top-p,
- * min-p, then draws from the result with its own seeded RNG (temperature 0 =
+ * A sampler applies, in order: logit bias, repetition penalty, presence and
+ * frequency penalties, top-k, temperature, top-p, min-p, then draws from the result with its own seeded RNG (temperature 0 =
  * greedy). Logprobs are reported from the model's raw distribution
  * (log-softmax of the unmodified logits), as OpenAI's API does. A sampler is
  * owned by one thread at a time. */
@@ -18,13 +18,26 @@ extern "C" {
 
 #define HFLOW_MAX_TOP_LOGPROBS 20
 
+/* A constant added to one token's logit before anything else (OpenAI's
+ * logit_bias: -100 bans a token in practice, +100 all but forces it). */
+typedef struct hflow_logit_bias {
+    int32_t id;
+    float bias;
+} hflow_logit_bias;
+
 typedef struct hflow_sampler_params {
     float temperature;    /* 0 = greedy */
     int top_k;            /* 0 = off */
     float top_p;          /* 1 = off */
     float min_p;          /* 0 = off */
     float repeat_penalty; /* 1 = off */
-    int repeat_last_n;    /* history window for the penalty */
+    int repeat_last_n;    /* history window of all three penalties; 0 = off, < 0 = the whole history */
+    /* OpenAI's penalties over the same window: a token's logit loses
+     * frequency_penalty * (times it occurs) + presence_penalty (if it occurs). 0 = off. */
+    float presence_penalty, frequency_penalty;
+    const hflow_logit_bias *logit_bias; /* n_logit_bias entries; copied by hflow_sampler_create
+                                           (ids outside the vocabulary are ignored) */
+    int n_logit_bias;
     uint64_t seed;
     int n_top_logprobs;   /* 0..HFLOW_MAX_TOP_LOGPROBS */
 } hflow_sampler_params;

@@ -12,6 +12,7 @@
  * context is full, temperature 1 and top_p 1 (OpenAI's), the options' seed
  * or else one from the clock. req->grammar names a built-in constraint (grammar.h), e.g. "plan"
  * or "plan:N"; the token texts it needs are computed once per backend. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <math.h>
@@ -142,6 +143,18 @@ static int on_token(void *user, int32_t tok, const char *text, size_t len, const
     return 0;
 }
 
+/* response_format {"type":"json_object"}: what OpenAI servers hold to JSON,
+ * the engine does with its "json" grammar. Other formats are left to the
+ * caller's prompt, as before. */
+static int wants_json_object(const char *response_format) {
+    if (!response_format || !strstr(response_format, "json_object")) return 0;
+    cJSON *rf = cJSON_Parse(response_format);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
+    int yes = cJSON_IsString(t) && !strcmp(t->valuestring, "json_object");
+    cJSON_Delete(rf);
+    return yes;
+}
+
 static int make_grammar(local_backend *lb, const char *name, hflow_grammar **g, hflow_error *err) {
     int rc = 0;
     pthread_mutex_lock(&lb->mu);
@@ -208,7 +221,9 @@ static int local_complete(hflow_backend *b, const hflow_request *req, hflow_resp
     hflow_generate_stats st;
     memset(&st, 0, sizeof st);
     int rc = render_prompt(lb, req, &ids, &n, err);
-    if (!rc && req->grammar && *req->grammar) rc = make_grammar(lb, req->grammar, &g, err);
+    const char *grammar = req->grammar && *req->grammar ? req->grammar : NULL;
+    if (!rc && !grammar && wants_json_object(req->response_format)) grammar = "json";
+    if (!rc && grammar) rc = make_grammar(lb, grammar, &g, err);
     if (!rc) rc = acquire_slot(lb, req, ids, n, ctx.deadline, &sl, err);
     double t_gen = hflow_now_s();
     if (!rc) {

@@ -116,6 +116,8 @@ static void usage(FILE *f) {
             "  --budget-tokens N      cloud token cap per query\n"
             "  --budget-usd X         dollar cap per query   --prices FILE  price table JSON\n"
             "  --deadline S           wall-clock deadline per query\n"
+            "  --temperature T        sampling temperature of every call (default 0: greedy)\n"
+            "  --seed N               sample reproducibly: each call's seed derives from N and its prompt\n"
             "  --format free|option|integer|list   answer format\n"
             "  --task-type NAME       the router's task-type feature (profile/eval use the dataset's\n"
             "                         answer type: letter, integer, list, text)\n"
@@ -158,6 +160,11 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (TAKE("--cloud-concurrency")) a->cfg.cloud_concurrency = atoi(v);
         else if (TAKE("--max-step-tokens")) a->cfg.max_step_tokens = atoi(v);
         else if (TAKE("--answer-tokens")) a->cfg.aggregator_max_tokens = atoi(v);
+        else if (TAKE("--temperature")) a->cfg.temperature = (float)atof(v);
+        else if (TAKE("--seed")) {
+            a->cfg.has_seed = 1;
+            a->cfg.seed = strtoull(v, NULL, 10);
+        }
         else if (TAKE("--mode")) {
             if ((a->cfg.mode = hflow_sched_mode_parse(v)) < 0) return -1;
         } else if (TAKE("--format")) {

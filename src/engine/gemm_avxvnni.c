@@ -85,9 +85,13 @@ HFLOW_INLINE void vgemm32(dec32_fn dec, const int K, const int TM, const int TN,
                             int64_t ntok, float *y, int64_t ys) {                                           \
         vgemm32(udec_##name, K, TM, TN, n, w, w_row, nrows, x, x_row, ntok, y, ys);                         \
     }                                                                                                       \
-    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
-        vgemm32(udec_##name, K, 4, 1, n, w, w_row, nrows, x, 0, 1, out, 0);                                 \
-    }
+    static void tile4_##name(int64_t n, const char *w, size_t stride, const void *x, float out[4]) {         \
+        vtile32(4, 1, udec_##name, K, n / 32, w, stride, x, 0, out, 0);                                     \
+    }                                                                                                       \
+    static void row1_##name(int64_t n, const char *w, const void *x, float *out) {                          \
+        vtile32(1, 1, udec_##name, K, n / 32, w, 0, x, 0, out, 0);                                          \
+    }                                                                                                       \
+    HFLOW_GEMV_PAIR(name)
 VNNI32(q8_0, 128, 4, 3)
 VNNI32(q4_0, 8, 4, 3)
 VNNI32(q5_0, 16, 2, 4)
@@ -106,6 +110,15 @@ hflow_gemv_fn hflow_gemv_avxvnni(uint32_t type) {
     case HFLOW_TYPE_Q8_0: return gemv_q8_0;
     case HFLOW_TYPE_Q4_0: return gemv_q4_0;
     case HFLOW_TYPE_Q5_0: return gemv_q5_0;
+    default: return NULL;
+    }
+}
+
+hflow_gemv_seg_fn hflow_gemv_seg_avxvnni(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return gemv_seg_q8_0;
+    case HFLOW_TYPE_Q4_0: return gemv_seg_q4_0;
+    case HFLOW_TYPE_Q5_0: return gemv_seg_q5_0;
     default: return NULL;
     }
 }

@@ -7,15 +7,13 @@
 #include "engine/quant_avx2.h"
 
 #define GEMV32(name)                                                                                        \
-    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
-        const char *wb = w;                                                                                 \
-        int64_t nb = n / 32, r = 0;                                                                         \
-        for (; r + 4 <= nrows; r += 4) {                                                                    \
-            hflow_prefetch_tile(wb + (size_t)r * w_row, 4 * w_row);                                         \
-            tile32(4, 1, dec_##name, nb, wb + (size_t)r * w_row, w_row, x, 0, out + r, 0);                  \
-        }                                                                                                   \
-        for (; r < nrows; r++) tile32(1, 1, dec_##name, nb, wb + (size_t)r * w_row, w_row, x, 0, out + r, 0); \
-    }
+    static void tile4_##name(int64_t n, const char *w, size_t stride, const void *x, float out[4]) {         \
+        tile32(4, 1, dec_##name, n / 32, w, stride, x, 0, out, 0);                                          \
+    }                                                                                                       \
+    static void row1_##name(int64_t n, const char *w, const void *x, float *out) {                          \
+        tile32(1, 1, dec_##name, n / 32, w, 0, x, 0, out, 0);                                               \
+    }                                                                                                       \
+    HFLOW_GEMV_PAIR(name)
 GEMV32(q8_0)
 GEMV32(q4_0)
 GEMV32(q5_0)
@@ -25,6 +23,15 @@ hflow_gemv_fn hflow_gemv_avx2(uint32_t type) {
     case HFLOW_TYPE_Q8_0: return gemv_q8_0;
     case HFLOW_TYPE_Q4_0: return gemv_q4_0;
     case HFLOW_TYPE_Q5_0: return gemv_q5_0;
-    default: return NULL;
+    default: return hflow_gemv_kquant_avx2(type);
+    }
+}
+
+hflow_gemv_seg_fn hflow_gemv_seg_avx2(uint32_t type) {
+    switch (type) {
+    case HFLOW_TYPE_Q8_0: return gemv_seg_q8_0;
+    case HFLOW_TYPE_Q4_0: return gemv_seg_q4_0;
+    case HFLOW_TYPE_Q5_0: return gemv_seg_q5_0;
+    default: return hflow_gemv_seg_kquant_avx2(type);
     }
 }

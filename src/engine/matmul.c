@@ -41,6 +41,10 @@ typedef struct {
     const char *xa;  /* activations in this kernel's format */
     size_t xa_row;
     int64_t block0;  /* index of this weight's first row block in the shared count */
+    hflow_gemv_seg_fn gseg; /* set when this part takes the decode path (decode_plan) */
+    int64_t seg_rows;       /* its 4 segments' length, 0 when the weight is too short for them */
+    int64_t seg_item;       /* rows of each segment per work item */
+    int64_t seg_items;      /* work items over the segments; one more when rows are left after them */
 } mm_part;
 
 typedef struct {
@@ -82,6 +86,21 @@ static void quantize_x_task(void *p, int ith, int nth) {
     }
 }
 
+/* Decode work item `it` of a part: rows [it * seg_item, +seg_item) of each of
+ * the weight's 4 segments, so that the threads share a weight in small items
+ * (a descheduled thread holds up little) while each call still reads four
+ * far-apart streams and one thread's consecutive items continue its streams
+ * (gemv.h). The last item takes the rows after the segments. */
+static void run_decode_item(const mm_job *j, const mm_part *pt, int64_t it) {
+    if (it < pt->seg_items) {
+        int64_t r0 = it * pt->seg_item, r1 = r0 + pt->seg_item < pt->seg_rows ? r0 + pt->seg_item : pt->seg_rows;
+        pt->gseg(j->cols, pt->W, pt->w_row, pt->seg_rows, r0, r1, pt->xa, pt->y);
+        return;
+    }
+    int64_t done = 4 * pt->seg_rows;
+    pt->gemv(j->cols, pt->W + (size_t)done * pt->w_row, pt->w_row, pt->rows - done, pt->xa, pt->y + done);
+}
+
 static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
     float out[TOK_BLOCK];
     int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
@@ -113,12 +132,32 @@ static void matmul_task(void *p, int ith, int nth) {
         int64_t b = atomic_fetch_add_explicit(&j->next_block, 1, memory_order_relaxed);
         if (b >= j->n_blocks) break;
         while (ip + 1 < j->n_part && b >= j->part[ip + 1].block0) ip++; /* blocks are claimed in rising order */
-        run_block(j, &j->part[ip], (b - j->part[ip].block0) * ROW_BLOCK);
+        const mm_part *pt = &j->part[ip];
+        if (pt->gseg) run_decode_item(j, pt, b - pt->block0);
+        else run_block(j, pt, (b - pt->block0) * ROW_BLOCK);
     }
 }
 
+/* Decode (one token) work items of a part, in rows per segment: one thread
+ * runs a weight's segments whole; several take about 1/DECODE_ITEMS_PER_THREAD
+ * of their share at a time, at least DECODE_ITEM_ROWS (each claim is an
+ * atomic on a line both cores write, and each item start a stream warm-up).
+ * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
+ * Returns the part's number of work items. */
+#define DECODE_ITEM_ROWS 16
+#define DECODE_ITEMS_PER_THREAD 6
+#define DECODE_MIN_SEG 4
+static int64_t decode_plan(mm_part *pt, int nth) {
+    pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
+    int64_t item = (pt->seg_rows + (int64_t)nth * DECODE_ITEMS_PER_THREAD - 1) / ((int64_t)nth * DECODE_ITEMS_PER_THREAD);
+    if (item < DECODE_ITEM_ROWS) item = DECODE_ITEM_ROWS;
+    pt->seg_item = nth == 1 || pt->seg_rows < item ? (pt->seg_rows ? pt->seg_rows : 1) : item;
+    pt->seg_items = (pt->seg_rows + pt->seg_item - 1) / pt->seg_item;
+    return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
+}
+
 /* Fills the parts, the activation formats and the workspace layout. */
-static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops) {
+static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int nth) {
     size_t need = 0, off[HFLOW_MATMUL_MAX_OPS] = {0};
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];
@@ -132,7 +171,8 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
         pt->rows = ops[i].rows;
         pt->y = ops[i].y;
         pt->block0 = j->n_blocks;
-        j->n_blocks += (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        pt->gseg = j->n_tok == 1 && pt->gemv ? hflow_gemv_seg_get(ops[i].type) : NULL;
+        j->n_blocks += pt->gseg ? decode_plan(pt, nth) : (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
         if (pt->k->act_type == HFLOW_TYPE_F32) continue; /* float kernels read x directly */
         int f = 0;
         while (f < j->n_fmt && j->part[j->fmt_part[f]].k->act_type != pt->k->act_type) f++;
@@ -161,7 +201,7 @@ int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul
     j.cols = cols;
     j.n_tok = n_tok;
     j.x = x;
-    int rc = plan(&j, ws, ops, n_ops);
+    int rc = plan(&j, ws, ops, n_ops, hflow_pool_size(pool));
     if (rc || n_tok == 0 || j.n_blocks == 0) return rc;
     if (j.n_fmt) {
         if (n_tok >= QUANT_PAR_MIN_TOK) hflow_pool_run(pool, quantize_x_task, &j);

@@ -1,8 +1,8 @@
 /* sample.c - the sampler chain and logprobs.
  *
- * Stages, in order: repetition penalty -> top-k -> temperature (softmax) ->
- * top-p -> min-p -> draw. Temperature 0 short-cuts to the argmax of the
- * penalised logits. Candidates are (id, value) pairs; top-k is a quickselect
+ * Stages, in order: logit bias -> repetition penalty -> presence/frequency
+ * penalties -> top-k -> temperature (softmax) -> top-p -> min-p -> draw.
+ * Temperature 0 short-cuts to the argmax of the biased, penalised logits. Candidates are (id, value) pairs; top-k is a quickselect
  * so a 150k vocabulary is not sorted for k = 40, and a full sort happens
  * only when top-p needs cumulative mass in order. The RNG is xoshiro256**
  * seeded through splitmix64: ours, small and reproducible across platforms. */
@@ -25,6 +25,8 @@ struct hflow_sampler {
     float *lsm;      /* [n_vocab] raw log-softmax, for logprobs */
     cand *cands;     /* [n_vocab] */
     uint8_t *seen;   /* [n_vocab] marks for penalising each token once */
+    int32_t *count;  /* [n_vocab] occurrences in the window; only with presence/frequency penalties */
+    hflow_logit_bias *bias; /* the params' list, copied */
 };
 
 /* ---- RNG ---- */
@@ -87,7 +89,17 @@ hflow_sampler *hflow_sampler_create(const hflow_sampler_params *p, int32_t n_voc
     s->lsm = malloc((size_t)n_vocab * sizeof *s->lsm);
     s->cands = malloc((size_t)n_vocab * sizeof *s->cands);
     s->seen = calloc((size_t)n_vocab, 1);
-    if (!s->work || !s->lsm || !s->cands || !s->seen) {
+    if (s->p.presence_penalty != 0.0f || s->p.frequency_penalty != 0.0f)
+        s->count = calloc((size_t)n_vocab, sizeof *s->count);
+    if (s->p.n_logit_bias > 0 && s->p.logit_bias) {
+        s->bias = malloc((size_t)s->p.n_logit_bias * sizeof *s->bias);
+        if (s->bias) memcpy(s->bias, s->p.logit_bias, (size_t)s->p.n_logit_bias * sizeof *s->bias);
+    } else {
+        s->p.n_logit_bias = 0;
+    }
+    s->p.logit_bias = NULL; /* never read after create: the copy is */
+    if (!s->work || !s->lsm || !s->cands || !s->seen || (!s->count && (s->p.presence_penalty != 0.0f ||
+        s->p.frequency_penalty != 0.0f)) || (!s->bias && s->p.n_logit_bias > 0)) {
         hflow_sampler_free(s);
         return NULL;
     }
@@ -101,6 +113,8 @@ void hflow_sampler_free(hflow_sampler *s) {
     free(s->lsm);
     free(s->cands);
     free(s->seen);
+    free(s->count);
+    free(s->bias);
     free(s);
 }
 
@@ -125,10 +139,33 @@ int32_t hflow_argmax(const float *logits, int n) {
 
 /* ---- stages ---- */
 
+static int window_start(const hflow_sampler *s, int n_hist) {
+    return s->p.repeat_last_n > 0 && n_hist > s->p.repeat_last_n ? n_hist - s->p.repeat_last_n : 0;
+}
+
+static void apply_logit_bias(hflow_sampler *s) {
+    for (int i = 0; i < s->p.n_logit_bias; i++)
+        if (s->bias[i].id >= 0 && s->bias[i].id < s->n_vocab) s->work[s->bias[i].id] += s->bias[i].bias;
+}
+
+/* Counts the window, then charges each distinct token once and clears its count. */
+static void apply_presence_frequency(hflow_sampler *s, const int32_t *hist, int n_hist) {
+    if (!s->count || !hist || n_hist <= 0 || s->p.repeat_last_n == 0) return;
+    int from = window_start(s, n_hist);
+    for (int i = from; i < n_hist; i++)
+        if (hist[i] >= 0 && hist[i] < s->n_vocab) s->count[hist[i]]++;
+    for (int i = from; i < n_hist; i++) {
+        int32_t id = hist[i];
+        if (id < 0 || id >= s->n_vocab || !s->count[id]) continue;
+        s->work[id] -= s->p.frequency_penalty * (float)s->count[id] + s->p.presence_penalty;
+        s->count[id] = 0;
+    }
+}
+
 static void apply_repeat_penalty(hflow_sampler *s, const int32_t *hist, int n_hist) {
     float pen = s->p.repeat_penalty;
     if (!hist || n_hist <= 0 || pen == 1.0f || pen <= 0.0f || s->p.repeat_last_n == 0) return;
-    int from = s->p.repeat_last_n > 0 && n_hist > s->p.repeat_last_n ? n_hist - s->p.repeat_last_n : 0;
+    int from = window_start(s, n_hist);
     for (int i = from; i < n_hist; i++) {
         int32_t id = hist[i];
         if (id < 0 || id >= s->n_vocab || s->seen[id]) continue;
@@ -268,7 +305,9 @@ int32_t hflow_sampler_sample(hflow_sampler *s, const float *logits, const int32_
     if (!s || !logits) return -1;
     int32_t n = s->n_vocab, chosen;
     memcpy(s->work, logits, (size_t)n * sizeof *s->work);
+    apply_logit_bias(s);
     apply_repeat_penalty(s, history, n_history);
+    apply_presence_frequency(s, history, n_history);
     if (s->p.temperature <= 0.0f) chosen = hflow_argmax(s->work, n);
     else chosen = draw(s, s->cands, kept_candidates(s));
     if (lp) fill_logprobs(s, logits, chosen, lp);

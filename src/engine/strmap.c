@@ -7,15 +7,6 @@
 
 #include "hybridflow/error.h"
 
-uint64_t hflow_fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 int hflow_strmap_init(hflow_strmap *m, size_t n) {
     size_t cap = 16;
     while (cap < n * 2)

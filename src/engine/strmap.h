@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hash.h"
+
 typedef struct hflow_strmap_slot {
     const char *key; /* NULL = empty slot */
     uint32_t len;
@@ -18,8 +20,6 @@ typedef struct hflow_strmap {
     size_t mask; /* capacity - 1 (capacity is a power of two) */
 } hflow_strmap;
 
-uint64_t hflow_fnv1a(uint64_t h, const void *data, size_t n);
-#define HFLOW_FNV_OFFSET 0xcbf29ce484222325ull
 
 /* Sizes the table for up to `n` keys; 0 or HFLOW_ENOMEM. */
 int hflow_strmap_init(hflow_strmap *m, size_t n);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/kquant_avx2.h"
 #include "engine/quant_avx2.h"
 #include "engine/quant_blocks.h"
 #include "engine/quant_unpack.h"
@@ -128,39 +129,10 @@ DOT_BLOCKS32(q4_1, block_q4_1, 0, (q = nibbles32(a[i].qs), d = h2f(a[i].d), m = 
 DOT_BLOCKS32(q5_1, block_q5_1, 0,
              (q = _mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh)), d = h2f(a[i].d), m = h2f(a[i].m)))
 
-/* ---- K-quants against Q8_K activations ---- */
-
-/* Sum over 32 elements of u8 q times s8 y, each half of 16 weighted by its
- * own int16 scale (sc_lo for elements 0..15, sc_hi for 16..31). */
-static inline __m256i dot32_scaled(__m256i q, const int8_t *y, __m256i sc) {
-    __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
-    return _mm256_madd_epi16(p, sc);
-}
-
-static inline __m256i scale_pair(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
-}
-
-/* Q4_K/Q5_K: decoded 4/5-bit levels q[8] (32 bytes per sub-block). */
-static void dot_k4_group(const uint8_t *scales, float d, float dmin, const __m256i q[8], const void *x, size_t xs,
-                         int64_t i, int nt, __m256 *acc, float *accm) {
-    int sc[8], mn[8];
-    for (int j = 0; j < 8; j++) hflow_k4_scale_min(j, scales, &sc[j], &mn[j]);
-    for (int t = 0; t < nt; t++) {
-        const block_q8_K *b = (const block_q8_K *)XROW(x, xs, t) + i;
-        __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 8; j++)
-            isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, _mm256_set1_epi16((short)sc[j])));
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (b->bsums[2 * j] + b->bsums[2 * j + 1]);
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), acc[t]);
-        accm[t] += dmin * b->d * (float)summ;
-    }
-}
+/* ---- K-quants against Q8_K activations (steps in kquant_avx2.h) ---- */
 
 static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
     const block_q4_K *a = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int t0 = 0; t0 < nx; t0 += GROUP) {
         int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
         __m256 acc[GROUP];
@@ -168,78 +140,48 @@ static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx,
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
             __m256i q[8];
-            for (int c = 0; c < 4; c++) {
-                __m256i raw = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
-                q[2 * c] = _mm256_and_si256(raw, m4);
-                q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-            }
-            dot_k4_group(a[i].scales, h2f(a[i].d), h2f(a[i].dmin), q, XROW(x, xs, t0), xs, i, nt, acc, accm);
+            int sc[8], mn[8];
+            q4k_levels(&a[i], q);
+            k4_scales(a[i].scales, sc, mn);
+            for (int t = 0; t < nt; t++)
+                k4_accum(q, sc, mn, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
+                         &acc[t], &accm[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
     }
 }
 
-/* Byte l = 0x10 when bit k of byte l of hb is set. */
-static inline __m256i bit_to_16(__m256i hb, int k) {
-    __m256i b = _mm256_and_si256(_mm256_srli_epi16(hb, k), _mm256_set1_epi8(1));
-    return _mm256_slli_epi16(b, 4);
-}
-
 static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
     const block_q5_K *a = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int t0 = 0; t0 < nx; t0 += GROUP) {
         int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
         __m256 acc[GROUP];
         float accm[GROUP] = {0};
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
-            __m256i q[8], hb = _mm256_loadu_si256((const __m256i *)a[i].qh);
-            for (int c = 0; c < 4; c++) {
-                __m256i raw = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
-                q[2 * c] = _mm256_or_si256(_mm256_and_si256(raw, m4), bit_to_16(hb, 2 * c));
-                q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), bit_to_16(hb, 2 * c + 1));
-            }
-            dot_k4_group(a[i].scales, h2f(a[i].d), h2f(a[i].dmin), q, XROW(x, xs, t0), xs, i, nt, acc, accm);
+            __m256i q[8];
+            int sc[8], mn[8];
+            q5k_levels(&a[i], q);
+            k4_scales(a[i].scales, sc, mn);
+            for (int t = 0; t < nt; t++)
+                k4_accum(q, sc, mn, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
+                         &acc[t], &accm[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
     }
 }
 
-/* Q6_K: levels stored as 0..63 (value q - 32), so sum(sc (q-32) y) =
- * sum(sc q y) - 32 sum(sc bsums). Sub-block j of 32 covers scales 2j, 2j+1. */
 static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
     const block_q6_K *a = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     for (int t0 = 0; t0 < nx; t0 += GROUP) {
         int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
         __m256 acc[GROUP];
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
-            __m256i q[8], sc[8];
-            for (int h = 0; h < 2; h++) {
-                __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
-                __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
-                __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
-                q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-                q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-                q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-                q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            }
-            for (int j = 0; j < 8; j++) sc[j] = scale_pair(a[i].scales[2 * j], a[i].scales[2 * j + 1]);
-            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
-            float d = h2f(a[i].d);
-            for (int t = 0; t < nt; t++) {
-                const block_q8_K *b = (const block_q8_K *)XROW(x, xs, t0 + t) + i;
-                __m256i isum = _mm256_setzero_si256();
-                for (int j = 0; j < 8; j++) isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, sc[j]));
-                __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
-                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bs, 5));
-                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), acc[t]);
-            }
+            __m256i q[8], sc[8], sc16;
+            q6k_levels(&a[i], q, sc, &sc16);
+            for (int t = 0; t < nt; t++)
+                q6k_accum(q, sc, sc16, h2f(a[i].d), (const block_q8_K *)XROW(x, xs, t0 + t) + i, &acc[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]);
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "eval/eval_util.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/route.h"
@@ -19,13 +20,12 @@
 double hflow_tokens_from_words(double words) { return words * 4.0 / 3.0; }
 
 uint64_t hflow_id_hash(const char *id, uint64_t seed) {
-    /* FNV-1a over the seed's bytes then the id: stable across runs and machines */
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 8; i++) { h ^= (seed >> (8 * i)) & 0xff; h *= 1099511628211ULL; }
-    for (const unsigned char *p = (const unsigned char *)id; p && *p; p++) { h ^= *p; h *= 1099511628211ULL; }
-    /* final avalanche so nearby ids spread over the whole range */
-    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ULL; h ^= h >> 33;
-    return h;
+    /* FNV-1a over the seed's little-endian bytes then the id: stable across runs and machines */
+    unsigned char sb[8];
+    for (int i = 0; i < 8; i++) sb[i] = (unsigned char)(seed >> (8 * i));
+    uint64_t h = hflow_fnv1a(HFLOW_FNV_OFFSET, sb, sizeof sb);
+    if (id) h = hflow_fnv1a(h, id, strlen(id));
+    return hflow_mix64(h); /* nearby ids spread over the whole range */
 }
 
 static void query_free(hflow_replay_query *q) {

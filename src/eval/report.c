@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <cjson/cJSON.h>
 
+#include "base/strbuf.h"
 #include "eval/eval_util.h"
 #include "hybridflow/eval.h"
 
@@ -91,23 +92,37 @@ static int plot_tradeoff(const char *dir, const char *base, const char *title, c
             x[i] = use_usd ? s[i].usd_mean : s[i].lat_mean;
             y[i] = s[i].accuracy;
         }
-        fprintf(f, "# method x accuracy acc_lo acc_hi\n");
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "\"%s\" %.9g %.6f %.6f %.6f\n", s[i].method, x[i], y[i], s[i].acc_lo, s[i].acc_hi);
+        /* One data block per method, named in the key with its own colour and
+         * point shape: methods often sit close together (edge and route at
+         * near-zero cost), where text labels beside the points overlap. */
+        hflow_strbuf names;
+        hflow_strbuf_init(&names);
+        hflow_strbuf_printf(&names, "array M[%zu]\n", n ? n : 1);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(f, "# %s: x accuracy acc_lo acc_hi\n%.9g %.6f %.6f %.6f\n\n\n", s[i].method, x[i], y[i], s[i].acc_lo,
+                    s[i].acc_hi);
+            hflow_strbuf_printf(&names, "M[%zu] = '", i + 1);
+            for (const char *c = s[i].method; *c; c++) /* a quote would end the gnuplot string */
+                hflow_strbuf_append(&names, *c == '\'' ? "_" : c, 1);
+            hflow_strbuf_puts(&names, "'\n");
+        }
         size_t m = hflow_pareto_front(x, y, n, front);
-        fprintf(f, "\n\n# pareto front\n");
-        for (size_t i = 0; i < m; i++) fprintf(f, "\"%s\" %.9g %.6f\n", s[front[i]].method, x[front[i]], y[front[i]]);
+        fprintf(f, "# pareto front: x accuracy\n");
+        for (size_t i = 0; i < m; i++) fprintf(f, "%.9g %.6f\n", x[front[i]], y[front[i]]);
         fclose(f);
-        char setup[512], body[1024];
-        snprintf(setup, sizeof setup, "set xlabel '%s'\nset ylabel 'accuracy'\nset yrange [0:1.05]\nset offsets graph 0.1, graph 0.1, 0, 0", xlabel);
+        hflow_strbuf_printf(&names, "set xlabel '%s'\nset ylabel 'accuracy'\nset yrange [0:1.05]\n"
+                                    "set offsets graph 0.05, graph 0.05, 0, 0", xlabel);
+        const char *setup = names.oom ? NULL : names.data;
+        char body[1024];
         snprintf(body, sizeof body,
-                 "plot '%s' index 0 using 2:3:4:5 with yerrorbars pt 7 ps 1.3 lc rgb '#1f77b4' title 'method (95%% CI)', "
-                 "'' index 0 using 2:3:1 with labels offset 1,1 left noenhanced notitle, "
-                 "'' index 1 using 2:3 with linespoints lw 2 dt 2 pt 6 ps 2.2 lc rgb '#d62728' title 'Pareto front'",
-                 base);
+                 "plot for [i=1:%zu] '%s' index i-1 using 1:2:3:4 with yerrorbars pt (4 + (i-1)%%10) ps 1.4 lw 1.5 "
+                 "lc i title M[i], "
+                 "'' index %zu using 1:2 with linespoints lw 2 dt 2 pt 6 ps 2.6 lc rgb '#d62728' title 'Pareto front'",
+                 n, base, n);
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - 4), base);
-        rc = plot(dir, name, title, setup, body, err);
+        rc = setup ? plot(dir, name, title, setup, body, err) : hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
+        hflow_strbuf_free(&names);
     }
     free(x);
     free(y);
@@ -286,6 +301,8 @@ static int read_gantt_rows(const char *trace, gantt_row **rows, size_t *n, hflow
     return rc;
 }
 
+#define GANTT_LABEL 36
+
 int hflow_report_gantt(const char *trace_path, const char *out_base, const char *title, hflow_error *err) {
     gantt_row *rows;
     size_t n;
@@ -304,7 +321,11 @@ int hflow_report_gantt(const char *trace_path, const char *out_base, const char 
     fprintf(f, "# y start end cloud label\n");
     double tmax = 0;
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%zu %.6f %.6f %d \"%s %s\"\n", n - 1 - i, rows[i].t0, rows[i].t1, rows[i].cloud, rows[i].step, rows[i].task);
+        /* labels sit right of their bars: GANTT_LABEL bytes fit in the room xrange leaves */
+        size_t len = strlen(rows[i].task), cut = len > GANTT_LABEL ? GANTT_LABEL : len;
+        while (cut < len && cut > 0 && ((unsigned char)rows[i].task[cut] & 0xC0) == 0x80) cut--; /* whole UTF-8 chars */
+        fprintf(f, "%zu %.6f %.6f %d \"%s %.*s%s\"\n", n - 1 - i, rows[i].t0, rows[i].t1, rows[i].cloud, rows[i].step,
+                (int)cut, rows[i].task, cut < len ? "..." : "");
         if (rows[i].t1 > tmax) tmax = rows[i].t1;
     }
     fclose(f);
@@ -312,7 +333,7 @@ int hflow_report_gantt(const char *trace_path, const char *out_base, const char 
     snprintf(setup, sizeof setup,
              "set xlabel 'time since query start (s)'\nset ytics ('' 0)\nunset ytics\nset yrange [-0.8:%zu.8]\nset xrange [0:%.6f]\n"
              "set style fill solid 0.8 border -1\nset key outside top center horizontal",
-             n - 1, tmax * 1.35 + 1e-9);
+             n - 1, tmax * 1.6 + 1e-9);
     snprintf(body, sizeof body,
              "plot '%.300s' using (($2+$3)/2):($4 > 0 ? 1/0 : $1):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#2ca02c' title 'edge', "
              "'' using (($2+$3)/2):($4 > 0 ? $1 : 1/0):(($3-$2)/2):(0.35) with boxxyerror lc rgb '#1f77b4' title 'cloud', "

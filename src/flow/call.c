@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "flow/flow_internal.h"
 
 double flow_rel(const flow_query *q) { return hflow_now_s() - q->t0; }
@@ -35,6 +36,16 @@ static int32_t clamp_tokens(const hflow_flow_config *c, int32_t want) {
     if (want <= 0) want = c->default_step_tokens;
     if (want < c->min_step_tokens) want = c->min_step_tokens;
     return want;
+}
+
+/* A call's sampling seed: from the query seed and what the call is (its
+ * tier, prompt and attempt), not from when it runs, so concurrent steps
+ * finishing in another order sample the same text; a retry samples anew. */
+static uint64_t call_seed(uint64_t seed, int tier, const char *system, const char *user, int attempt) {
+    uint64_t h = hflow_fnv1a(HFLOW_FNV_OFFSET ^ seed, &tier, sizeof tier);
+    if (system) h = hflow_fnv1a(h, system, strlen(system) + 1);
+    h = hflow_fnv1a(h, user, strlen(user));
+    return hflow_mix64(h + (uint64_t)attempt);
 }
 
 int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user, int32_t want_tokens,
@@ -93,6 +104,10 @@ int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *sys
         req.n_messages = n_msgs;
         req.max_tokens = max_tokens;
         req.temperature = c->temperature;
+        if (c->has_seed) {
+            req.has_seed = 1;
+            req.seed = call_seed(c->seed, tier, system, user, attempt);
+        }
         req.grammar = grammar;
         req.on_delta = on_delta;
         req.user = delta_user;

@@ -240,6 +240,19 @@ static void *spawn_main(void *p) {
     return NULL;
 }
 
+int hs_stream_spawn(hs_request *req, hs_stream **st, void (*fn)(void *), void *arg) {
+    if (!(*st = hs_stream_new())) {
+        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
+        return -1;
+    }
+    hs_reply_stream(req, *st);
+    if (hs_spawn(req->server, fn, arg)) {
+        hs_stream_finish(*st);
+        return -1;
+    }
+    return 0;
+}
+
 int hs_spawn(hs_server *s, void (*fn)(void *), void *arg) {
     spawn_arg *a = malloc(sizeof *a);
     if (!a) return -1;

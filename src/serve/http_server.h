@@ -107,4 +107,11 @@ void hs_stream_unref(hs_stream *st);
  * hs_server_stop waits for it. Returns 0, or -1 when the thread could not start. */
 int hs_spawn(hs_server *s, void (*fn)(void *), void *arg);
 
+/* The streamed answer of a handler: makes *st (a new stream, one reference
+ * held by the caller, set before fn starts so arg may carry it), replies with
+ * it and runs fn(arg) through hs_spawn to fill it. Returns 0; or -1 when the
+ * stream or the thread could not be made, having replied 500 or ended the
+ * stream: arg and any *st are then still the caller's to release. */
+int hs_stream_spawn(hs_request *req, hs_stream **st, void (*fn)(void *), void *arg);
+
 #endif

@@ -2,7 +2,8 @@
  *
  * A request becomes one hflow_flow_run: the question is the last user
  * message (earlier turns are quoted before it, system messages are left to
- * the orchestrator's own prompts), max_tokens caps the aggregator's answer.
+ * the orchestrator's own prompts), max_tokens caps the aggregator's answer,
+ * temperature and seed apply to every call the query makes.
  * The orchestrator already retries and falls back between tiers; this file
  * only reports what happened, in the response's "hybridflow" field. Streams
  * send step progress as SSE comments while the query runs, then the answer. */
@@ -340,6 +341,14 @@ static void run_query(hybrid_job *j) {
     cfg.progress = on_progress;
     cfg.progress_user = j;
     if (j->rq.max_tokens > 0) cfg.aggregator_max_tokens = j->rq.max_tokens;
+    /* Sampling is per request too. Without a temperature the orchestrator's
+     * own (greedy by default) applies, not OpenAI's 1: a client that sets
+     * nothing gets the configured behaviour. */
+    if (j->rq.has_temperature) cfg.temperature = j->rq.temperature;
+    if (j->rq.has_seed) {
+        cfg.has_seed = 1;
+        cfg.seed = j->rq.seed;
+    }
     j->rc = hflow_flow_create(&cfg, &own, &j->err);
     hflow_query_options qo = {HFLOW_FORMAT_FREE, NULL, j->st ? hs_stream_cancel_flag(j->st) : &j->cancel};
     if (!j->rc) j->rc = hflow_flow_run(own, q, &qo, &j->res, &j->err);
@@ -428,9 +437,19 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
     j->rq = *rq;
     memset(rq, 0, sizeof *rq);
     snprintf(j->id, sizeof j->id, "chatcmpl-%llu", (unsigned long long)serve_next_id(srv));
-    j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name};
+    j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name, 0};
     if (j->rq.logprobs) {
         hs_reply_error(req, 400, NULL, "logprobs", NULL, "the hybrid model has no logprobs (its answer comes from several models)");
+        job_free(j);
+        return;
+    }
+    if (j->rq.n > 1) {
+        hs_reply_error(req, 400, NULL, "n", NULL, "the hybrid model answers with one choice ('n': 1)");
+        job_free(j);
+        return;
+    }
+    if (j->rq.json_object) {
+        hs_reply_error(req, 400, NULL, "response_format", NULL, "the hybrid model answers in free text: no json_object");
         job_free(j);
         return;
     }
@@ -446,14 +465,5 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
         job_free(j);
         return;
     }
-    if (!(j->st = hs_stream_new())) {
-        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
-        job_free(j);
-        return;
-    }
-    hs_reply_stream(req, j->st);
-    if (hs_spawn(req->server, stream_main, j)) {
-        hs_stream_finish(j->st);
-        job_free(j);
-    }
+    if (hs_stream_spawn(req, &j->st, stream_main, j)) job_free(j);
 }

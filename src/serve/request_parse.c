@@ -4,6 +4,7 @@
 #include "serve/request_parse.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,14 +136,29 @@ static int parse_stream_options(const cJSON *v, serve_gen_request *r, serve_pars
 
 /* Accepts a parameter only at its neutral value: silently ignoring a
  * non-neutral penalty or bias would change results behind the caller's back. */
-static int parse_neutral(const cJSON *v, const char *name, serve_parse_error *pe) {
-    if (!strcmp(name, "logit_bias")) {
-        if (cJSON_IsObject(v) && !v->child) return 0;
-        return fail(pe, name, "'logit_bias' is not supported (only {} is accepted)");
+#define MAX_LOGIT_BIAS 1024
+
+/* {"123": -100, ...}: keys are token ids in decimal, values -100..100. */
+static int parse_logit_bias(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
+    const char *k = "logit_bias";
+    int n = cJSON_GetArraySize(v);
+    if (!cJSON_IsObject(v)) return fail(pe, k, "'logit_bias' must be an object mapping token ids to biases");
+    if (n > MAX_LOGIT_BIAS) return fail(pe, k, "'logit_bias' has %d entries; at most %d are accepted", n, MAX_LOGIT_BIAS);
+    if (n == 0) return 0;
+    free(r->logit_bias);
+    r->n_logit_bias = 0;
+    if (!(r->logit_bias = malloc((size_t)n * sizeof *r->logit_bias))) return fail(pe, k, "out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        char *end = NULL;
+        long id = strtol(e->string, &end, 10);
+        if (!isdigit((unsigned char)e->string[0]) || *end || id > INT32_MAX)
+            return fail(pe, k, "'logit_bias' key '%.20s' is not a token id", e->string);
+        double d = 0;
+        if (get_num(e, k, -100, 100, &d, pe)) return -1;
+        r->logit_bias[r->n_logit_bias++] = (hflow_logit_bias){(int32_t)id, (float)d};
     }
-    double d = 0;
-    if (get_num(v, name, -2, 2, &d, pe)) return -1;
-    return d == 0 ? 0 : fail(pe, name, "'%s' is not supported (only 0 is accepted)", name);
+    return 0;
 }
 
 /* Our extension: the name of a built-in constraint. llama.cpp's server takes
@@ -150,11 +166,11 @@ static int parse_neutral(const cJSON *v, const char *name, serve_parse_error *pe
  * and is refused here rather than ignored. */
 static int parse_grammar(const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     if (!cJSON_IsString(v))
-        return fail(pe, "grammar", "'grammar' must be a string naming a built-in constraint (plan, plan:N)");
+        return fail(pe, "grammar", "'grammar' must be a string naming a built-in constraint (plan, plan:N, json)");
     hflow_error e;
     if (hflow_grammar_parse_name(v->valuestring, NULL, &e)) {
         if (strstr(v->valuestring, "::=") || strlen(v->valuestring) > 64) /* GBNF or the like: quote its start */
-            return fail(pe, "grammar", "unknown grammar '%.40s%s' (built-in: plan, plan:N; GBNF text is not accepted)",
+            return fail(pe, "grammar", "unknown grammar '%.40s%s' (built-in: plan, plan:N, json; GBNF text is not accepted)",
                         v->valuestring, strlen(v->valuestring) > 40 ? "..." : "");
         return fail(pe, "grammar", "%s", e.message);
     }
@@ -171,7 +187,7 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         r->max_tokens = (int32_t)i;
         return 1;
     }
-    if (!strcmp(k, "temperature")) { if (get_num(v, k, 0, 2, &d, pe)) return -1; r->temperature = (float)d; return 1; }
+    if (!strcmp(k, "temperature")) { if (get_num(v, k, 0, 2, &d, pe)) return -1; r->temperature = (float)d; r->has_temperature = 1; return 1; }
     if (!strcmp(k, "top_p")) {
         if (get_num(v, k, 0, 1, &d, pe)) return -1;
         if (d <= 0) return fail(pe, k, "'top_p' must be greater than 0");
@@ -198,17 +214,32 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         return 1;
     }
     if (!strcmp(k, "stop")) return parse_stop(v, r, pe) ? -1 : 1;
-    if (!strcmp(k, "n") || !strcmp(k, "best_of")) {
-        if (get_int(v, k, 1, 128, &i, pe)) return -1;
-        return i == 1 ? 1 : fail(pe, k, "only '%s': 1 is supported", k);
+    if (!strcmp(k, "n")) {
+        if (get_int(v, k, 1, SERVE_MAX_N, &i, pe)) return -1;
+        r->n = (int)i;
+        return 1;
+    }
+    if (!strcmp(k, "best_of")) { /* checked against n once every field is read */
+        if (get_int(v, k, 1, SERVE_MAX_N, &i, pe)) return -1;
+        r->best_of = (int)i;
+        return 1;
     }
     if (!strcmp(k, "stream")) return get_bool(v, k, &r->stream, pe) ? -1 : 1;
     if (!strcmp(k, "ignore_eos")) return get_bool(v, k, &r->ignore_eos, pe) ? -1 : 1;
     if (!strcmp(k, "stream_options")) return parse_stream_options(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "grammar")) return parse_grammar(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "user")) { char *u = NULL; int rc = get_str(v, k, &u, pe); free(u); return rc ? -1 : 1; }
-    if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty") || !strcmp(k, "logit_bias"))
-        return parse_neutral(v, k, pe) ? -1 : 1;
+    if (!strcmp(k, "presence_penalty")) {
+        if (get_num(v, k, -2, 2, &d, pe)) return -1;
+        r->presence_penalty = (float)d;
+        return 1;
+    }
+    if (!strcmp(k, "frequency_penalty")) {
+        if (get_num(v, k, -2, 2, &d, pe)) return -1;
+        r->frequency_penalty = (float)d;
+        return 1;
+    }
+    if (!strcmp(k, "logit_bias")) return parse_logit_bias(v, r, pe) ? -1 : 1;
     return 0;
 }
 
@@ -216,6 +247,7 @@ static void defaults(serve_gen_request *r, int kind) {
     memset(r, 0, sizeof *r);
     r->kind = kind;
     r->max_tokens = -1;
+    r->n = 1;
     r->temperature = 1.0f;
     r->top_p = 1.0f;
     r->repeat_penalty = 1.0f;
@@ -235,6 +267,8 @@ static int walk(const cJSON *root, serve_gen_request *r, own_field_fn own, serve
         if (rc == 0) return fail(pe, v->string, "Unrecognized request argument supplied: %s", v->string);
     }
     if (!r->model) return fail(pe, "model", "'model' is required");
+    if (r->best_of && r->best_of != r->n)
+        return fail(pe, "best_of", "'best_of' must equal 'n' (%d): ranking extra candidates is not supported", r->n);
     if (r->include_usage && !r->stream)
         return fail(pe, "stream_options", "'stream_options' is only allowed when 'stream' is true");
     return 0;
@@ -320,9 +354,14 @@ static int chat_field(const char *k, const cJSON *v, serve_gen_request *r, serve
     }
     if (!strcmp(k, "response_format")) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
-        if (cJSON_IsObject(v) && cJSON_IsString(t) && !strcmp(t->valuestring, "text") && cJSON_GetArraySize(v) == 1)
+        int one = cJSON_IsObject(v) && cJSON_IsString(t) && cJSON_GetArraySize(v) == 1;
+        if (one && !strcmp(t->valuestring, "text")) return 1;
+        if (one && !strcmp(t->valuestring, "json_object")) {
+            r->json_object = 1; /* becomes the "json" grammar once every field is read */
             return 1;
-        return fail(pe, k, "only 'response_format': {\"type\":\"text\"} is supported");
+        }
+        return fail(pe, k, "'response_format' must be {\"type\":\"text\"} or {\"type\":\"json_object\"} "
+                           "(json_schema is not supported)");
     }
     return 0;
 }
@@ -335,6 +374,10 @@ int serve_parse_chat(const char *body, size_t len, serve_gen_request *r, serve_p
     cJSON_Delete(root);
     if (rc) return -1;
     if (!r->messages) return fail(pe, "messages", "'messages' is required");
+    if (r->json_object) {
+        if (r->grammar) return fail(pe, "response_format", "'response_format' json_object and 'grammar' exclude each other");
+        if (!(r->grammar = strdup("json"))) return fail(pe, "response_format", "out of memory");
+    }
     if (r->top_logprobs > 0 && !r->logprobs)
         return fail(pe, "top_logprobs", "'top_logprobs' requires 'logprobs': true");
     return 0;
@@ -409,6 +452,7 @@ void serve_gen_request_free(serve_gen_request *r) {
     free(r->prompt_ids);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     free(r->grammar);
+    free(r->logit_bias);
     memset(r, 0, sizeof *r);
 }
 

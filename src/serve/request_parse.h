@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hybridflow/sample.h"
+
 #define SERVE_MAX_STOP 16
+#define SERVE_MAX_N 16    /* choices per request */
 
 enum serve_kind { SERVE_CHAT = 1, SERVE_COMPLETION = 2 };
 
@@ -35,10 +38,16 @@ typedef struct serve_gen_request {
     int n_prompt_ids;
     int32_t max_tokens;      /* -1 = not given */
     float temperature;       /* default 1 (OpenAI's) */
+    int has_temperature;     /* 1 when the request gave one */
     float top_p;             /* default 1 */
     int top_k;               /* default 0 (off) */
     float min_p;             /* default 0 */
     float repeat_penalty;    /* default 1 */
+    float presence_penalty;  /* -2..2, default 0 */
+    float frequency_penalty; /* -2..2, default 0 */
+    hflow_logit_bias *logit_bias; /* from {"token id": bias}; ids not yet checked against a vocabulary */
+    int n_logit_bias;
+    int json_object;         /* chat: response_format {"type":"json_object"}; then grammar = "json" */
     int has_seed;
     uint64_t seed;
     char *stop[SERVE_MAX_STOP];
@@ -48,6 +57,8 @@ typedef struct serve_gen_request {
     int stream;
     int include_usage;       /* stream_options.include_usage */
     int echo;                /* completion */
+    int n;                   /* choices, 1..SERVE_MAX_N (default 1); generated one after another in one slot */
+    int best_of;             /* completions: 0 = not given; else must equal n */
     int ids_as_tokens;       /* completion, extension (vLLM's return_tokens_as_token_ids): logprobs
                                 name tokens "token_id:N" */
     int ignore_eos;          /* extension: generate past end-of-generation tokens */

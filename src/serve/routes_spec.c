@@ -181,18 +181,10 @@ static void generate(hflow_server *srv, hs_request *req, spec_session *s) {
         return;
     }
     gen_job *j = calloc(1, sizeof *j);
-    hs_stream *st = j ? hs_stream_new() : NULL;
-    if (!st) {
-        free(j);
-        hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
-        spec_table_put(srv->spec, s);
-        return;
-    }
-    *j = (gen_job){srv, s, st, count};
-    hs_reply_stream(req, st);
-    if (hs_spawn(req->server, gen_main, j)) { /* could not start: end the stream, give the session back */
-        hs_stream_finish(st);
-        hs_stream_unref(st);
+    if (j) *j = (gen_job){srv, s, NULL, count};
+    if (!j) hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
+    if (!j || hs_stream_spawn(req, &j->st, gen_main, j)) { /* could not start: give the session back */
+        if (j) hs_stream_unref(j->st);
         spec_table_put(srv->spec, s);
         free(j);
     }

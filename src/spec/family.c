@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "engine/ggml_type.h"
 #include "engine/quant.h"
 #include "hybridflow/family.h"
@@ -22,12 +23,6 @@
 #define K_DELTA "hybridflow.family.delta_of"
 #define K_ROLE "hybridflow.family.role"
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n) {
-    const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* Block index of "blk.N.*", -1 otherwise. */
 static int block_of(const char *name) {
     if (strncmp(name, "blk.", 4)) return -1;
@@ -37,7 +32,7 @@ static int block_of(const char *name) {
 }
 
 uint64_t hflow_family_backbone_hash(const hflow_gguf *g, int32_t backbone_layers) {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HFLOW_FNV_OFFSET;
     /* order-independent (tensor order in a file is not part of the model):
      * per-tensor hashes are combined by addition */
     uint64_t acc = 0;
@@ -45,10 +40,10 @@ uint64_t hflow_family_backbone_hash(const hflow_gguf *g, int32_t backbone_layers
         const hflow_gguf_tensor *t = hflow_gguf_tensor_at(g, i);
         int b = block_of(t->name);
         if (strcmp(t->name, "token_embd.weight") && (b < 0 || b >= backbone_layers)) continue;
-        uint64_t th = fnv(h, t->name, strlen(t->name));
-        th = fnv(th, &t->type, sizeof t->type);
-        th = fnv(th, t->ne, sizeof t->ne);
-        th = fnv(th, t->data, (size_t)t->size);
+        uint64_t th = hflow_fnv1a(h, t->name, strlen(t->name));
+        th = hflow_fnv1a(th, &t->type, sizeof t->type);
+        th = hflow_fnv1a(th, t->ne, sizeof t->ne);
+        th = hflow_fnv1a(th, t->data, (size_t)t->size);
         acc += th * 0x9e3779b97f4a7c15ull + (th >> 29);
     }
     return acc;

@@ -1,0 +1,17 @@
+/* hash.h - the project's one non-cryptographic hash: FNV-1a 64 over bytes,
+ * and the murmur3 finaliser that spreads nearby FNV states over all 64 bits.
+ * Stable across runs and machines (saved router features, family
+ * fingerprints and dataset splits depend on the exact values). */
+#ifndef HFLOW_BASE_HASH_H
+#define HFLOW_BASE_HASH_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define HFLOW_FNV_OFFSET 0xcbf29ce484222325ull
+
+/* FNV-1a of n bytes continuing from state h (HFLOW_FNV_OFFSET to start). */
+uint64_t hflow_fnv1a(uint64_t h, const void *data, size_t n);
+/* Avalanche: every output bit depends on every input bit. */
+uint64_t hflow_mix64(uint64_t x);
+
+#endif

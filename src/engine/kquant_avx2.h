@@ -1,0 +1,99 @@
+/* kquant_avx2.h - AVX2 per-superblock steps of the K-quant kernels (Q4_K,
+ * Q5_K, Q6_K weights x Q8_K activations), shared by the dot kernels
+ * (vecdot_avx2.c) and the decode gemv (gemv_kquant_avx2.c) so both do the
+ * same arithmetic in the same order and give bit-identical results: per
+ * 256-element superblock, an int32 8-lane sum of scaled sub-block products,
+ * one fma with d_w * d_x into an 8-lane accumulator (plus, for Q4_K/Q5_K, the
+ * min correction into a scalar), a horizontal sum at the end.
+ * Include only from *_avx2.c files (compiled with -mavx2 -mfma -mf16c). */
+#ifndef HFLOW_ENGINE_KQUANT_AVX2_H
+#define HFLOW_ENGINE_KQUANT_AVX2_H
+#include "engine/quant_avx2.h"
+#include "engine/quant_unpack.h"
+
+/* Sum over 32 elements of u8 q times s8 y, each half of 16 weighted by its
+ * own int16 scale (sc_lo for elements 0..15, sc_hi for 16..31). */
+HFLOW_INLINE __m256i dot32_scaled(__m256i q, const int8_t *y, __m256i sc) {
+    __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
+    return _mm256_madd_epi16(p, sc);
+}
+
+HFLOW_INLINE __m256i scale_pair(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+/* Q4_K superblock as 8 sub-blocks of 32 levels 0..15. */
+HFLOW_INLINE void q4k_levels(const block_q4_K *a, __m256i q[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
+        q[2 * c] = _mm256_and_si256(raw, m4);
+        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+    }
+}
+
+/* Byte l = 0x10 when bit k of byte l of hb is set. */
+HFLOW_INLINE __m256i bit_to_16(__m256i hb, int k) {
+    __m256i b = _mm256_and_si256(_mm256_srli_epi16(hb, k), _mm256_set1_epi8(1));
+    return _mm256_slli_epi16(b, 4);
+}
+
+/* Q5_K superblock as 8 sub-blocks of 32 levels 0..31. */
+HFLOW_INLINE void q5k_levels(const block_q5_K *a, __m256i q[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i hb = _mm256_loadu_si256((const __m256i *)a->qh);
+    for (int c = 0; c < 4; c++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
+        q[2 * c] = _mm256_or_si256(_mm256_and_si256(raw, m4), bit_to_16(hb, 2 * c));
+        q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), bit_to_16(hb, 2 * c + 1));
+    }
+}
+
+HFLOW_INLINE void k4_scales(const uint8_t *scales, int sc[8], int mn[8]) {
+    for (int j = 0; j < 8; j++) hflow_k4_scale_min(j, scales, &sc[j], &mn[j]);
+}
+
+/* One Q4_K/Q5_K superblock (levels q, scales sc/mn, d, dmin) against Q8_K
+ * block b: adds to the row's lane accumulator and min correction. */
+HFLOW_INLINE void k4_accum(const __m256i q[8], const int sc[8], const int mn[8], float d, float dmin,
+                           const block_q8_K *b, __m256 *acc, float *accm) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++)
+        isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, _mm256_set1_epi16((short)sc[j])));
+    int summ = 0;
+    for (int j = 0; j < 8; j++) summ += mn[j] * (b->bsums[2 * j] + b->bsums[2 * j + 1]);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), *acc);
+    *accm += dmin * b->d * (float)summ;
+}
+
+/* Q6_K superblock: levels stored as 0..63 (value q - 32), so sum(sc (q-32) y)
+ * = sum(sc q y) - 32 sum(sc bsums). Sub-block j of 32 covers scales 2j, 2j+1;
+ * sc16 holds the 16 scales widened for the bsums product. */
+HFLOW_INLINE void q6k_levels(const block_q6_K *a, __m256i q[8], __m256i sc[8], __m256i *sc16) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h + 32));
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(a->qh + 32 * h));
+        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+        q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+        q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+        q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+    }
+    for (int j = 0; j < 8; j++) sc[j] = scale_pair(a->scales[2 * j], a->scales[2 * j + 1]);
+    *sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a->scales));
+}
+
+HFLOW_INLINE void q6k_accum(const __m256i q[8], const __m256i sc[8], __m256i sc16, float d, const block_q8_K *b,
+                            __m256 *acc) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) isum = _mm256_add_epi32(isum, dot32_scaled(q[j], b->qs + 32 * j, sc[j]));
+    __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), sc16);
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bs, 5));
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(isum), *acc);
+}
+
+#endif
