@@ -144,10 +144,15 @@ static void tok_worker(void *ctx, int ith, int nth) {
     if (t0 < t1) j->fn(j, t0, t1);
 }
 
+/* Fewer tokens than this run on the calling thread: a few microseconds of
+ * work do not pay for a pool dispatch (one-token decode would pay six per layer). */
+#define TOK_PAR_MIN 16
+
 static void run_tokens(hflow_session *s, const hflow_layer *l, int32_t il, int32_t pos0, int32_t first,
                        int32_t n_tok, void (*fn)(const tok_job *, int32_t, int32_t)) {
     tok_job j = {s, l, il, pos0, first, n_tok, fn};
-    hflow_pool_run(s->model->pool, tok_worker, &j);
+    if (n_tok < TOK_PAR_MIN) fn(&j, 0, n_tok);
+    else hflow_pool_run(s->model->pool, tok_worker, &j);
 }
 
 static void attn_norm_rows(const tok_job *j, int32_t t0, int32_t t1) {
