@@ -123,8 +123,10 @@ static int simd(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx2_fma_f16c(); }
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     PICK(hflow_rmsnorm_avx2(out, x, w, n, eps), hflow_rmsnorm_ref(out, x, w, n, eps));
 }
+#if HAVE_AVX2_OPS
 /* The AVX-512 softmax and SwiGLU equal the AVX2 ones bit for bit: wider, same results. */
-static int avx512(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx512(); }
+static int avx512(void) { return hflow_cpu_has_avx512(); }
+#endif
 
 void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n_rows, float eps) {
 #if HAVE_AVX2_OPS
