@@ -2,7 +2,7 @@
  * its scalar definition hflow_attend_f16_ref bit for bit, row by row: over
  * head sizes with every remainder mod 16, blocks of 1..13 rows with the
  * lengths of consecutive tokens and arbitrary ones, an odd cache stride, and
- * workspaces reused across calls as the forward pass reuses them. The
+ * workspaces reused across calls and loaded ahead as the forward pass does. The
  * AVX-512 kernel is also called directly; without the ISA that part is
  * skipped with a visible line. */
 #include <math.h>
@@ -36,7 +36,7 @@ static uint16_t *rand_cache(int n_ctx, size_t stride, float amp) {
 /* Runs fn over blocks of rows, like the forward pass: one workspace per KV
  * head, blocks of `per_block` rows with lengths from len(), and compares each
  * row with the reference. */
-static void check(rows_fn fn, int hd, int n_ctx, int per_block, int consecutive) {
+static void check(rows_fn fn, int hd, int n_ctx, int per_block, int consecutive, int preload) {
     size_t stride = (size_t)hd * 3 + 1;
     uint16_t *k = rand_cache(n_ctx, stride, 2.0f), *v = rand_cache(n_ctx, stride, 1.0f);
     int n_rows = 2 * per_block + 3;
@@ -50,6 +50,7 @@ static void check(rows_fn fn, int hd, int n_ctx, int per_block, int consecutive)
     float *mem = aligned_alloc(64, nf * sizeof(float));
     hflow_attn_block b;
     hflow_attn_block_init(&b, mem, n_ctx, hd, per_block);
+    if (preload) hflow_attn_block_load(&b, k + hd, v + hd, stride, n_ctx); /* as the forward pass does */
     float scale = 1.0f / sqrtf((float)hd);
     for (int r0 = 0; r0 < n_rows; r0 += per_block) {
         int nr = n_rows - r0 < per_block ? n_rows - r0 : per_block;
@@ -76,8 +77,10 @@ static void run_all(rows_fn fn) {
         for (size_t c = 0; c < sizeof ctxs / sizeof ctxs[0]; c++)
             for (size_t bl = 0; bl < sizeof blocks / sizeof blocks[0]; bl++) {
                 int n_rows = 2 * blocks[bl] + 3;
-                if (ctxs[c] >= n_rows) check(fn, dims[d], ctxs[c], blocks[bl], 1);
-                check(fn, dims[d], ctxs[c], blocks[bl], 0);
+                for (int preload = 0; preload < 2; preload++) {
+                    if (ctxs[c] >= n_rows) check(fn, dims[d], ctxs[c], blocks[bl], 1, preload);
+                    check(fn, dims[d], ctxs[c], blocks[bl], 0, preload);
+                }
             }
 }
 

@@ -77,6 +77,19 @@ static void rmsnorm_rows_equal_single_rows(void **state) {
         }
 }
 
+static void vec_add_equals_reference(void **state) {
+    (void)state;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int n = sizes[s];
+        float *x = rand_vec(n, 3.0f), *a = rand_vec(n, 5.0f), *b = malloc((size_t)n * sizeof(float));
+        memcpy(b, a, (size_t)n * sizeof(float));
+        hflow_vec_add(a, x, n);
+        hflow_vec_add_ref(b, x, n);
+        assert_memory_equal(a, b, (size_t)n * sizeof(float));
+        free(x), free(a), free(b);
+    }
+}
+
 static void softmax_matches_reference(void **state) {
     (void)state;
     const float amps[] = {0.1f, 5.0f, 60.0f};
@@ -199,9 +212,9 @@ static void attention_f16_equals_reference(void **state) {
 static void rope_table_apply_equals_rope(void **state) {
     (void)state;
     const int styles[] = {HFLOW_ROPE_NORM, HFLOW_ROPE_NEOX};
-    const int rots[] = {2, 16, 48, 64};
+    const int rots[] = {2, 16, 20, 34, 48, 64}; /* vector tails of both styles */
     for (int st = 0; st < 2; st++)
-        for (size_t r = 0; r < 4; r++)
+        for (size_t r = 0; r < sizeof rots / sizeof rots[0]; r++)
             for (int32_t pos = 0; pos < 3000; pos += 997) {
                 int n_heads = 3, hd = 64, n_rot = rots[r];
                 float *a = rand_vec(n_heads * hd, 1.0f), *b = malloc((size_t)(n_heads * hd) * sizeof(float));
@@ -224,6 +237,7 @@ int main(void) {
         cmocka_unit_test(rope_table_apply_equals_rope),
         cmocka_unit_test(avx512_ops_equal_avx2),
         cmocka_unit_test(rmsnorm_rows_equal_single_rows),
+        cmocka_unit_test(vec_add_equals_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

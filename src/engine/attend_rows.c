@@ -27,6 +27,14 @@ void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_
     b->n = 0;
 }
 
+void hflow_attn_block_load(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx512()) hflow_attn_block_load_avx512(b, k, v, stride, n);
+#else
+    (void)b, (void)k, (void)v, (void)stride, (void)n;
+#endif
+}
+
 void hflow_attend_f16_rows(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n_rows,
                            const float *const *q, float *const *out, const int *n_kv, float scale) {
 #if defined(__x86_64__) || defined(_M_X64)

@@ -40,6 +40,12 @@ void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_
  * cache rows behind them change. out rows must not alias q rows. */
 void hflow_attend_f16_rows(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n_rows,
                            const float *const *q, float *const *out, const int *n_kv, float scale);
+/* Converts positions [b->n, n) of the KV head ahead (n <= b->n_ctx, those
+ * cache rows written): one pass over all the positions a series of calls
+ * will need, instead of a few more positions per call. A no-op without
+ * AVX-512 (the per-row path reads the cache directly). */
+void hflow_attn_block_load(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n);
+void hflow_attn_block_load_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n);
 /* The AVX-512 version hflow_attend_f16_rows runs when the CPU has it (x86-64
  * builds only); otherwise it runs hflow_attend_f16 row by row. */
 void hflow_attend_f16_rows_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride,

@@ -183,14 +183,8 @@ static void tile(const hflow_attn_block *b, int r0, int nr, float *const *out, c
     case 5: score_rows(b, r0, 5, n_max, scale); break;
     default: score_rows(b, r0, 6, n_max, scale); break;
     }
-    for (int r = r0; r < r0 + nr; r++) {
-        float *p = b->scores + (size_t)r * b->ld;
-        hflow_softmax(p, n_kv[r]);
-        for (int j = 0; j < n_kv[r]; j += 16) { /* the weights as the V product takes them */
-            __mmask16 m = tail_mask(n_kv[r] - j);
-            _mm512_mask_storeu_ps(p + j, m, round_f16x16(_mm512_maskz_loadu_ps(m, p + j)));
-        }
-    }
+    for (int r = r0; r < r0 + nr; r++) /* hflow_softmax (its AVX-512 version here), rounded as the V product takes it */
+        hflow_softmax_f16_avx512(b->scores + (size_t)r * b->ld, n_kv[r]);
     switch (nr) {
     case 1: value_rows(b, r0, 1, out, n_min); break;
     case 2: value_rows(b, r0, 2, out, n_min); break;
@@ -201,6 +195,10 @@ static void tile(const hflow_attn_block *b, int r0, int nr, float *const *out, c
     }
     for (int r = r0; r < r0 + nr; r++)
         if (n_kv[r] > n_min) value_tail(b, r, out[r], n_min, n_kv[r]);
+}
+
+void hflow_attn_block_load_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n) {
+    if (n > b->n) convert(b, k, v, stride, n);
 }
 
 void hflow_attend_f16_rows_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride,

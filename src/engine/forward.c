@@ -51,7 +51,6 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
     int cur_kvh = -1;
     for (int idx = ith; idx < hp->n_head_kv * n_blocks; idx += nth) {
         int kvh = idx / n_blocks, t0 = idx % n_blocks * bt, n_rows = 0;
-        if (kvh != cur_kvh) b.n = 0, cur_kvh = kvh;
         for (int t = t0; t < t0 + bt && t < j->n_tok; t++)
             for (int g = 0; g < group; g++, n_rows++) {
                 size_t off = (size_t)t * q_dim + (size_t)(kvh * group + g) * hd;
@@ -61,6 +60,10 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
             }
         const uint16_t *k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
         const uint16_t *v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
+        if (kvh != cur_kvh) { /* every position this chunk's blocks of the head will read, in one pass */
+            b.n = 0, cur_kvh = kvh;
+            hflow_attn_block_load(&b, k, v, (size_t)s->kv.kv_dim, j->pos0 + j->n_tok);
+        }
         hflow_attend_f16_rows(&b, k, v, (size_t)s->kv.kv_dim, n_rows, q, out, n_kv, scale);
     }
 }
@@ -141,10 +144,15 @@ static void tok_worker(void *ctx, int ith, int nth) {
     if (t0 < t1) j->fn(j, t0, t1);
 }
 
+/* Fewer tokens than this run on the calling thread: a few microseconds of
+ * work do not pay for a pool dispatch (one-token decode would pay six per layer). */
+#define TOK_PAR_MIN 16
+
 static void run_tokens(hflow_session *s, const hflow_layer *l, int32_t il, int32_t pos0, int32_t first,
                        int32_t n_tok, void (*fn)(const tok_job *, int32_t, int32_t)) {
     tok_job j = {s, l, il, pos0, first, n_tok, fn};
-    hflow_pool_run(s->model->pool, tok_worker, &j);
+    if (n_tok < TOK_PAR_MIN) fn(&j, 0, n_tok);
+    else hflow_pool_run(s->model->pool, tok_worker, &j);
 }
 
 static void attn_norm_rows(const tok_job *j, int32_t t0, int32_t t1) {

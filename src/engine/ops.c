@@ -30,7 +30,7 @@ void hflow_rope_table(float *cs, int n_rot, int32_t pos, float theta_base, float
     }
 }
 
-void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
+void hflow_rope_apply_ref(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
     int half = n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *hx = x + (size_t)h * head_dim;
@@ -85,7 +85,7 @@ void hflow_swiglu_ref(float *gate, const float *up, int n) {
     }
 }
 
-void hflow_vec_add(float *y, const float *x, int n) {
+void hflow_vec_add_ref(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
@@ -123,8 +123,10 @@ static int simd(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx2_fma_f16c(); }
 void hflow_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     PICK(hflow_rmsnorm_avx2(out, x, w, n, eps), hflow_rmsnorm_ref(out, x, w, n, eps));
 }
+#if HAVE_AVX2_OPS
 /* The AVX-512 softmax and SwiGLU equal the AVX2 ones bit for bit: wider, same results. */
-static int avx512(void) { return HAVE_AVX2_OPS && hflow_cpu_has_avx512(); }
+static int avx512(void) { return hflow_cpu_has_avx512(); }
+#endif
 
 void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n_rows, float eps) {
 #if HAVE_AVX2_OPS
@@ -135,6 +137,13 @@ void hflow_rmsnorm_rows(float *out, const float *x, const float *w, int n, int n
 #endif
     for (int r = 0; r < n_rows; r++) hflow_rmsnorm_ref(out + (size_t)r * n, x + (size_t)r * n, w, n, eps);
 }
+
+void hflow_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style) {
+    PICK(hflow_rope_apply_avx2(x, n_heads, head_dim, n_rot, cs, style == HFLOW_ROPE_NEOX),
+         hflow_rope_apply_ref(x, n_heads, head_dim, n_rot, cs, style));
+}
+
+void hflow_vec_add(float *y, const float *x, int n) { PICK(hflow_vec_add_avx2(y, x, n), hflow_vec_add_ref(y, x, n)); }
 
 void hflow_softmax(float *x, int n) {
 #if HAVE_AVX2_OPS

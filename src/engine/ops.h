@@ -52,6 +52,7 @@ int hflow_ops_impl_is_simd(void);
 void hflow_rmsnorm_ref(float *out, const float *x, const float *w, int n, float eps);
 void hflow_softmax_ref(float *x, int n);
 void hflow_swiglu_ref(float *gate, const float *up, int n);
+void hflow_vec_add_ref(float *y, const float *x, int n);
 void hflow_attend_ref(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                       int head_dim, float scale, float *scores);
 /* The definition of hflow_attend_f16's result: its AVX2 version equals it bit for bit. */
@@ -62,7 +63,12 @@ void hflow_attend_f16_ref(float *out, const float *q, const uint16_t *k, const u
 void hflow_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
 void hflow_rmsnorm_rows_avx2(float *out, const float *x, const float *w, int n, int n_rows, float eps);
 void hflow_softmax_avx2(float *x, int n);
+/* hflow_rope_apply (bit-identical; neox: 1 for HFLOW_ROPE_NEOX, else 0). */
+void hflow_rope_apply_avx2(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);
+/* The scalar hflow_rope_apply, for tests. */
+void hflow_rope_apply_ref(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int style);
 void hflow_swiglu_avx2(float *gate, const float *up, int n);
+void hflow_vec_add_avx2(float *y, const float *x, int n);
 void hflow_attend_avx2(float *out, const float *q, const float *k, const float *v, size_t stride, int n_kv,
                        int head_dim, float scale, float *scores);
 void hflow_attend_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, size_t stride, int n_kv,
@@ -72,6 +78,9 @@ void hflow_attend_f16_avx2(float *out, const float *q, const uint16_t *k, const 
  * equal to the AVX2 ones above bit for bit, and chosen over them by the plain
  * names. */
 void hflow_softmax_avx512(float *x, int n);
+/* hflow_softmax_avx512, then each probability rounded to half precision (to
+ * nearest even): the weights the F16-cache V product takes. */
+void hflow_softmax_f16_avx512(float *x, int n);
 void hflow_swiglu_avx512(float *gate, const float *up, int n);
 
 #endif

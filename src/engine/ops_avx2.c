@@ -129,6 +129,15 @@ void hflow_swiglu_avx2(float *gate, const float *up, int n) {
     }
 }
 
+void hflow_vec_add_avx2(float *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; k += 8)
+            _mm256_storeu_ps(y + i + k, _mm256_add_ps(_mm256_loadu_ps(y + i + k), _mm256_loadu_ps(x + i + k)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] += x[i];
+}
+
 static inline float dot_f32(const float *a, const float *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     int d = 0;
@@ -171,5 +180,60 @@ void hflow_attend_avx2(float *out, const float *q, const float *k, const float *
         float s = 0.0f;
         for (int j = 0; j < n_kv; j++) s += scores[j] * v[(size_t)j * stride + d];
         out[d] = s;
+    }
+}
+
+/* Keeps the compiler from fusing a product into the following add or
+ * subtract (the scalar reference rounds both products first). */
+#define NO_FUSE(v) __asm__("" : "+x"(v))
+
+static inline void rope_pair(float *hx, int a, int b, float c, float s) {
+    float x0 = hx[a], x1 = hx[b], p0 = x0 * c, p1 = x1 * s, p2 = x0 * s, p3 = x1 * c;
+    NO_FUSE(p0);
+    NO_FUSE(p1);
+    NO_FUSE(p2);
+    NO_FUSE(p3);
+    hx[a] = p0 - p1;
+    hx[b] = p2 + p3;
+}
+
+/* Adjacent pairs: x = [x0 x1 x0' x1' ...], cs = [c s c' s' ...]; addsub gives
+ * x0 c - x1 s in even lanes and x1 c + x0 s in odd ones. */
+static void rope_head_norm(float *hx, int n_rot, const float *cs) {
+    int i = 0;
+    for (; i + 8 <= n_rot; i += 8) {
+        __m256 x = _mm256_loadu_ps(hx + i), t = _mm256_loadu_ps(cs + i);
+        __m256 p = _mm256_mul_ps(x, _mm256_moveldup_ps(t));
+        __m256 q = _mm256_mul_ps(_mm256_permute_ps(x, 0xB1), _mm256_movehdup_ps(t));
+        NO_FUSE(p);
+        NO_FUSE(q);
+        _mm256_storeu_ps(hx + i, _mm256_addsub_ps(p, q));
+    }
+    for (; i + 2 <= n_rot; i += 2) rope_pair(hx, i, i + 1, cs[i], cs[i + 1]);
+}
+
+/* Halves: pair i is (x[i], x[i + n_rot/2]); cos and sin de-interleaved from cs. */
+static void rope_head_neox(float *hx, int n_rot, const float *cs) {
+    int half = n_rot / 2, i = 0;
+    for (; i + 8 <= half; i += 8) {
+        __m256 lo = _mm256_loadu_ps(cs + 2 * i), hi = _mm256_loadu_ps(cs + 2 * i + 8);
+        __m256 c = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+        __m256 s = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+        __m256 x0 = _mm256_loadu_ps(hx + i), x1 = _mm256_loadu_ps(hx + half + i);
+        __m256 p0 = _mm256_mul_ps(x0, c), p1 = _mm256_mul_ps(x1, s), p2 = _mm256_mul_ps(x0, s), p3 = _mm256_mul_ps(x1, c);
+        NO_FUSE(p0);
+    NO_FUSE(p1);
+    NO_FUSE(p2);
+    NO_FUSE(p3);
+        _mm256_storeu_ps(hx + i, _mm256_sub_ps(p0, p1));
+        _mm256_storeu_ps(hx + half + i, _mm256_add_ps(p2, p3));
+    }
+    for (; i < half; i++) rope_pair(hx, i, i + half, cs[2 * i], cs[2 * i + 1]);
+}
+
+void hflow_rope_apply_avx2(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox) {
+    for (int h = 0; h < n_heads; h++) {
+        if (neox) rope_head_neox(x + (size_t)h * head_dim, n_rot, cs);
+        else rope_head_norm(x + (size_t)h * head_dim, n_rot, cs);
     }
 }

@@ -34,7 +34,8 @@ static inline __m256d acc_sum8(__m256d acc, __m256 v) {
     return _mm256_add_pd(acc, _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1)));
 }
 
-void hflow_softmax_avx512(float *x, int n) {
+/* round_f16: also round each result to half precision (to nearest even). */
+static inline __attribute__((always_inline)) void softmax(float *x, int n, int round_f16) {
     int n8 = n / 8 * 8, i = 0;
     __m512 vmax = _mm512_set1_ps(x[0]);
     for (; i + 16 <= n8; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
@@ -63,10 +64,16 @@ void hflow_softmax_avx512(float *x, int n) {
     }
     float inv = (float)(1.0 / sum);
     __m512 vi = _mm512_set1_ps(inv);
-    for (i = 0; i + 16 <= n8; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
-    if (i < n8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(inv)));
-    for (i = n8; i < n; i++) x[i] *= inv;
+    for (i = 0; i < n; i += 16) { /* x[i] * inv per element, as the AVX2 vector and scalar paths both do */
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi);
+        if (round_f16) p = _mm512_cvtph_ps(_mm512_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm512_mask_storeu_ps(x + i, m, p);
+    }
 }
+
+void hflow_softmax_avx512(float *x, int n) { softmax(x, n, 0); }
+void hflow_softmax_f16_avx512(float *x, int n) { softmax(x, n, 1); }
 
 void hflow_swiglu_avx512(float *gate, const float *up, int n) {
     int n8 = n / 8 * 8, i = 0;
