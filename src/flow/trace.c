@@ -34,6 +34,17 @@ cJSON *hflow_trace_call_json(const hflow_call_record *c) {
     add_num(b, "latency_ratio", c->budget.latency_ratio);
     cJSON_AddStringToObject(o, "note", c->note);
     if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
+    if (c->cascade) {
+        cJSON *k = cJSON_AddObjectToObject(o, "cascade");
+        cJSON_AddStringToObject(k, "decision", c->escalated ? "escalated" : "kept");
+        cJSON_AddBoolToObject(k, "confidence_known", c->edge_confidence_known);
+        add_num(k, "edge_confidence", c->edge_confidence);
+        add_num(k, "edge_mean_logprob", c->edge_mean_logprob);
+        add_num(k, "edge_prompt_tokens", c->edge_prompt_tokens);
+        add_num(k, "edge_completion_tokens", c->edge_completion_tokens);
+        add_num(k, "edge_start_s", c->edge_start_s);
+        add_num(k, "edge_end_s", c->edge_end_s);
+    }
     return o;
 }
 

@@ -135,8 +135,10 @@ int hflow_policy_create(const char *spec, hflow_policy **out, hflow_error *err) 
         return make_policy(&threshold_vt, im, spec, out, err);
     }
     if (!strncmp(spec, "learned:", 8)) return hflow_policy_create_learned(spec + 8, out, err);
+    if (!strncmp(spec, "confidence:", 11)) return hflow_policy_create_confidence(spec + 11, out, err);
     return hflow_error_set(err, HFLOW_EINVAL,
-                           "unknown policy '%s' (expected edge, cloud, random:P[:SEED], difficulty:T)", spec);
+                           "unknown policy '%s' (expected edge, cloud, random:P[:SEED], difficulty:T, confidence:T)",
+                           spec);
 }
 
 int hflow_policy_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err) {
