@@ -1,0 +1,222 @@
+/* test_cascade_e2e.c - the edge-confidence feature end to end on the local
+ * tiers (edge stories260K, cloud a `gen-model` llama with its vocabulary, both
+ * in-process), through the real CLI: `profile --cascade` on a few MMLU-STEM
+ * questions, `train-router` on that profile, then `run --cascade --policy
+ * learned:router.gguf` on the profiled questions.
+ *
+ * Checked: every profile row holds the edge answer's confidence; the router
+ * records that it was trained with it and `run` without --cascade refuses it;
+ * in the cascade run every step's trace holds the edge attempt, its
+ * confidence, the router's score and threshold and the kept/escalated
+ * decision, which is score > threshold; the confidence and the score at
+ * serving equal the profile's confidence and the router's score on the
+ * profile's features (the same features at training and serving time); some
+ * steps are kept and some escalated; a tight cloud budget holds. Greedy and
+ * sequential with --plan-first, so the runs see the profiled plans. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_proc.h"
+#include "e2e.h"
+#include "hybridflow/eval.h"
+#include "hybridflow/router.h"
+#include "testutil.h"
+
+#define N_Q 2
+#define TIGHT_TOKENS 300
+
+static hflow_eval_dataset ds;
+static char ds_path[1024], profile[512], router_path[512];
+static int have_data;
+static hflow_router *router;
+
+static const char *tmp(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
+    return buf;
+}
+
+static const cJSON *get(const cJSON *o, const char *k) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!x) fail_msg("missing \"%s\"", k);
+    return x;
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *x = get(o, k);
+    if (!cJSON_IsNumber(x)) fail_msg("\"%s\" is not a number", k);
+    return x->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+    const char *s = cJSON_GetStringValue(get(o, k));
+    if (!s) fail_msg("\"%s\" is not a string", k);
+    return s;
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (!tu_shared_path(ds_path, sizeof ds_path, "datasets/MMLU-STEM.json")) return 0;
+    hflow_error err;
+    if (hflow_eval_dataset_load(ds_path, NULL, &ds, &err)) {
+        fprintf(stderr, "dataset: %s\n", err.message);
+        return -1;
+    }
+    have_data = ds.n >= N_Q && e2e_edge_model() && e2e_cloud_model();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    hflow_router_free(router);
+    if (have_data) hflow_eval_dataset_free(&ds);
+    return 0;
+}
+
+/* ---- 1. profile --cascade -> train ---- */
+
+static void test_profile_then_train(void **state) {
+    (void)state;
+    if (!have_data) {
+        print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
+        skip();
+    }
+    char log[512], nq[16];
+    tmp(profile, sizeof profile, "cascade-profile.jsonl");
+    tmp(router_path, sizeof router_path, "cascade-router.gguf");
+    remove(profile);
+    snprintf(nq, sizeof nq, "%d", N_Q);
+    const char *prof[] = {"profile", "--dataset", ds_path, "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(),
+                          "--out", profile, "--limit", nq, "--max-steps", "3", "--max-step-tokens", "16",
+                          "--answer-tokens", "16", "--plan-first", "--cascade", NULL};
+    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-profile.log"), prof), 0);
+    size_t n;
+    cJSON **rows = tu_jsonl_read(profile, &n);
+    assert_true(n >= N_Q);
+    for (size_t i = 0; i < n; i++) {
+        double c = num(rows[i], "edge_confidence");
+        assert_true(c > 0 && c <= 1);
+        assert_true(num(get(rows[i], "edge"), "tokens") > 0);
+        assert_true(num(get(rows[i], "cloud"), "tokens") > 0);
+    }
+    tu_jsonl_free(rows, n);
+    const char *train[] = {"train-router", "--data", profile, "--level", "subtask", "--out", router_path,
+                           "--hash-dim", "256", "--hidden", "8", "--epochs", "100", "--lambda-t", "0",
+                           "--lambda-k", "0.001", "--target-cloud-share", "0.5", "--test-frac", "0.01",
+                           "--seed", "1", NULL};
+    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-train.log"), train), 0);
+    char *out = tu_read_file(log, NULL);
+    assert_non_null(strstr(out, "trained with the edge's confidence"));
+    free(out);
+    hflow_error err;
+    if (hflow_router_load(router_path, &router, &err)) fail_msg("router: %s", err.message);
+    assert_int_equal(hflow_router_featurizer(router)->cfg.edge_confidence, 1);
+}
+
+/* ---- 2. run --cascade with the learned router ---- */
+
+/* The profile's sample for (question id, step), NULL when absent. */
+static const hflow_router_sample *profiled(const hflow_router_dataset *d, const char *qid, int step) {
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->s[i].group, qid) && d->s[i].f.step_index == step) return &d->s[i];
+    return NULL;
+}
+
+static int run_question(int q, long cap, const char *trace, int cascade) {
+    char log[512], capbuf[32], pol[600];
+    snprintf(capbuf, sizeof capbuf, "%ld", cap);
+    snprintf(pol, sizeof pol, "learned:%s", router_path);
+    const char *args[] = {"run", "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--policy", pol,
+                          "--budget-tokens", capbuf, "--max-steps", "3", "--max-step-tokens", "16",
+                          "--answer-tokens", "16", "--plan-first", "--mode", "sequential", "--format", "option",
+                          "--task-type", "letter", "--trace", trace, cascade ? "--cascade" : ds.items[q].question,
+                          cascade ? ds.items[q].question : NULL, NULL};
+    return tu_cli(tmp(log, sizeof log, "cascade-run.log"), args);
+}
+
+static void test_run_cascade_learned(void **state) {
+    (void)state;
+    if (!have_data || !router) skip();
+    char trace[512], log[512];
+    tmp(trace, sizeof trace, "cascade-run.jsonl");
+    remove(trace);
+    /* Not in cascade mode: refused, saying why. */
+    assert_int_not_equal(run_question(0, 1000000, trace, 0), 0);
+    char *out = tu_read_file(tmp(log, sizeof log, "cascade-run.log"), NULL);
+    assert_non_null(strstr(out, "cascade"));
+    free(out);
+
+    hflow_router_dataset d;
+    hflow_router_dataset_init(&d);
+    hflow_error err;
+    if (hflow_router_load_profile(profile, &d, &err)) fail_msg("%s", err.message);
+    for (int q = 0; q < N_Q; q++) assert_int_equal(run_question(q, 1000000, trace, 1), 0);
+    size_t n;
+    cJSON **lines = tu_jsonl_read(trace, &n);
+    assert_int_equal(n, N_Q);
+    int steps = 0, escalated = 0;
+    for (int q = 0; q < N_Q; q++) {
+        const cJSON *s;
+        int i = 0;
+        cJSON_ArrayForEach(s, get(lines[q], "steps")) {
+            const cJSON *call = get(s, "call"), *k = get(call, "cascade");
+            assert_string_equal(str(call, "route_reason"), "learned");
+            assert_true(cJSON_IsTrue(get(k, "confidence_known")));
+            double conf = num(k, "edge_confidence"), score = num(call, "route_score");
+            double thr = num(call, "route_threshold");
+            const cJSON *b = get(call, "budget");
+            hflow_budget_state bs = {num(b, "tokens_ratio"), num(b, "usd_ratio"), num(b, "latency_ratio")};
+            assert_float_equal(thr, hflow_router_threshold(router, &bs), 1e-6);
+            int up = !strcmp(str(k, "decision"), "escalated");
+            assert_int_equal(up, score > thr);
+            assert_string_equal(str(call, "tier"), up ? "cloud" : "edge");
+            assert_true(num(k, "edge_completion_tokens") > 0);
+            /* The same features as in training: the profiled confidence, and the
+             * router's score on the profiled row (its budget ratios were 0, a
+             * constant the router ignores). */
+            const hflow_router_sample *ps = profiled(&d, ds.items[q].id, i);
+            assert_non_null(ps);
+            assert_float_equal(conf, ps->f.edge_confidence, 1e-12);
+            float ref;
+            assert_int_equal(hflow_router_score(router, &ps->f, NULL, &ref, &err), 0);
+            assert_float_equal(score, ref, 1e-6);
+            steps++;
+            escalated += up;
+            i++;
+        }
+    }
+    print_message("cascade run: %d steps, %d escalated, %d kept\n", steps, escalated, steps - escalated);
+    assert_true(escalated > 0 && escalated < steps);
+    tu_jsonl_free(lines, n);
+    hflow_router_dataset_free(&d);
+
+    /* A tight cloud budget: escalations it cannot pay keep the edge answer; the cap holds. */
+    remove(trace);
+    assert_int_equal(run_question(0, TIGHT_TOKENS, trace, 1), 0);
+    lines = tu_jsonl_read(trace, &n);
+    for (size_t q = 0; q < n; q++) {
+        const cJSON *tot = get(lines[q], "totals");
+        long used = (long)num(get(tot, "budget_used"), "cloud_tokens"), sum = 0;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, get(lines[q], "steps")) {
+            const cJSON *call = get(s, "call");
+            if (!strcmp(str(call, "tier"), "cloud"))
+                sum += (long)(num(call, "prompt_tokens") + num(call, "completion_tokens"));
+        }
+        const cJSON *agg = get(lines[q], "aggregator");
+        if (!strcmp(str(agg, "tier"), "cloud")) sum += (long)(num(agg, "prompt_tokens") + num(agg, "completion_tokens"));
+        assert_true(used <= TIGHT_TOKENS);
+        assert_int_equal(used, sum);
+    }
+    tu_jsonl_free(lines, n);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile_then_train),
+        cmocka_unit_test(test_run_cascade_learned),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
