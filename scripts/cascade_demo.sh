@@ -13,19 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-4}
 thresholds=${2:-"-0.6 -0.8 -1.0 -1.2"}
-dir=$(bash scripts/build.sh)
-hf=$dir/hybridflow
-shared=${HYBRIDFLOW_SHARED:-../shared}
-edge=$shared/models/stories260K.gguf
-ds=$shared/datasets/MMLU-STEM.json
-for f in "$edge" "$ds"; do
-  [ -f "$f" ] || { echo "cascade_demo: $f not found (set HYBRIDFLOW_SHARED)" >&2; exit 1; }
-done
-out=out/cascade-demo
-mkdir -p "$out"
+source scripts/local_tiers.sh out/cascade-demo cascade_demo >/dev/null
 rm -f "$out/profile.jsonl" "$out"/run-*.jsonl
-cloud=$out/cloud.gguf
-"$hf" gen-model -o "$cloud" --preset tiny --vocab-from "$edge" --seed 11 --ctx 4096 >/dev/null
 
 caps=(--max-steps 3 --max-step-tokens 16 --answer-tokens 16 --plan-first --mode sequential --format option
       --task-type letter)

@@ -38,24 +38,6 @@ static const char *tmp(char *buf, size_t n, const char *name) {
     return buf;
 }
 
-static const cJSON *get(const cJSON *o, const char *k) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!x) fail_msg("missing \"%s\"", k);
-    return x;
-}
-
-static double num(const cJSON *o, const char *k) {
-    const cJSON *x = get(o, k);
-    if (!cJSON_IsNumber(x)) fail_msg("\"%s\" is not a number", k);
-    return x->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *k) {
-    const char *s = cJSON_GetStringValue(get(o, k));
-    if (!s) fail_msg("\"%s\" is not a string", k);
-    return s;
-}
-
 static int setup(void **state) {
     (void)state;
     if (!tu_shared_path(ds_path, sizeof ds_path, "datasets/MMLU-STEM.json")) return 0;
@@ -83,30 +65,21 @@ static void test_profile_then_train(void **state) {
         print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
         skip();
     }
-    char log[512], nq[16];
     tmp(profile, sizeof profile, "cascade-profile.jsonl");
     tmp(router_path, sizeof router_path, "cascade-router.gguf");
-    remove(profile);
-    snprintf(nq, sizeof nq, "%d", N_Q);
-    const char *prof[] = {"profile", "--dataset", ds_path, "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(),
-                          "--out", profile, "--limit", nq, "--max-steps", "3", "--max-step-tokens", "16",
-                          "--answer-tokens", "16", "--plan-first", "--cascade", NULL};
-    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-profile.log"), prof), 0);
+    tu_profile_train(ds_path, N_Q, 1, profile, router_path);
     size_t n;
     cJSON **rows = tu_jsonl_read(profile, &n);
     assert_true(n >= N_Q);
     for (size_t i = 0; i < n; i++) {
-        double c = num(rows[i], "edge_confidence");
+        double c = tu_jnum(rows[i], "edge_confidence");
         assert_true(c > 0 && c <= 1);
-        assert_true(num(get(rows[i], "edge"), "tokens") > 0);
-        assert_true(num(get(rows[i], "cloud"), "tokens") > 0);
+        assert_true(tu_jnum(tu_jget(rows[i], "edge"), "tokens") > 0);
+        assert_true(tu_jnum(tu_jget(rows[i], "cloud"), "tokens") > 0);
     }
     tu_jsonl_free(rows, n);
-    const char *train[] = {"train-router", "--data", profile, "--level", "subtask", "--out", router_path,
-                           "--hash-dim", "256", "--hidden", "8", "--epochs", "100", "--lambda-t", "0",
-                           "--lambda-k", "0.001", "--target-cloud-share", "0.5", "--test-frac", "0.01",
-                           "--seed", "1", NULL};
-    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-train.log"), train), 0);
+    char log[600];
+    snprintf(log, sizeof log, "%s.log", router_path);
     char *out = tu_read_file(log, NULL);
     assert_non_null(strstr(out, "trained with the edge's confidence"));
     free(out);
@@ -160,19 +133,19 @@ static void test_run_cascade_learned(void **state) {
     for (int q = 0; q < N_Q; q++) {
         const cJSON *s;
         int i = 0;
-        cJSON_ArrayForEach(s, get(lines[q], "steps")) {
-            const cJSON *call = get(s, "call"), *k = get(call, "cascade");
-            assert_string_equal(str(call, "route_reason"), "learned");
-            assert_true(cJSON_IsTrue(get(k, "confidence_known")));
-            double conf = num(k, "edge_confidence"), score = num(call, "route_score");
-            double thr = num(call, "route_threshold");
-            const cJSON *b = get(call, "budget");
-            hflow_budget_state bs = {num(b, "tokens_ratio"), num(b, "usd_ratio"), num(b, "latency_ratio")};
+        cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
+            const cJSON *call = tu_jget(s, "call"), *k = tu_jget(call, "cascade");
+            assert_string_equal(tu_jstr(call, "route_reason"), "learned");
+            assert_true(cJSON_IsTrue(tu_jget(k, "confidence_known")));
+            double conf = tu_jnum(k, "edge_confidence"), score = tu_jnum(call, "route_score");
+            double thr = tu_jnum(call, "route_threshold");
+            const cJSON *b = tu_jget(call, "budget");
+            hflow_budget_state bs = {tu_jnum(b, "tokens_ratio"), tu_jnum(b, "usd_ratio"), tu_jnum(b, "latency_ratio")};
             assert_float_equal(thr, hflow_router_threshold(router, &bs), 1e-6);
-            int up = !strcmp(str(k, "decision"), "escalated");
+            int up = !strcmp(tu_jstr(k, "decision"), "escalated");
             assert_int_equal(up, score > thr);
-            assert_string_equal(str(call, "tier"), up ? "cloud" : "edge");
-            assert_true(num(k, "edge_completion_tokens") > 0);
+            assert_string_equal(tu_jstr(call, "tier"), up ? "cloud" : "edge");
+            assert_true(tu_jnum(k, "edge_completion_tokens") > 0);
             /* The same features as in training: the profiled confidence, and the
              * router's score on the profiled row (its budget ratios were 0, a
              * constant the router ignores). */
@@ -197,16 +170,16 @@ static void test_run_cascade_learned(void **state) {
     assert_int_equal(run_question(0, TIGHT_TOKENS, trace, 1), 0);
     lines = tu_jsonl_read(trace, &n);
     for (size_t q = 0; q < n; q++) {
-        const cJSON *tot = get(lines[q], "totals");
-        long used = (long)num(get(tot, "budget_used"), "cloud_tokens"), sum = 0;
+        const cJSON *tot = tu_jget(lines[q], "totals");
+        long used = (long)tu_jnum(tu_jget(tot, "budget_used"), "cloud_tokens"), sum = 0;
         const cJSON *s;
-        cJSON_ArrayForEach(s, get(lines[q], "steps")) {
-            const cJSON *call = get(s, "call");
-            if (!strcmp(str(call, "tier"), "cloud"))
-                sum += (long)(num(call, "prompt_tokens") + num(call, "completion_tokens"));
+        cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
+            const cJSON *call = tu_jget(s, "call");
+            if (!strcmp(tu_jstr(call, "tier"), "cloud"))
+                sum += (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
         }
-        const cJSON *agg = get(lines[q], "aggregator");
-        if (!strcmp(str(agg, "tier"), "cloud")) sum += (long)(num(agg, "prompt_tokens") + num(agg, "completion_tokens"));
+        const cJSON *agg = tu_jget(lines[q], "aggregator");
+        if (!strcmp(tu_jstr(agg, "tier"), "cloud")) sum += (long)(tu_jnum(agg, "prompt_tokens") + tu_jnum(agg, "completion_tokens"));
         assert_true(used <= TIGHT_TOKENS);
         assert_int_equal(used, sum);
     }

@@ -71,8 +71,6 @@ struct hflow_policy {
  * logprob is below T <= 0, i.e. edge_confidence < exp(T); edge while the
  * confidence is unknown) and (when built) "learned:ROUTER.gguf". */
 int hflow_policy_create(const char *spec, hflow_policy **out, hflow_error *err);
-/* The "confidence:T" policy (arg = "T"); src/route/confidence_policy.c. */
-int hflow_policy_create_confidence(const char *arg, hflow_policy **out, hflow_error *err);
 int hflow_policy_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err);
 void hflow_policy_free(hflow_policy *p);
 

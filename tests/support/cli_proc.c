@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "e2e.h"
 #include "testutil.h"
 
 extern char **environ;
@@ -61,4 +62,41 @@ cJSON **tu_jsonl_read(const char *path, size_t *n) {
 void tu_jsonl_free(cJSON **rows, size_t n) {
     for (size_t i = 0; i < n; i++) cJSON_Delete(rows[i]);
     free(rows);
+}
+
+const cJSON *tu_jget(const cJSON *o, const char *k) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!x) fail_msg("missing \"%s\"", k);
+    return x;
+}
+
+double tu_jnum(const cJSON *o, const char *k) {
+    const cJSON *x = tu_jget(o, k);
+    if (!cJSON_IsNumber(x)) fail_msg("\"%s\" is not a number", k);
+    return x->valuedouble;
+}
+
+const char *tu_jstr(const cJSON *o, const char *k) {
+    const char *s = cJSON_GetStringValue(tu_jget(o, k));
+    if (!s) fail_msg("\"%s\" is not a string", k);
+    return s;
+}
+
+void tu_profile_train(const char *ds_path, int n_q, int cascade, const char *profile, const char *router) {
+    char log[1024], nq[16];
+    remove(profile);
+    snprintf(nq, sizeof nq, "%d", n_q);
+    const char *prof[] = {"profile", "--dataset", ds_path, "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(),
+                          "--out", profile, "--limit", nq, "--max-steps", "3", "--max-step-tokens", "16",
+                          "--answer-tokens", "16", "--plan-first", cascade ? "--cascade" : NULL, NULL};
+    snprintf(log, sizeof log, "%s.log", profile);
+    assert_int_equal(tu_cli(log, prof), 0);
+    /* lambda_k: the quality labels of two tiny models are all 0, the cloud tokens are not.
+     * --test-frac 0.01: every profiled question trains and calibrates. */
+    const char *train[] = {"train-router", "--data", profile, "--level", "subtask", "--out", router,
+                           "--hash-dim", "256", "--hidden", "8", "--epochs", "100", "--lambda-t", "0",
+                           "--lambda-k", "0.001", "--target-cloud-share", "0.5", "--test-frac", "0.01",
+                           "--seed", "1", NULL};
+    snprintf(log, sizeof log, "%s.log", router);
+    assert_int_equal(tu_cli(log, train), 0);
 }
