@@ -238,6 +238,25 @@ static void test_trace_records_cascade(void **state) {
     }
     cJSON_Delete(root);
     free(text);
+    /* The Chrome trace shows each escalated step's edge attempt on the edge lane too. */
+    f = fopen(path, "w");
+    assert_int_equal(hflow_trace_write_chrome(&r, f, &err), 0);
+    fclose(f);
+    text = tu_read_file(path, NULL);
+    root = cJSON_Parse(text);
+    assert_non_null(root);
+    int edge_attempts = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItem(root, "traceEvents")) {
+        const cJSON *a = cJSON_GetObjectItem(ev, "args"), *st = a ? cJSON_GetObjectItem(a, "state") : NULL;
+        if (cJSON_IsString(st) && !strcmp(st->valuestring, "escalated")) {
+            assert_int_equal(cJSON_GetObjectItem(ev, "pid")->valueint, 2);
+            edge_attempts++;
+        }
+    }
+    assert_int_equal(edge_attempts, r.n_steps);
+    cJSON_Delete(root);
+    free(text);
     hflow_flow_result_clear(&r);
 }
 

@@ -320,6 +320,7 @@ static void step_failed(flow_query *q, int i, int tier, int rc, const char *why)
               hflow_now_s() < q->step_deadline;
     if (can) {
         r->rec.fell_back = 1;
+        r->rec.cascade = 0; /* a failed edge attempt: no answer, no confidence, no cascade decision */
         flow_note(&r->rec, "fallback %s->%s (%s)", hflow_tier_name(tier), hflow_tier_name(other), why);
         enqueue(q, i, other);
         return;
