@@ -135,9 +135,10 @@ static cJSON *post_json(const char *path, const char *body, long want_status) {
     return j;
 }
 
-/* Concatenated text of an SSE stream; checks it ends with [DONE]; *usage gets
- * the usage chunk when there is one (caller deletes). */
-static char *stream_text(const char *body, int chat, cJSON **usage) {
+/* Concatenated text of choice `index` of an SSE stream; checks it ends with
+ * [DONE] and every chunk names a choice below n; *usage gets the usage chunk
+ * when there is one (caller deletes). */
+static char *stream_choice_text(const char *body, int chat, cJSON **usage, int index, int n) {
     hflow_strbuf t;
     hflow_strbuf_init(&t);
     hflow_strbuf_puts(&t, "");
@@ -156,6 +157,11 @@ static char *stream_text(const char *body, int chat, cJSON **usage) {
         assert_null(cJSON_GetObjectItem(j, "error"));
         cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
         if (c) {
+            int idx = cJSON_GetObjectItem(c, "index")->valueint;
+            assert_true(idx >= 0 && idx < n);
+            if (idx != index) c = NULL;
+        }
+        if (c) {
             cJSON *txt = chat ? cJSON_GetObjectItem(cJSON_GetObjectItem(c, "delta"), "content")
                               : cJSON_GetObjectItem(c, "text");
             if (cJSON_IsString(txt)) hflow_strbuf_puts(&t, txt->valuestring);
@@ -167,6 +173,8 @@ static char *stream_text(const char *body, int chat, cJSON **usage) {
     assert_true(done);
     return hflow_strbuf_take(&t);
 }
+
+static char *stream_text(const char *body, int chat, cJSON **usage) { return stream_choice_text(body, chat, usage, 0, 1); }
 
 static char *post_stream(const char *path, const char *body, int chat, cJSON **usage) {
     char u[256];
@@ -544,6 +552,65 @@ static void test_token_prompt_echo_and_tokenize(void **state) {
     free(ids);
 }
 
+/* ---- n > 1 ---- */
+
+/* n choices: choice i is the engine's sample with seed + i, whole and
+ * streamed; usage counts the prompt once and every choice's completion. */
+static void test_n_choices(void **state) {
+    (void)state;
+    REQUIRE_MODEL();
+    const int n = 3;
+    char *want[3];
+    int want_tokens = 0;
+    for (int i = 0; i < n; i++) {
+        gen_args a = {.temperature = 0.9f, .top_p = 1, .seed = 40 + (uint64_t)i, .max_tokens = 16};
+        ref_out ref;
+        ref_completion("The little dog", &a, &ref);
+        want[i] = hflow_strbuf_take(&ref.text);
+        want_tokens += ref.n;
+    }
+    assert_true(strcmp(want[0], want[1]) || strcmp(want[1], want[2])); /* the seeds really differ */
+    const char *body = "{\"model\":\"stories\",\"prompt\":\"The little dog\",\"max_tokens\":16,\"temperature\":0.9,"
+                       "\"seed\":40,\"n\":3%s}";
+    char whole[400], streamed[400];
+    snprintf(whole, sizeof whole, body, "");
+    snprintf(streamed, sizeof streamed, body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    cJSON *j = post_json("/v1/completions", whole, 200);
+    cJSON *choices = cJSON_GetObjectItem(j, "choices");
+    assert_int_equal(cJSON_GetArraySize(choices), n);
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_GetArrayItem(choices, i);
+        assert_int_equal(cJSON_GetObjectItem(c, "index")->valueint, i);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(c, "text")), want[i]);
+    }
+    cJSON *usage = cJSON_GetObjectItem(j, "usage");
+    assert_int_equal(usage_field(usage, "completion_tokens"), want_tokens);
+    int prompt_tokens = usage_field(usage, "prompt_tokens");
+    int32_t *ids;
+    int np;
+    tokenize("The little dog", 0, &ids, &np);
+    assert_int_equal(prompt_tokens, np); /* once, not n times */
+    free(ids);
+    cJSON_Delete(j);
+    char u[256];
+    tu_http_reply r;
+    assert_int_equal(tu_http("POST", tu_server_url(&server, "/v1/completions", u, sizeof u), streamed, strlen(streamed),
+                             NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    for (int i = 0; i < n; i++) {
+        cJSON *su = NULL;
+        char *t = stream_choice_text(r.body, 0, i == n - 1 ? &su : NULL, i, n);
+        assert_string_equal(t, want[i]);
+        free(t);
+        if (su) {
+            assert_int_equal(usage_field(su, "completion_tokens"), want_tokens);
+            cJSON_Delete(su);
+        }
+        free(want[i]);
+    }
+    tu_http_reply_free(&r);
+}
+
 /* ---- logit_bias and penalties ---- */
 
 /* Greedy continuation of "Once upon a time" as token ids (vLLM's
@@ -778,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_prefix_reuse_same_logprobs),
         cmocka_unit_test(test_token_prompt_echo_and_tokenize),
         cmocka_unit_test(test_logit_bias_and_penalties),
+        cmocka_unit_test(test_n_choices),
         cmocka_unit_test(test_response_format_json_object),
         cmocka_unit_test(test_http_backend_drives_server),
         cmocka_unit_test(test_two_models),

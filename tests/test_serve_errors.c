@@ -115,7 +115,7 @@ static void test_unknown_fields_and_values(void **state) {
     post_expect(s, CHAT, "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"x\":1}]}", 400, NULL,
                 "messages[0]");
     post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"max_tokens\":-3}", 400, NULL, "max_tokens");
-    post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"n\":3}", 400, NULL, "n");
+    post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"n\":17}", 400, NULL, "n");
     post_expect(s, "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"a\",\"max_tokens\":-1}", 400, NULL,
                 "max_tokens");
 }

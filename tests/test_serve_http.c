@@ -319,7 +319,11 @@ static void test_parse_chat(void **state) {
                  "temperature");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"temperature\":3}", 0,
                  "temperature");
-    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":2}", 0, "n");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":2}", 1, NULL);
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":17}", 0, "n");
+    expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"n\":0}", 0, "n");
+    expect_parse(0, "{\"model\":\"m\",\"prompt\":\"a\",\"n\":3,\"best_of\":3}", 1, NULL);
+    expect_parse(0, "{\"model\":\"m\",\"prompt\":\"a\",\"n\":2,\"best_of\":4}", 0, "best_of");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"bogus\":1}", 0, "bogus");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"stop\":[1]}", 0, "stop");
     expect_parse(1, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"top_logprobs\":2}", 0,

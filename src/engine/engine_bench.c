@@ -106,7 +106,7 @@ static int run_rep(hflow_model *m, hflow_session *s, const int32_t *prompt, cons
 }
 
 static void summarise(const rep_figures *f, int n, hflow_bench_result *out) {
-    double a[MAX_REPS], b[MAX_REPS];
+    double a[MAX_REPS] = {0}, b[MAX_REPS] = {0};
 #define MED(field, dst)                                      \
     do {                                                     \
         for (int i = 0; i < n; i++) a[i] = f[i].field;       \

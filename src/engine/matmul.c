@@ -15,13 +15,16 @@
  * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
  * (a few tens of KB) stays in cache while every token block passes over it,
  * so for prefill each weight byte comes from memory once per call rather than
- * once per token. */
+ * once per token. On CPUs with AMX-INT8, batches of HFLOW_AMX_MIN_TOK tokens
+ * or more take the tile kernels instead (gemm_amx.h): all tokens per row
+ * block, activations packed once per call while they are quantized. */
 #include "engine/matmul.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "hybridflow/error.h"
+#include "engine/gemm_amx.h"
 #include "engine/gemv.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
@@ -34,12 +37,14 @@ typedef struct {
     const hflow_dot_kernel *k;
     hflow_gemv_fn gemv; /* 4-row decode path, NULL when the type has none */
     hflow_gemm_fn gemm; /* tiled prefill path, likewise */
+    hflow_amx_fn amx;   /* AMX prefill path for this call, or NULL */
     const char *W;
     size_t w_row;
     int64_t rows;
     float *y;
     const char *xa;  /* activations in this kernel's format */
     size_t xa_row;
+    char *xpack;     /* the same packed for amx (gemm_amx.h), or NULL */
     int64_t block0;  /* index of this weight's first row block in the shared count */
     hflow_gemv_seg_fn gseg; /* set when this part takes the decode path (decode_plan) */
     int64_t seg_rows;       /* its 4 segments' length, 0 when the weight is too short for them */
@@ -55,6 +60,8 @@ typedef struct {
     /* distinct activation formats to produce: one part that uses each */
     int n_fmt;
     int fmt_part[HFLOW_MATMUL_MAX_OPS];
+    char *scratch;     /* amx: one scratch_sz region per thread */
+    size_t scratch_sz;
     atomic_llong next_block;
 } mm_job;
 
@@ -82,7 +89,9 @@ static void quantize_x_task(void *p, int ith, int nth) {
     for (int64_t i = ith; i < n; i += nth) {
         const mm_part *pt = &j->part[j->fmt_part[i / j->n_tok]];
         int64_t t = i % j->n_tok;
-        pt->k->quantize_act(j->x + t * j->cols, (char *)pt->xa + (size_t)t * pt->xa_row, j->cols);
+        char *xa = (char *)pt->xa + (size_t)t * pt->xa_row;
+        pt->k->quantize_act(j->x + t * j->cols, xa, j->cols);
+        if (pt->xpack) hflow_amx_pack_token(pt->k->act_type, j->cols, xa, t, j->n_tok, pt->xpack);
     }
 }
 
@@ -101,9 +110,14 @@ static void run_decode_item(const mm_job *j, const mm_part *pt, int64_t it) {
     pt->gemv(j->cols, pt->W + (size_t)done * pt->w_row, pt->w_row, pt->rows - done, pt->xa, pt->y + done);
 }
 
-static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
+static void run_block(const mm_job *j, const mm_part *pt, int64_t rb, int ith) {
     float out[TOK_BLOCK];
     int64_t re = rb + ROW_BLOCK < pt->rows ? rb + ROW_BLOCK : pt->rows;
+    if (pt->amx) {
+        pt->amx(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xpack, j->n_tok, pt->y + rb, pt->rows,
+                j->scratch + (size_t)ith * j->scratch_sz);
+        return;
+    }
     if (j->n_tok == 1 && pt->gemv) {
         pt->gemv(j->cols, pt->W + (size_t)rb * pt->w_row, pt->w_row, re - rb, pt->xa, pt->y + rb);
         return;
@@ -125,7 +139,6 @@ static void run_block(const mm_job *j, const mm_part *pt, int64_t rb) {
 
 static void matmul_task(void *p, int ith, int nth) {
     mm_job *j = p;
-    (void)ith;
     (void)nth;
     int ip = 0;
     for (;;) {
@@ -134,7 +147,7 @@ static void matmul_task(void *p, int ith, int nth) {
         while (ip + 1 < j->n_part && b >= j->part[ip + 1].block0) ip++; /* blocks are claimed in rising order */
         const mm_part *pt = &j->part[ip];
         if (pt->gseg) run_decode_item(j, pt, b - pt->block0);
-        else run_block(j, pt, (b - pt->block0) * ROW_BLOCK);
+        else run_block(j, pt, (b - pt->block0) * ROW_BLOCK, ith);
     }
 }
 
@@ -156,14 +169,19 @@ static int64_t decode_plan(mm_part *pt, int nth) {
     return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
 }
 
-/* Fills the parts, the activation formats and the workspace layout. */
-static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int nth) {
-    size_t need = 0, off[HFLOW_MATMUL_MAX_OPS] = {0};
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+/* Fills the parts, the activation formats and the workspace layout: each
+ * format's rows, then (amx) its packed copy, then the per-thread scratch. */
+static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int nth, int allow_amx) {
+    size_t need = 0, off[HFLOW_MATMUL_MAX_OPS] = {0}, pack_off[HFLOW_MATMUL_MAX_OPS] = {0};
+    int fmt_amx[HFLOW_MATMUL_MAX_OPS] = {0}, fmt_of[HFLOW_MATMUL_MAX_OPS];
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];
         if (!(pt->k = hflow_dot_kernel_get(ops[i].type))) return HFLOW_EUNSUPPORTED;
         pt->gemv = hflow_gemv_get(ops[i].type);
         pt->gemm = hflow_gemm_get(ops[i].type);
+        pt->amx = allow_amx && j->n_tok >= HFLOW_AMX_MIN_TOK ? hflow_amx_get(ops[i].type) : NULL;
         pt->w_row = hflow_row_size(ops[i].type, j->cols);
         pt->xa_row = hflow_row_size(pt->k->act_type, j->cols);
         if (ops[i].rows < 0 || pt->w_row == 0 || pt->xa_row == 0) return HFLOW_EINVAL;
@@ -173,35 +191,53 @@ static int plan(mm_job *j, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int 
         pt->block0 = j->n_blocks;
         pt->gseg = j->n_tok == 1 && pt->gemv ? hflow_gemv_seg_get(ops[i].type) : NULL;
         j->n_blocks += pt->gseg ? decode_plan(pt, nth) : (pt->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        fmt_of[i] = -1;
         if (pt->k->act_type == HFLOW_TYPE_F32) continue; /* float kernels read x directly */
         int f = 0;
         while (f < j->n_fmt && j->part[j->fmt_part[f]].k->act_type != pt->k->act_type) f++;
         if (f == j->n_fmt) {
             j->fmt_part[j->n_fmt++] = i;
             off[f] = need;
-            need += pt->xa_row * (size_t)j->n_tok;
+            need += ALIGN64(pt->xa_row * (size_t)j->n_tok);
         }
-        pt->xa = (const char *)(uintptr_t)off[f]; /* an offset until the workspace exists */
+        fmt_of[i] = f;
+        if (pt->amx) {
+            fmt_amx[f] = 1;
+            size_t sz = hflow_amx_scratch_size(ops[i].type, j->cols);
+            if (sz > j->scratch_sz) j->scratch_sz = ALIGN64(sz);
+        }
     }
+    for (int f = 0; f < j->n_fmt; f++)
+        if (fmt_amx[f]) {
+            pack_off[f] = need;
+            need += ALIGN64(hflow_amx_pack_size(j->part[j->fmt_part[f]].k->act_type, j->cols, j->n_tok));
+        }
+    size_t scratch_off = need;
+    need += j->scratch_sz * (size_t)nth;
     j->n_part = n_ops;
     if (j->n_fmt && !ws) return HFLOW_EINVAL;
     int rc = j->n_fmt ? hflow_matmul_ws_reserve(ws, need) : 0;
     if (rc) return rc;
     for (int i = 0; i < n_ops; i++) {
         mm_part *pt = &j->part[i];
-        pt->xa = pt->k->act_type == HFLOW_TYPE_F32 ? (const char *)j->x : (const char *)ws->buf + (uintptr_t)pt->xa;
+        int f = fmt_of[i];
+        pt->xa = f < 0 ? (const char *)j->x : (const char *)ws->buf + off[f];
+        /* every part of an amx format packs (the quantizer runs per format,
+         * on the part named in fmt_part) */
+        pt->xpack = f >= 0 && fmt_amx[f] ? (char *)ws->buf + pack_off[f] : NULL;
     }
+    j->scratch = j->scratch_sz ? (char *)ws->buf + scratch_off : NULL;
     return 0;
 }
 
-int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
-                       const float *x, int64_t n_tok) {
+static int matmul_run(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
+                      const float *x, int64_t n_tok, int allow_amx) {
     if (!ops || n_ops < 1 || n_ops > HFLOW_MATMUL_MAX_OPS || n_tok < 0 || cols <= 0) return HFLOW_EINVAL;
     mm_job j = {0};
     j.cols = cols;
     j.n_tok = n_tok;
     j.x = x;
-    int rc = plan(&j, ws, ops, n_ops, hflow_pool_size(pool));
+    int rc = plan(&j, ws, ops, n_ops, pool ? hflow_pool_size(pool) : 1, allow_amx);
     if (rc || n_tok == 0 || j.n_blocks == 0) return rc;
     if (j.n_fmt) {
         if (n_tok >= QUANT_PAR_MIN_TOK) hflow_pool_run(pool, quantize_x_task, &j);
@@ -212,8 +248,19 @@ int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul
     return 0;
 }
 
+int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
+                       const float *x, int64_t n_tok) {
+    return matmul_run(pool, ws, ops, n_ops, cols, x, n_tok, 1);
+}
+
 int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows, int64_t cols,
                  const float *x, int64_t n_tok, float *y) {
     hflow_matmul_op op = {type, W, rows, y};
-    return hflow_matmul_multi(pool, ws, &op, 1, cols, x, n_tok);
+    return matmul_run(pool, ws, &op, 1, cols, x, n_tok, 1);
+}
+
+int hflow_matmul_invariant(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows,
+                           int64_t cols, const float *x, int64_t n_tok, float *y) {
+    hflow_matmul_op op = {type, W, rows, y};
+    return matmul_run(pool, ws, &op, 1, cols, x, n_tok, 0);
 }

@@ -40,6 +40,13 @@ int hflow_matmul(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const voi
 int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_op *ops, int n_ops, int64_t cols,
                        const float *x, int64_t n_tok);
 
+/* hflow_matmul that never takes the AMX path, so every batch size gives the
+ * one-token results bit for bit (the AMX path, used for n_tok >=
+ * HFLOW_AMX_MIN_TOK, sums each block in one int32 and rounds in another
+ * order: docs/NUMERICS.md). Same return codes. */
+int hflow_matmul_invariant(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, const void *W, int64_t rows,
+                           int64_t cols, const float *x, int64_t n_tok, float *y);
+
 /* The same product rounded exactly as llama.cpp's CPU backend rounds it
  * (matmul_ggml.c, ggml_compat.h): for F32 and F16 weights, tinyBLAS order
  * when n_tok >= 2 and cols % 8 == 0, else ggml_vec_dot order; F16 weights

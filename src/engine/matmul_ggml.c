@@ -64,7 +64,7 @@ int hflow_matmul_ggml(hflow_pool *pool, hflow_matmul_ws *ws, uint32_t type, cons
     int q32 = (type == HFLOW_TYPE_Q4_0 || type == HFLOW_TYPE_Q8_0) && cols % 32 == 0;
     int qk = (type == HFLOW_TYPE_Q4_K || type == HFLOW_TYPE_Q6_K) && cols % 256 == 0;
     if (type != HFLOW_TYPE_F32 && type != HFLOW_TYPE_F16 && !q32 && !qk)
-        return hflow_matmul(pool, ws, type, W, rows, cols, x, n_tok, y);
+        return hflow_matmul_invariant(pool, ws, type, W, rows, cols, x, n_tok, y);
     if (rows < 0 || cols <= 0 || n_tok < 0 || !ws) return HFLOW_EINVAL;
     if (rows == 0 || n_tok == 0) return 0;
     int nth = pool ? hflow_pool_size(pool) : 1;

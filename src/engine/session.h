@@ -12,8 +12,12 @@
 #include "engine/model.h"
 
 /* Tokens per forward chunk: long prompts run in slices of this many, which
- * bounds scratch memory while keeping batched matmuls efficient. */
-#define HFLOW_UBATCH 32
+ * bounds scratch memory while keeping batched matmuls efficient. 256 so that
+ * a prompt of that length is one chunk and its matmuls take the AMX path
+ * (gemm_amx.h: batches of >= HFLOW_AMX_MIN_TOK; per-row-block weight
+ * unpacking and packing are amortised over all its tokens); scratch is about
+ * 28 KB per token for SmolLM2-135M. */
+#define HFLOW_UBATCH 256
 /* Query rows per block of F16-cache attention (tokens x the heads of a GQA
  * group; a group wider than this is one token's block). */
 #define HFLOW_ATTN_BLOCK_ROWS 12

@@ -438,9 +438,14 @@ void serve_hybrid_chat(hflow_server *srv, serve_hybrid *h, hs_request *req, serv
     j->rq = *rq;
     memset(rq, 0, sizeof *rq);
     snprintf(j->id, sizeof j->id, "chatcmpl-%llu", (unsigned long long)serve_next_id(srv));
-    j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name};
+    j->head = (serve_reply_head){SERVE_CHAT, j->id, (long)hflow_wall_s(), h->name, 0};
     if (j->rq.logprobs) {
         hs_reply_error(req, 400, NULL, "logprobs", NULL, "the hybrid model has no logprobs (its answer comes from several models)");
+        job_free(j);
+        return;
+    }
+    if (j->rq.n > 1) {
+        hs_reply_error(req, 400, NULL, "n", NULL, "the hybrid model answers with one choice ('n': 1)");
         job_free(j);
         return;
     }

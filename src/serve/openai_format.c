@@ -147,18 +147,16 @@ static void add_text(cJSON *o, const char *name, const char *text, size_t len) {
 
 static cJSON *choice(const serve_reply_head *h, cJSON *logprobs, const char *finish_reason) {
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON_AddNumberToObject(c, "index", h->index);
     if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
     else cJSON_AddNullToObject(c, "logprobs");
     if (finish_reason) cJSON_AddStringToObject(c, "finish_reason", finish_reason);
     else cJSON_AddNullToObject(c, "finish_reason");
-    (void)h;
     return c;
 }
 
-char *serve_format_response(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,
-                            const char *finish_reason, const serve_usage *u) {
-    cJSON *o = head_object(h, 0);
+cJSON *serve_format_choice(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,
+                           const char *finish_reason) {
     cJSON *c = choice(h, logprobs, finish_reason);
     if (h->kind == SERVE_CHAT) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
@@ -167,9 +165,21 @@ char *serve_format_response(const serve_reply_head *h, const char *text, size_t 
     } else {
         add_text(c, "text", text, len);
     }
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "choices"), c);
+    return c;
+}
+
+char *serve_format_response_choices(const serve_reply_head *h, cJSON *choices, const serve_usage *u) {
+    cJSON *o = head_object(h, 0);
+    cJSON_AddItemToObject(o, "choices", choices);
     cJSON_AddItemToObject(o, "usage", usage_object(u));
     return print_and_free(o);
+}
+
+char *serve_format_response(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,
+                            const char *finish_reason, const serve_usage *u) {
+    cJSON *choices = cJSON_CreateArray();
+    cJSON_AddItemToArray(choices, serve_format_choice(h, text, len, logprobs, finish_reason));
+    return serve_format_response_choices(h, choices, u);
 }
 
 char *serve_format_chunk(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,

@@ -19,6 +19,7 @@ typedef struct serve_reply_head {
     const char *id;
     long created;
     const char *model;
+    int index;           /* the choice being formatted (n > 1: 0..n-1) */
 } serve_reply_head;
 
 typedef struct serve_usage {
@@ -42,6 +43,11 @@ void serve_logprobs_add_unscored(cJSON *lps, const hflow_vocab *v, int32_t id, s
 /* Whole non-streamed response. logprobs may be NULL (rendered null); it is consumed. */
 char *serve_format_response(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,
                             const char *finish_reason, const serve_usage *u);
+/* The same in two parts, for n > 1: one choice object (index h->index;
+ * logprobs consumed), then the response around an array of them (consumed). */
+cJSON *serve_format_choice(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,
+                           const char *finish_reason);
+char *serve_format_response_choices(const serve_reply_head *h, cJSON *choices, const serve_usage *u);
 /* One stream chunk: text (may be empty), logprobs (may be NULL; consumed),
  * finish_reason (NULL while running). first adds the chat role delta. */
 char *serve_format_chunk(const serve_reply_head *h, const char *text, size_t len, cJSON *logprobs,

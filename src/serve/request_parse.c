@@ -214,9 +214,15 @@ static int parse_common(const char *k, const cJSON *v, serve_gen_request *r, ser
         return 1;
     }
     if (!strcmp(k, "stop")) return parse_stop(v, r, pe) ? -1 : 1;
-    if (!strcmp(k, "n") || !strcmp(k, "best_of")) {
-        if (get_int(v, k, 1, 128, &i, pe)) return -1;
-        return i == 1 ? 1 : fail(pe, k, "only '%s': 1 is supported", k);
+    if (!strcmp(k, "n")) {
+        if (get_int(v, k, 1, SERVE_MAX_N, &i, pe)) return -1;
+        r->n = (int)i;
+        return 1;
+    }
+    if (!strcmp(k, "best_of")) { /* checked against n once every field is read */
+        if (get_int(v, k, 1, SERVE_MAX_N, &i, pe)) return -1;
+        r->best_of = (int)i;
+        return 1;
     }
     if (!strcmp(k, "stream")) return get_bool(v, k, &r->stream, pe) ? -1 : 1;
     if (!strcmp(k, "ignore_eos")) return get_bool(v, k, &r->ignore_eos, pe) ? -1 : 1;
@@ -241,6 +247,7 @@ static void defaults(serve_gen_request *r, int kind) {
     memset(r, 0, sizeof *r);
     r->kind = kind;
     r->max_tokens = -1;
+    r->n = 1;
     r->temperature = 1.0f;
     r->top_p = 1.0f;
     r->repeat_penalty = 1.0f;
@@ -260,6 +267,8 @@ static int walk(const cJSON *root, serve_gen_request *r, own_field_fn own, serve
         if (rc == 0) return fail(pe, v->string, "Unrecognized request argument supplied: %s", v->string);
     }
     if (!r->model) return fail(pe, "model", "'model' is required");
+    if (r->best_of && r->best_of != r->n)
+        return fail(pe, "best_of", "'best_of' must equal 'n' (%d): ranking extra candidates is not supported", r->n);
     if (r->include_usage && !r->stream)
         return fail(pe, "stream_options", "'stream_options' is only allowed when 'stream' is true");
     return 0;

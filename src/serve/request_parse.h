@@ -17,6 +17,7 @@
 #include "hybridflow/sample.h"
 
 #define SERVE_MAX_STOP 16
+#define SERVE_MAX_N 16    /* choices per request */
 
 enum serve_kind { SERVE_CHAT = 1, SERVE_COMPLETION = 2 };
 
@@ -56,6 +57,8 @@ typedef struct serve_gen_request {
     int stream;
     int include_usage;       /* stream_options.include_usage */
     int echo;                /* completion */
+    int n;                   /* choices, 1..SERVE_MAX_N (default 1); generated one after another in one slot */
+    int best_of;             /* completions: 0 = not given; else must equal n */
     int ids_as_tokens;       /* completion, extension (vLLM's return_tokens_as_token_ids): logprobs
                                 name tokens "token_id:N" */
     int ignore_eos;          /* extension: generate past end-of-generation tokens */

@@ -170,6 +170,8 @@ static int make_grammar(gen_job *j, hflow_grammar **g) {
     return rc ? rc : hflow_grammar_create_named(j->rq.grammar, texts, g, &j->err);
 }
 
+/* Choice j->head.index: n > 1 samples choice i with seed + i, so a seeded
+ * request repeats every choice. The slot stays held (release_slot). */
 static void run_generation(gen_job *j) {
     hflow_sampler_params sp = hflow_sampler_default_params();
     sp.temperature = j->rq.temperature;
@@ -181,7 +183,7 @@ static void run_generation(gen_job *j) {
     sp.frequency_penalty = j->rq.frequency_penalty;
     sp.logit_bias = j->rq.logit_bias;
     sp.n_logit_bias = j->rq.n_logit_bias;
-    sp.seed = j->rq.has_seed ? j->rq.seed : serve_next_id(j->srv) * 0x9E3779B97F4A7C15ull;
+    sp.seed = (j->rq.has_seed ? j->rq.seed : serve_next_id(j->srv) * 0x9E3779B97F4A7C15ull) + (uint64_t)j->head.index;
     sp.n_top_logprobs = want_logprobs(j) ? j->rq.top_logprobs : 0;
     j->stats.n_prompt = j->n_prompt;
     j->stats.n_prompt_reused = j->echo_reused;
@@ -209,8 +211,6 @@ static void run_generation(gen_job *j) {
     hflow_sampler_free(smp);
     hflow_grammar_free(g);
     if (j->echo_scored) j->stats.n_prompt_reused = j->echo_reused; /* generation only re-read the last token */
-    serve_slots_release(j->sm->slots, j->slot);
-    j->slot = NULL;
     serve_metrics_generation(&j->srv->metrics, j->stats.n_prompt, j->stats.n_prompt_reused, j->stats.n_generated,
                              j->t_first > 0 ? j->t_first - j->t_start : 0);
 }
@@ -243,13 +243,26 @@ static void logprobs_append(cJSON *to, cJSON *from) {
     }
 }
 
-static serve_usage usage_of(const gen_job *j) {
-    serve_usage u = {j->stats.n_prompt, j->stats.n_generated, j->stats.n_prompt_reused};
-    return u;
+static void release_slot(gen_job *j) {
+    if (j->slot) serve_slots_release(j->sm->slots, j->slot);
+    j->slot = NULL;
 }
 
-static void stream_main(void *p) {
-    gen_job *j = p;
+/* Usage over the choices so far: the prompt counts once (as OpenAI bills n > 1),
+ * completions add up. */
+static void usage_add(serve_usage *u, const gen_job *j) {
+    if (j->head.index == 0) {
+        u->prompt_tokens = j->stats.n_prompt;
+        u->cached_tokens = j->stats.n_prompt_reused;
+    }
+    u->completion_tokens += j->stats.n_generated;
+}
+
+/* Streams choice j->head.index: its echo, its tokens, its finish chunk. */
+static void stream_choice(gen_job *j) {
+    j->sent_first = 0;
+    j->text_off = 0;
+    memset(&j->stats, 0, sizeof j->stats);
     if (j->echo_text) {
         cJSON *lps = echo_logprobs(j);
         j->sent_first = 1;
@@ -258,21 +271,37 @@ static void stream_main(void *p) {
         else cJSON_Delete(lps);
     }
     if (!j->rc) run_generation(j);
+    if (!j->rc) stream_event(j, serve_format_chunk(&j->head, "", 0, NULL, j->stats.finish_reason, !j->sent_first));
+}
+
+static void stream_main(void *p) {
+    gen_job *j = p;
+    serve_usage u = {0, 0, 0};
+    for (j->head.index = 0; j->head.index < j->rq.n && !j->rc; j->head.index++) {
+        stream_choice(j);
+        usage_add(&u, j);
+    }
+    release_slot(j);
     if (j->rc && j->rc != HFLOW_ECANCELLED) {
         int status = serve_status_for_hflow_code(j->rc);
         stream_event(j, serve_error_json(status, NULL, NULL, NULL, j->err.message));
-    } else {
-        stream_event(j, serve_format_chunk(&j->head, "", 0, NULL, j->stats.finish_reason, !j->sent_first));
-        serve_usage u = usage_of(j);
-        if (j->rq.include_usage) stream_event(j, serve_format_usage_chunk(&j->head, &u));
+    } else if (!j->rc && j->rq.include_usage) {
+        stream_event(j, serve_format_usage_chunk(&j->head, &u));
     }
     hs_stream_write(j->st, "data: [DONE]\n\n", 14);
     hs_stream_finish(j->st);
     job_free(j);
 }
 
-static void reply_whole(gen_job *j, hs_request *req) {
-    j->req = req;
+/* Generates choice j->head.index whole; NULL when generation failed (j->rc). */
+static cJSON *whole_choice(gen_job *j) {
+    hflow_strbuf_reset(&j->text);
+    j->text_off = 0;
+    memset(&j->stats, 0, sizeof j->stats);
+    if (want_logprobs(j) && !(j->logprobs = serve_logprobs_new(j->rq.kind))) {
+        j->rc = hflow_error_set(&j->err, HFLOW_ENOMEM, "out of memory");
+        return NULL;
+    }
     if (j->echo_text) {
         cJSON *lps = echo_logprobs(j);
         if (lps && j->logprobs) logprobs_append(lps, j->logprobs);
@@ -284,15 +313,31 @@ static void reply_whole(gen_job *j, hs_request *req) {
         j->text_off = j->text.len;
     }
     if (!j->rc) run_generation(j);
-    if (j->rc) {
-        int status = serve_status_for_hflow_code(j->rc);
-        hs_reply_error(req, status, NULL, NULL, NULL, "generation failed: %s", j->err.message);
+    if (j->rc) return NULL;
+    cJSON *c = serve_format_choice(&j->head, j->text.data ? j->text.data : "", j->text.len, j->logprobs,
+                                   j->stats.finish_reason);
+    j->logprobs = NULL; /* consumed */
+    return c;
+}
+
+static void reply_whole(gen_job *j, hs_request *req) {
+    j->req = req;
+    serve_usage u = {0, 0, 0};
+    cJSON *choices = cJSON_CreateArray();
+    for (j->head.index = 0; j->head.index < j->rq.n && choices; j->head.index++) {
+        cJSON *c = whole_choice(j);
+        if (!c) break;
+        cJSON_AddItemToArray(choices, c);
+        usage_add(&u, j);
+    }
+    release_slot(j);
+    if (j->rc || !choices) {
+        cJSON_Delete(choices);
+        int status = choices ? serve_status_for_hflow_code(j->rc) : 500;
+        hs_reply_error(req, status, NULL, NULL, NULL, "generation failed: %s", choices ? j->err.message : "out of memory");
         return;
     }
-    serve_usage u = usage_of(j);
-    char *json = serve_format_response(&j->head, j->text.data ? j->text.data : "", j->text.len, j->logprobs,
-                                       j->stats.finish_reason, &u);
-    j->logprobs = NULL; /* consumed */
+    char *json = serve_format_response_choices(&j->head, choices, &u);
     if (json) hs_reply_json(req, 200, json);
     else hs_reply_error(req, 500, NULL, NULL, NULL, "out of memory");
     free(json);
@@ -330,8 +375,7 @@ static void handle(hflow_server *srv, hs_request *req, int kind) {
     }
     snprintf(j->id, sizeof j->id, "%s-%llu", kind == SERVE_CHAT ? "chatcmpl" : "cmpl",
              (unsigned long long)serve_next_id(srv));
-    j->head = (serve_reply_head){kind, j->id, (long)hflow_wall_s(), j->sm->name};
-    if (want_logprobs(j) && !j->rq.stream) j->logprobs = serve_logprobs_new(kind);
+    j->head = (serve_reply_head){kind, j->id, (long)hflow_wall_s(), j->sm->name, 0};
     rc = serve_slots_acquire(j->sm->slots, j->prompt, j->n_prompt, client_gone, req, &j->slot);
     if (rc == HFLOW_ECANCELLED) { /* left while queued: the reply goes nowhere */
         hs_reply_error(req, 503, NULL, NULL, "cancelled", "the client went away while queued");

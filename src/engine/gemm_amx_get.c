@@ -1,0 +1,31 @@
+/* gemm_amx_get.c - run-time choice of the AMX prefill path (gemm_amx.h). */
+#include "engine/gemm_amx.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cpu.h"
+
+/* The environment is read once: a process either keeps batch invariance
+ * (every batch size gives one-token decode's results bit for bit) or not,
+ * never both within one run. -1 = not read yet. */
+static atomic_int opted_out = -1;
+
+int hflow_amx_opted_out(void) {
+    int v = atomic_load_explicit(&opted_out, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("HFLOW_BATCH_INVARIANT");
+        v = e && strcmp(e, "1") == 0;
+        atomic_store_explicit(&opted_out, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+hflow_amx_fn hflow_amx_get(uint32_t type) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_amx_int8() && !hflow_amx_opted_out()) return hflow_amx_table(type);
+#endif
+    (void)type;
+    return NULL;
+}
