@@ -16,19 +16,8 @@ n=${1:-4}
 tight=${2:-2000}
 loose=1000000
 bash scripts/setup.sh >/dev/null
-dir=$(bash scripts/build.sh)
-hf=$dir/hybridflow
-shared=${HYBRIDFLOW_SHARED:-../shared}
-edge=$shared/models/stories260K.gguf
-ds=$shared/datasets/MMLU-STEM.json
-for f in "$edge" "$ds"; do
-  [ -f "$f" ] || { echo "router_demo: $f not found (set HYBRIDFLOW_SHARED)" >&2; exit 1; }
-done
-out=out/router-demo
-mkdir -p "$out"
+source scripts/local_tiers.sh out/router-demo router_demo
 rm -f "$out/profile.jsonl" "$out"/run-*.jsonl
-cloud=$out/cloud.gguf
-"$hf" gen-model -o "$cloud" --preset tiny --vocab-from "$edge" --seed 11 --ctx 4096
 
 # Short calls keep it quick; --plan-first makes each step's features (n_steps, is_last) final,
 # in the profile and in the runs alike.

@@ -25,12 +25,14 @@ typedef struct ref_out {
     hflow_strbuf text;
     int n_prompt, n_gen;
     char finish[24];
+    double lp_sum; /* generated tokens' logprobs */
+    int lp_n;
 } ref_out;
 
 static int ref_cb(void *user, int32_t token, const char *text, size_t len, const hflow_token_logprobs *lp) {
-    (void)token;
-    (void)lp;
-    hflow_strbuf_append(&((ref_out *)user)->text, text, len);
+    ref_out *r = user;
+    if (lp && token >= 0) r->lp_sum += lp->logprob, r->lp_n++;
+    hflow_strbuf_append(&r->text, text, len);
     return 0;
 }
 
@@ -57,7 +59,7 @@ static void ref_generate(const char *prompt_text, int parse_special, const gen_a
     p.top_p = a->top_p;
     p.seed = a->seed;
     hflow_sampler *smp = hflow_sampler_create(&p, hflow_model_get_info(model)->n_vocab);
-    hflow_generate_params gp = {.max_tokens = a->max_tokens};
+    hflow_generate_params gp = {.max_tokens = a->max_tokens, .want_logprobs = 1};
     hflow_generate_stats st;
     assert_int_equal(hflow_generate(s, smp, ids, n, &gp, ref_cb, out, &st, &err), 0);
     out->n_prompt = st.n_prompt;
@@ -222,11 +224,55 @@ static void test_stop_string_equals_engine(void **state) {
     hflow_backend_free(b);
 }
 
+/* want_confidence: the mean logprob the server sends (chat content[] and
+ * completions token_logprobs, whole and streamed) is the engine's own mean
+ * over the generated tokens (up to the JSON's float printing). */
+static void test_confidence_equals_engine(void **state) {
+    (void)state;
+    hflow_backend *b = open_edge();
+    hflow_chat_message msgs[] = {{"user", "Tell me about a dog."}};
+    serve_message smsgs[] = {{"user", "Tell me about a dog."}};
+    char *chat_text;
+    hflow_error err;
+    assert_int_equal(serve_chat_prompt(model, smsgs, 1, &chat_text, &err), 0);
+    const gen_args a = {0.0f, 1.0f, 1, 20};
+    for (int chat = 0; chat < 2; chat++) {
+        ref_out ref;
+        ref_generate(chat ? chat_text : "Once upon a time", chat, &a, &ref);
+        assert_true(ref.lp_n > 0 && ref.lp_n == ref.n_gen);
+        for (int stream = 0; stream < 2; stream++) {
+            hflow_request rq;
+            hflow_request_init(&rq);
+            rq.messages = chat ? msgs : NULL;
+            rq.n_messages = chat;
+            rq.prompt = chat ? NULL : "Once upon a time";
+            rq.max_tokens = a.max_tokens;
+            rq.temperature = 0;
+            rq.want_confidence = 1;
+            hflow_strbuf deltas;
+            hflow_strbuf_init(&deltas);
+            if (stream) rq.on_delta = collect, rq.user = &deltas;
+            hflow_response resp;
+            if (hflow_backend_complete(b, &rq, &resp, &err)) fail_msg("complete: %s", err.message);
+            assert_int_equal(resp.confidence_known, 1);
+            assert_int_equal(resp.logprob_tokens, ref.lp_n);
+            assert_float_equal(resp.mean_logprob, ref.lp_sum / ref.lp_n, 1e-5);
+            assert_true(resp.mean_logprob <= 0);
+            hflow_response_clear(&resp);
+            hflow_strbuf_free(&deltas);
+        }
+        hflow_strbuf_free(&ref.text);
+    }
+    free(chat_text);
+    hflow_backend_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_completion_equals_engine),
         cmocka_unit_test(test_chat_equals_engine),
         cmocka_unit_test(test_stop_string_equals_engine),
+        cmocka_unit_test(test_confidence_equals_engine),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

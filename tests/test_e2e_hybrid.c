@@ -249,6 +249,43 @@ static void test_cloud_down_answers_from_edge(void **state) {
     assert_int_equal(tu_server_stop(&s2), 0);
 }
 
+/* --hybrid-cascade 1 with confidence:0: every step runs on the edge over
+ * loopback HTTP with logprobs asked for, gets a known confidence from this
+ * server, and (any answer short of certainty) is escalated to the cloud;
+ * the trace file says so step by step. */
+static void test_cascade_virtual_model(void **state) {
+    (void)state;
+    char trace[512];
+    snprintf(trace, sizeof trace, "%s/hybrid-cascade.jsonl", tu_tmpdir());
+    remove(trace);
+    const char *const args[] = {"--hybrid-edge", "edge", "--hybrid-cloud", "cloud", "--hybrid-policy", "confidence:0",
+                                "--hybrid-cascade", "1", "--hybrid-max-tokens", "16", "--hybrid-max-steps", "2",
+                                "--hybrid-planner-tokens", "500", "--hybrid-trace", trace, NULL};
+    assert_int_equal(e2e_start(&s2, 2048, 1, args), 0);
+    char body[512];
+    snprintf(body, sizeof body, BODY, "");
+    cJSON *j = post(&s2, body, 200);
+    cJSON_Delete(j);
+    assert_int_equal(tu_server_stop(&s2), 0);
+    char *text = tu_read_file(trace, NULL);
+    assert_non_null(text);
+    cJSON *q = cJSON_Parse(text);
+    assert_non_null(q);
+    cJSON *steps = cJSON_GetObjectItem(q, "steps"), *st;
+    assert_true(cJSON_GetArraySize(steps) >= 1);
+    cJSON_ArrayForEach(st, steps) {
+        cJSON *call = cJSON_GetObjectItem(st, "call"), *k = cJSON_GetObjectItem(call, "cascade");
+        assert_non_null(k);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(k, "confidence_known")));
+        assert_true(num(k, "edge_mean_logprob", NULL) < 0);
+        assert_string_equal(cJSON_GetObjectItem(k, "decision")->valuestring, "escalated");
+        assert_string_equal(cJSON_GetObjectItem(call, "tier")->valuestring, "cloud");
+        assert_string_equal(cJSON_GetObjectItem(call, "route_reason")->valuestring, "confidence");
+    }
+    cJSON_Delete(q);
+    free(text);
+}
+
 /* Exit status and stderr of `hybridflow serve ARGS` that must fail at startup. */
 static void expect_startup_error(const char *args, const char *msg) {
     char cmd[1024];
@@ -272,6 +309,7 @@ static void test_bad_config_fails_at_startup(void **state) {
     expect_startup_error("--hybrid-edge edge --hybrid-planner cloud", "needs a cloud endpoint");
     expect_startup_error("--hybrid-edge edge --hybrid-name edge", "also a served model");
     expect_startup_error("--hybrid-edge edge --hybrid-prices /nonexistent.json", "hybrid prices");
+    expect_startup_error("--hybrid-edge edge --hybrid-policy confidence:-1", "only cascade mode provides");
 }
 
 int main(void) {
@@ -282,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_sampling_per_request),
         cmocka_unit_test(test_logprobs_refused),
         cmocka_unit_test(test_cloud_down_answers_from_edge),
+        cmocka_unit_test(test_cascade_virtual_model),
         cmocka_unit_test(test_bad_config_fails_at_startup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

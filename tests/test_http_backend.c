@@ -237,6 +237,90 @@ static void test_stream_split_at_odd_places(void **state) {
     free(req);
 }
 
+/* Asked for confidence, a server that sends no logprobs (this one) leaves it
+ * unknown and the call succeeds, whole and streamed; "logprobs" is sent only
+ * when asked. */
+static void test_confidence_unknown_when_server_omits_logprobs(void **state) {
+    fixture *f = *state;
+    fx_open(f);
+    char *sse = sse_body(PIECES, 5, "stop", 1, 1);
+    fs_script whole = {.body = JSON_OK}, streamed = {.content_type = "text/event-stream", .body = sse},
+              plain = {.body = JSON_OK};
+    fs_push(f->srv, &whole);
+    fs_push(f->srv, &streamed);
+    fs_push(f->srv, &plain);
+    free(sse);
+    collector col = {0};
+    hflow_strbuf_init(&col.text);
+    for (int k = 0; k < 3; k++) {
+        hflow_request r;
+        chat_request(&r);
+        r.want_confidence = k < 2;
+        if (k == 1) r.on_delta = collect, r.user = &col;
+        hflow_response resp;
+        hflow_error err;
+        if (hflow_backend_complete(f->b, &r, &resp, &err)) fail_msg("%s", err.message);
+        assert_int_equal(resp.confidence_known, 0);
+        assert_int_equal(resp.logprob_tokens, 0);
+        assert_true(strlen(resp.text) > 0);
+        hflow_response_clear(&resp);
+        char *body = fs_request_body(f->srv, k);
+        cJSON *j = cJSON_Parse(body);
+        assert_non_null(j);
+        const cJSON *lp = cJSON_GetObjectItem(j, "logprobs");
+        if (k < 2) assert_true(cJSON_IsTrue(lp));
+        else assert_null(lp);
+        cJSON_Delete(j);
+        free(body);
+    }
+    hflow_strbuf_free(&col.text);
+}
+
+/* Logprobs a server sends are averaged: chat content[] whole, completions
+ * token_logprobs[] streamed over chunks (a null entry is skipped). */
+static void test_confidence_from_server_logprobs(void **state) {
+    fixture *f = *state;
+    fx_open(f);
+    fs_script chat = {.body = "{\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                              "\"content\":\"Hi there\"},\"logprobs\":{\"content\":[{\"token\":\"Hi\",\"logprob\":-0.5},"
+                              "{\"token\":\" there\",\"logprob\":-1.5}]},\"finish_reason\":\"stop\"}]}"};
+    fs_script comp = {.content_type = "text/event-stream",
+                      .body = "data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"logprobs\":{\"tokens\":[\"a\"],"
+                              "\"token_logprobs\":[-0.25]}}]}\n\n"
+                              "data: {\"choices\":[{\"index\":0,\"text\":\"bc\",\"logprobs\":{\"tokens\":[\"b\",\"c\"],"
+                              "\"token_logprobs\":[null,-2.0]},\"finish_reason\":\"stop\"}]}\n\n"
+                              "data: [DONE]\n\n"};
+    fs_push(f->srv, &chat);
+    fs_push(f->srv, &comp);
+    hflow_request r;
+    chat_request(&r);
+    r.want_confidence = 1;
+    hflow_response resp;
+    hflow_error err;
+    if (hflow_backend_complete(f->b, &r, &resp, &err)) fail_msg("%s", err.message);
+    assert_int_equal(resp.confidence_known, 1);
+    assert_int_equal(resp.logprob_tokens, 2);
+    assert_true(resp.mean_logprob == -1.0);
+    hflow_response_clear(&resp);
+    collector col = {0};
+    hflow_strbuf_init(&col.text);
+    hflow_request_init(&r);
+    r.prompt = "x";
+    r.want_confidence = 1;
+    r.on_delta = collect;
+    r.user = &col;
+    if (hflow_backend_complete(f->b, &r, &resp, &err)) fail_msg("%s", err.message);
+    assert_string_equal(resp.text, "abc");
+    assert_int_equal(resp.confidence_known, 1);
+    assert_int_equal(resp.logprob_tokens, 2);
+    assert_true(resp.mean_logprob == -1.125);
+    hflow_response_clear(&resp);
+    hflow_strbuf_free(&col.text);
+    char *body = fs_request_body(f->srv, 1);
+    assert_non_null(strstr(body, "\"logprobs\":0"));
+    free(body);
+}
+
 static void test_missing_usage_is_estimated(void **state) {
     fixture *f = *state;
     fx_open(f);
@@ -852,6 +936,8 @@ int main(void) {
         T(test_json_chat_fills_response_and_sends_request),
         T(test_completion_prompt_uses_completions_path),
         T(test_stream_split_at_odd_places),
+        T(test_confidence_unknown_when_server_omits_logprobs),
+        T(test_confidence_from_server_logprobs),
         T(test_missing_usage_is_estimated),
         T(test_missing_usage_counted_with_tokenizer),
         cmocka_unit_test(test_estimate_tokens_rule),

@@ -41,6 +41,19 @@ static int collect_tok(void *u, int32_t tok, const char *text, size_t len, const
     return 0;
 }
 
+typedef struct lp_acc {
+    double sum;
+    int n;
+} lp_acc;
+
+static int sum_lp(void *u, int32_t tok, const char *text, size_t len, const hflow_token_logprobs *lp) {
+    (void)text;
+    (void)len;
+    lp_acc *a = u;
+    if (lp && tok >= 0) a->sum += lp->logprob, a->n++;
+    return 0;
+}
+
 /* The engine run directly: what the backend must reproduce. */
 static char *direct(const char *path, const char *text, int chat, float temp, uint64_t seed, int max_tokens,
                     int *n_prompt, int *n_gen) {
@@ -363,12 +376,65 @@ static void test_open_errors(void **state) {
     print_message("bad GGUF: %s\n", err.message);
 }
 
+/* want_confidence: the backend's mean logprob is the engine's own (same
+ * prompt, greedy) over every generated token; not asked, it stays unknown. */
+static void test_confidence_equals_engine_logprobs(void **state) {
+    (void)state;
+    if (!stories[0]) skip();
+    hflow_error err;
+    hflow_model *m;
+    hflow_model_params mp = {1};
+    assert_int_equal(hflow_model_load(stories, &mp, &m, &err), 0);
+    const char *prompt = "Once upon a time there was";
+    int32_t *ids;
+    int n;
+    assert_int_equal(hflow_tokenize(hflow_model_vocab(m), prompt, strlen(prompt), 1, 0, &ids, &n, &err), 0);
+    hflow_session *s;
+    assert_int_equal(hflow_session_create(m, NULL, &s, &err), 0);
+    hflow_sampler_params sp = hflow_sampler_default_params();
+    hflow_sampler *smp = hflow_sampler_create(&sp, hflow_model_get_info(m)->n_vocab);
+    hflow_generate_params gp = {.max_tokens = 16, .want_logprobs = 1};
+    hflow_generate_stats st;
+    lp_acc ref = {0, 0};
+    assert_int_equal(hflow_generate(s, smp, ids, n, &gp, sum_lp, &ref, &st, &err), 0);
+    hflow_sampler_free(smp);
+    hflow_session_free(s);
+    hflow_model_free(m);
+    free(ids);
+    assert_true(ref.n == st.n_generated && ref.n > 0);
+
+    hflow_backend_options o;
+    hflow_backend_options_default(&o);
+    o.n_threads = 1;
+    hflow_backend *b;
+    assert_int_equal(hflow_backend_open(stories, &o, &b, &err), 0);
+    for (int want = 0; want < 2; want++) {
+        hflow_request rq;
+        hflow_request_init(&rq);
+        rq.prompt = prompt;
+        rq.max_tokens = 16;
+        rq.temperature = 0;
+        rq.want_confidence = want;
+        hflow_response resp;
+        assert_int_equal(hflow_backend_complete(b, &rq, &resp, &err), 0);
+        assert_int_equal(resp.confidence_known, want);
+        if (want) {
+            assert_int_equal(resp.logprob_tokens, ref.n);
+            assert_true(resp.mean_logprob == ref.sum / ref.n);
+            assert_true(resp.mean_logprob < 0);
+        }
+        hflow_response_clear(&resp);
+    }
+    hflow_backend_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equals_engine_stories), cmocka_unit_test(test_equals_engine_genmodel),
         cmocka_unit_test(test_stream_stop_length),    cmocka_unit_test(test_cancel_and_timeout),
         cmocka_unit_test(test_concurrent_equals_serial), cmocka_unit_test(test_plan_grammar),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_confidence_equals_engine_logprobs),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -215,9 +215,11 @@ static void test_training_deterministic(void **state) {
  * (the policy), and the labels below are pure noise, so a label leak would
  * show as a far lower training-side loss; (2) the serving score equals the
  * MLP on the featurizer's vector bit for bit; (3) the label cannot change the
- * feature vector. */
-static void test_features_identical_train_serve(void **state) {
-    (void)state;
+ * feature vector. With the edge's confidence (a cascade profile) the same
+ * holds, the confidence reaches the vector, the router records that it was
+ * trained with it (flag, policy flag, file) and its policy refuses a step
+ * without one instead of scoring a feature it never saw unknown. */
+static void check_identical_train_serve(int with_confidence) {
     hflow_router_dataset d;
     hflow_router_dataset_init(&d);
     make_synthetic(&d, 400, 9);
@@ -225,6 +227,7 @@ static void test_features_identical_train_serve(void **state) {
     for (size_t i = 0; i < d.n; i++) { /* labels unrelated to any feature */
         d.s[i].quality_cloud = (double)(rnd(&s) % 2);
         d.s[i].quality_edge = (double)(rnd(&s) % 2);
+        if (with_confidence) d.s[i].f.edge_confidence = (double)(1 + rnd(&s) % 1000) / 1000.0;
     }
     hflow_router_train_opts o;
     small_opts(&o);
@@ -237,12 +240,26 @@ static void test_features_identical_train_serve(void **state) {
     hflow_policy *p = NULL;
     hflow_learned_opts lo = {.sampled = 0, .seed = 0, .force_first = -1, .force_last = -1};
     assert_int_equal(hflow_policy_from_router(r, &lo, &p, NULL), 0);
+    assert_int_equal(hflow_router_featurizer(r)->cfg.edge_confidence, with_confidence);
+    assert_int_equal((p->flags & HFLOW_POLICY_NEEDS_CONFIDENCE) != 0, with_confidence);
     double loss = 0;
     size_t n = 0;
     hflow_router_fvec v = {0}, v2 = {0};
     for (size_t i = 0; i < d.n; i++) {
         hflow_route_decision dec;
         assert_int_equal(p->vt->decide(p, &d.s[i].f, &dec, NULL), 0);
+        if (with_confidence) { /* the value reaches the vector; serving without it is refused */
+            hflow_route_features g = d.s[i].f;
+            g.edge_confidence = g.edge_confidence > 0.5 ? 0.25 : 0.75;
+            assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &g, NULL, &v2, NULL), 0);
+            assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &d.s[i].f, NULL, &v, NULL), 0);
+            assert_memory_not_equal(v.dense, v2.dense, v.n_dense * sizeof(float));
+            g.edge_confidence = -1;
+            hflow_route_decision none;
+            hflow_error e;
+            assert_int_equal(p->vt->decide(p, &g, &none, &e), HFLOW_EINVAL);
+            assert_non_null(strstr(e.message, "cascade"));
+        }
         assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &d.s[i].f, NULL, &v, NULL), 0);
         float direct = hflow_mlp_forward(hflow_router_mlp(r), &v);
         assert_memory_equal(&direct, &(float){(float)dec.score}, sizeof direct);
@@ -260,11 +277,25 @@ static void test_features_identical_train_serve(void **state) {
     print_message("val loss: trainer %.6f, serving path %.6f (n=%zu)\n", rep.val_loss, loss, n);
     assert_int_equal(n, rep.n_val);
     assert_true(fabs(loss - rep.val_loss) <= 1e-5 * fmax(1.0, loss));
+    /* The file keeps the flag (router.feature.edge_confidence). */
+    char path[512];
+    snprintf(path, sizeof path, "%s/router-conf-%d.gguf", tu_tmpdir(), with_confidence);
+    assert_int_equal(hflow_router_save(r, path, NULL), 0);
+    hflow_router *back = NULL;
+    assert_int_equal(hflow_router_load(path, &back, NULL), 0);
+    assert_int_equal(hflow_router_featurizer(back)->cfg.edge_confidence, with_confidence);
+    hflow_router_free(back);
     hflow_router_fvec_free(&v);
     hflow_router_fvec_free(&v2);
     free(val);
     p->vt->destroy(p); /* frees r */
     hflow_router_dataset_free(&d);
+}
+
+static void test_features_identical_train_serve(void **state) {
+    (void)state;
+    check_identical_train_serve(0);
+    check_identical_train_serve(1);
 }
 
 /* ---- save / load ---- */

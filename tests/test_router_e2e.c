@@ -20,21 +20,17 @@
  * sequential, so both budget runs see the same plans and scores. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "cli_proc.h"
 #include "e2e.h"
 #include "http_client.h"
 #include "hybridflow/eval.h"
 #include "hybridflow/router.h"
 #include "testutil.h"
-
-extern char **environ;
 
 /* Questions profiled and run: with fewer, no query may hold two cloud-routed
  * steps, and then no budget can move a decision (the budget is per query). */
@@ -47,77 +43,6 @@ static char ds_path[1024];
 static int have_data;
 static char profile[512], router_path[512];
 static hflow_router *router; /* the trained file, loaded: thresholds to check the traces against */
-
-/* ---- running the CLI ---- */
-
-/* Runs `hybridflow ARGS...` (NULL-terminated) with stdout+stderr in `log`;
- * prints the log when it fails. Returns the exit status. */
-static int cli(const char *log, const char *const *args) {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = tu_cli_path();
-    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    assert_int_equal(rc, 0);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (code) {
-        char *text = tu_read_file(log, NULL);
-        print_message("hybridflow %s exited %d:\n%s\n", args[0], code, text ? text : "(no output)");
-        free(text);
-    }
-    return code;
-}
-
-/* Lines of a JSONL file, parsed; *n of them. Caller frees with free_lines. */
-static cJSON **read_lines(const char *path, size_t *n) {
-    char *text = tu_read_file(path, NULL);
-    assert_non_null(text);
-    size_t cap = 16;
-    cJSON **rows = malloc(cap * sizeof *rows);
-    assert_non_null(rows);
-    *n = 0;
-    for (char *p = text, *nl; p && *p; p = nl ? nl + 1 : NULL) {
-        if ((nl = strchr(p, '\n'))) *nl = '\0';
-        if (!*p) continue;
-        if (*n == cap) assert_non_null(rows = realloc(rows, (cap *= 2) * sizeof *rows));
-        assert_non_null(rows[*n] = cJSON_Parse(p));
-        (*n)++;
-    }
-    free(text);
-    return rows;
-}
-
-static void free_lines(cJSON **rows, size_t n) {
-    for (size_t i = 0; i < n; i++) cJSON_Delete(rows[i]);
-    free(rows);
-}
-
-static const cJSON *get(const cJSON *o, const char *k) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!x) fail_msg("missing \"%s\"", k);
-    return x;
-}
-
-static double num(const cJSON *o, const char *k) {
-    const cJSON *x = get(o, k);
-    if (!cJSON_IsNumber(x)) fail_msg("\"%s\" is not a number", k);
-    return x->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *k) {
-    const char *s = cJSON_GetStringValue(get(o, k));
-    if (!s) fail_msg("\"%s\" is not a string", k);
-    return s;
-}
 
 static const char *tmp(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
@@ -143,32 +68,32 @@ typedef struct routed {
 /* The learned decision of one step: score, threshold and budget are present,
  * the threshold is delta_t for that budget state, the tier is s > delta_t. */
 static routed check_learned_call(const cJSON *call) {
-    assert_string_equal(str(call, "route_reason"), "learned");
-    routed r = {num(call, "route_score"), num(call, "route_threshold"), 0};
-    const cJSON *b = get(call, "budget");
-    hflow_budget_state bs = {num(b, "tokens_ratio"), num(b, "usd_ratio"), num(b, "latency_ratio")};
+    assert_string_equal(tu_jstr(call, "route_reason"), "learned");
+    routed r = {tu_jnum(call, "route_score"), tu_jnum(call, "route_threshold"), 0};
+    const cJSON *b = tu_jget(call, "budget");
+    hflow_budget_state bs = {tu_jnum(b, "tokens_ratio"), tu_jnum(b, "usd_ratio"), tu_jnum(b, "latency_ratio")};
     assert_float_equal(r.threshold, hflow_router_threshold(router, &bs), 1e-6);
-    const char *routed_tier = str(call, "routed_tier");
+    const char *routed_tier = tu_jstr(call, "routed_tier");
     r.cloud = !strcmp(routed_tier, "cloud");
     assert_int_equal(r.cloud, r.score > r.threshold);
     /* A step never reaches the cloud unless the router sent it there. */
-    if (!strcmp(str(call, "tier"), "cloud")) assert_true(r.cloud);
+    if (!strcmp(tu_jstr(call, "tier"), "cloud")) assert_true(r.cloud);
     return r;
 }
 
 static long cloud_tokens_of(const cJSON *call) {
-    if (strcmp(str(call, "tier"), "cloud")) return 0;
-    return (long)(num(call, "prompt_tokens") + num(call, "completion_tokens"));
+    if (strcmp(tu_jstr(call, "tier"), "cloud")) return 0;
+    return (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
 }
 
 /* A run's trace line: the cap held (counted both by the budget and call by call). */
 static void check_budget(const cJSON *q, long cap) {
-    const cJSON *tot = get(q, "totals");
-    assert_int_equal((long)num(get(tot, "limits"), "cloud_tokens"), cap);
-    long used = (long)num(get(tot, "budget_used"), "cloud_tokens");
-    long sum = cloud_tokens_of(get(get(q, "plan"), "call")) + cloud_tokens_of(get(q, "aggregator"));
+    const cJSON *tot = tu_jget(q, "totals");
+    assert_int_equal((long)tu_jnum(tu_jget(tot, "limits"), "cloud_tokens"), cap);
+    long used = (long)tu_jnum(tu_jget(tot, "budget_used"), "cloud_tokens");
+    long sum = cloud_tokens_of(tu_jget(tu_jget(q, "plan"), "call")) + cloud_tokens_of(tu_jget(q, "aggregator"));
     const cJSON *s;
-    cJSON_ArrayForEach(s, get(q, "steps")) sum += cloud_tokens_of(get(s, "call"));
+    cJSON_ArrayForEach(s, tu_jget(q, "steps")) sum += cloud_tokens_of(tu_jget(s, "call"));
     assert_int_equal(used, sum);
     assert_true(used <= cap);
 }
@@ -204,36 +129,23 @@ static void test_profile_then_train(void **state) {
         print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
         skip();
     }
-    char log[512], nq[16];
     tmp(profile, sizeof profile, "e2e-profile.jsonl");
     tmp(router_path, sizeof router_path, "e2e-router.gguf");
-    remove(profile);
-    snprintf(nq, sizeof nq, "%d", N_Q);
-    const char *prof[] = {"profile", "--dataset", ds_path, "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(),
-                          "--out", profile, "--limit", nq, "--max-steps", "3", "--max-step-tokens", "16",
-                          "--answer-tokens", "16", "--plan-first", NULL};
-    assert_int_equal(cli(tmp(log, sizeof log, "profile.log"), prof), 0);
+    tu_profile_train(ds_path, N_Q, 0, profile, router_path);
     size_t n;
-    cJSON **rows = read_lines(profile, &n);
+    cJSON **rows = tu_jsonl_read(profile, &n);
     assert_true(n >= N_Q); /* at least one step per question */
     for (size_t i = 0; i < n; i++) {
         /* Both tiers really ran the step (the engine's token counts). */
-        assert_true(num(get(rows[i], "edge"), "tokens") > 0);
-        assert_true(num(get(rows[i], "cloud"), "tokens") > 0);
-        assert_true(num(get(rows[i], "cloud"), "latency_s") > 0);
-        assert_string_equal(str(rows[i], "labeler"), "swap");
-        assert_true(num(rows[i], "n_steps") >= 1 && num(rows[i], "n_steps") <= 3);
+        assert_true(tu_jnum(tu_jget(rows[i], "edge"), "tokens") > 0);
+        assert_true(tu_jnum(tu_jget(rows[i], "cloud"), "tokens") > 0);
+        assert_true(tu_jnum(tu_jget(rows[i], "cloud"), "latency_s") > 0);
+        assert_string_equal(tu_jstr(rows[i], "labeler"), "swap");
+        assert_true(tu_jnum(rows[i], "n_steps") >= 1 && tu_jnum(rows[i], "n_steps") <= 3);
     }
     print_message("profile: %zu step rows over %d questions\n", n, N_Q);
-    free_lines(rows, n);
+    tu_jsonl_free(rows, n);
 
-    /* lambda_k: the quality labels of two tiny models are all 0, the cloud tokens are not.
-     * --test-frac 0.01: every profiled question trains and calibrates. */
-    const char *train[] = {"train-router", "--data", profile, "--level", "subtask", "--out", router_path,
-                           "--hash-dim", "256", "--hidden", "8", "--epochs", "100", "--lambda-t", "0",
-                           "--lambda-k", "0.001", "--target-cloud-share", "0.5", "--test-frac", "0.01",
-                           "--seed", "1", NULL};
-    assert_int_equal(cli(tmp(log, sizeof log, "train.log"), train), 0);
     hflow_error err;
     if (hflow_router_load(router_path, &router, &err)) fail_msg("router: %s", err.message);
 }
@@ -256,26 +168,26 @@ static void run_budget(long cap, const char *trace, run_stats *st) {
                               "--budget-tokens", capbuf, "--max-steps", "3", "--max-step-tokens", "16",
                               "--answer-tokens", "16", "--plan-first", "--mode", "sequential", "--format", "option",
                               "--task-type", "letter", "--trace", trace, ds.items[q].question, NULL};
-        assert_int_equal(cli(tmp(log, sizeof log, "run.log"), args), 0);
+        assert_int_equal(tu_cli(tmp(log, sizeof log, "run.log"), args), 0);
     }
     size_t n;
-    cJSON **lines = read_lines(trace, &n);
+    cJSON **lines = tu_jsonl_read(trace, &n);
     assert_int_equal(n, N_Q);
     memset(st, 0, sizeof *st);
     for (int q = 0; q < N_Q; q++) {
         check_budget(lines[q], cap);
-        const cJSON *steps = get(lines[q], "steps");
+        const cJSON *steps = tu_jget(lines[q], "steps");
         st->n_steps[q] = cJSON_GetArraySize(steps);
         assert_true(st->n_steps[q] >= 1 && st->n_steps[q] <= 3);
         for (int i = 0; i < st->n_steps[q]; i++) {
-            routed r = check_learned_call(get(cJSON_GetArrayItem(steps, i), "call"));
+            routed r = check_learned_call(tu_jget(cJSON_GetArrayItem(steps, i), "call"));
             st->score[q][i] = r.score;
             st->threshold[q][i] = r.threshold;
             st->routed_cloud += r.cloud;
             st->steps++;
         }
     }
-    free_lines(lines, n);
+    tu_jsonl_free(lines, n);
 }
 
 static void test_run_learned_budgets(void **state) {
@@ -343,26 +255,26 @@ static void test_serve_learned(void **state) {
     cJSON *resp = cJSON_Parse(r.body);
     tu_http_reply_free(&r);
     assert_non_null(resp);
-    const cJSON *plan = get(get(resp, "hybridflow"), "plan");
+    const cJSON *plan = tu_jget(tu_jget(resp, "hybridflow"), "plan");
     int n = cJSON_GetArraySize(plan);
     assert_true(n >= 1);
 
     /* The trace line of the same query holds the same decisions. */
     size_t nl;
-    cJSON **lines = read_lines(trace, &nl);
+    cJSON **lines = tu_jsonl_read(trace, &nl);
     assert_int_equal(nl, 1);
-    const cJSON *steps = get(lines[0], "steps");
+    const cJSON *steps = tu_jget(lines[0], "steps");
     assert_int_equal(cJSON_GetArraySize(steps), n);
     check_budget(lines[0], 100000);
     for (int i = 0; i < n; i++) {
         routed a = check_learned_call(cJSON_GetArrayItem(plan, i));
-        routed b = check_learned_call(get(cJSON_GetArrayItem(steps, i), "call"));
+        routed b = check_learned_call(tu_jget(cJSON_GetArrayItem(steps, i), "call"));
         assert_float_equal(a.score, b.score, 1e-9);
         assert_float_equal(a.threshold, b.threshold, 1e-9);
         assert_int_equal(a.cloud, b.cloud);
     }
     print_message("server: %d steps routed by the learned policy\n", n);
-    free_lines(lines, nl);
+    tu_jsonl_free(lines, nl);
     cJSON_Delete(resp);
 }
 
@@ -377,26 +289,26 @@ static void test_eval_live_learned(void **state) {
     const char *args[] = {"eval", "--dataset", ds_path, "--limit", "2", "--methods", "hybridflow", "--policy", pol,
                           "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--max-tokens", "24",
                           "--budget-tokens", "5000", "--out", out, "--no-plots", NULL};
-    assert_int_equal(cli(tmp(log, sizeof log, "eval.log"), args), 0);
+    assert_int_equal(tu_cli(tmp(log, sizeof log, "eval.log"), args), 0);
     snprintf(path, sizeof path, "%s/traces/hybridflow.jsonl", out);
     size_t n;
-    cJSON **lines = read_lines(path, &n);
+    cJSON **lines = tu_jsonl_read(path, &n);
     assert_int_equal(n, 2);
     int steps = 0;
     for (size_t q = 0; q < n; q++) {
         check_budget(lines[q], 5000);
         const cJSON *s;
-        cJSON_ArrayForEach(s, get(lines[q], "steps")) {
-            check_learned_call(get(s, "call"));
+        cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
+            check_learned_call(tu_jget(s, "call"));
             steps++;
         }
     }
     assert_true(steps >= 2);
-    free_lines(lines, n);
+    tu_jsonl_free(lines, n);
     snprintf(path, sizeof path, "%s/hybridflow.jsonl", out);
-    lines = read_lines(path, &n);
+    lines = tu_jsonl_read(path, &n);
     assert_int_equal(n, 2); /* one scored result per question */
-    free_lines(lines, n);
+    tu_jsonl_free(lines, n);
 }
 
 /* ---- 5. eval replay with a trained query-level router file ---- */
@@ -429,12 +341,12 @@ static void test_eval_replay_learned(void **state) {
     const char *train[] = {"train-router", "--data", file, "--edge", edge, "--cloud", cloud, "--out", rq, "--hash-dim",
                            "1024", "--test-frac", "0.3", "--target-cloud-share", "0.5", "--seed", "1", "--knn", "40",
                            NULL};
-    assert_int_equal(cli(tmp(log, sizeof log, "train-q.log"), train), 0);
+    assert_int_equal(tu_cli(tmp(log, sizeof log, "train-q.log"), train), 0);
     snprintf(pol, sizeof pol, "learned:%s,category", rq);
     const char *replay[] = {"eval", "replay", "--file", file, "--edge", edge, "--cloud", cloud, "--policy", pol,
                             "--test-frac", "0.3", "--seed", "1", "--out", tmp(out, sizeof out, "replay"), "--no-plots",
                             NULL};
-    assert_int_equal(cli(tmp(log2, sizeof log2, "replay.log"), replay), 0);
+    assert_int_equal(tu_cli(tmp(log2, sizeof log2, "replay.log"), replay), 0);
     char *t1 = tu_read_file(log, NULL), *t2 = tu_read_file(log2, NULL);
     assert_non_null(t1);
     assert_non_null(t2);

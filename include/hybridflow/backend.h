@@ -49,6 +49,10 @@ typedef struct hflow_request {
     void *user;
     volatile int *cancel;        /* optional: set non-zero from any thread to cancel */
     double timeout_s;            /* total deadline for this call; <= 0: backend default */
+    int want_confidence;         /* 1: report the answer's mean token logprob in hflow_response
+                                    (local: the engine's logprobs; HTTP: sends "logprobs", which
+                                    costs the server a little; a server that omits them leaves
+                                    confidence_known 0, never an error). Default 0 */
 } hflow_request;
 
 typedef struct hflow_response {
@@ -62,6 +66,12 @@ typedef struct hflow_response {
     double latency_s;           /* total */
     int retries;                /* retries spent (HTTP) */
     int http_status;            /* last HTTP status, 0 for local */
+    /* Answer confidence (only when hflow_request.want_confidence): mean of the
+     * generated tokens' logprobs (natural log, <= 0) over logprob_tokens tokens.
+     * confidence_known 0: not asked, no token generated, or the server sent none. */
+    int confidence_known;
+    double mean_logprob;
+    int32_t logprob_tokens;
 } hflow_response;
 
 typedef struct hflow_backend_options {

@@ -174,6 +174,15 @@ typedef struct hflow_flow_config {
                                 over HTTP with options.hybridflow_server) is held to the plan format
                                 by the "plan:<max_steps>" grammar (grammar.h); other remote planners
                                 are never constrained (response_format can only ask for JSON) */
+    int cascade;             /* 1: every step runs on the edge first with its confidence asked for
+                                (hflow_request.want_confidence); the policy then decides with
+                                f.edge_confidence = exp(mean token logprob) whether to keep that
+                                answer or re-run the step on the cloud (escalation; the cloud answer
+                                is the result, the edge one stays if the escalation fails or the
+                                budget cannot pay for it). Forced-first/last steps go straight to
+                                the cloud. Default 0: the policy routes before anything runs.
+                                hflow_flow_create refuses a policy with
+                                HFLOW_POLICY_NEEDS_CONFIDENCE unless cascade is on. */
 } hflow_flow_config;
 
 void hflow_flow_config_default(hflow_flow_config *c);
@@ -209,6 +218,15 @@ typedef struct hflow_call_record {
     hflow_budget_state budget; /* budget state the router saw */
     char note[256];        /* budget adjustments, fallback and failure reasons; "" when none */
     char grammar[24];      /* the constraint the last attempt ran under ("plan:8"); "" when none */
+    /* Cascade mode (hflow_flow_config.cascade): the edge attempt. The route_*
+     * fields above are then the decision made after it, with its confidence. */
+    int cascade;           /* 1: the step ran on the edge first */
+    int escalated;         /* 1: the policy sent it on to the cloud after the edge answer */
+    int edge_confidence_known;
+    double edge_mean_logprob;   /* the edge answer's mean token logprob (0 when unknown) */
+    double edge_confidence;     /* exp(edge_mean_logprob), what the policy saw; -1 when unknown */
+    int32_t edge_prompt_tokens, edge_completion_tokens;
+    double edge_start_s, edge_end_s;
 } hflow_call_record;
 
 typedef struct hflow_step_record {

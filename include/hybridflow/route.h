@@ -55,14 +55,21 @@ typedef struct hflow_policy_vtable {
     void (*destroy)(hflow_policy *p);
 } hflow_policy_vtable;
 
+/* hflow_policy.flags */
+#define HFLOW_POLICY_NEEDS_CONFIDENCE 1u /* decides on f.edge_confidence: only usable where the edge
+                                            answers first (hflow_flow_config.cascade) */
+
 struct hflow_policy {
     const hflow_policy_vtable *vt;
     char name[64];
     void *impl;
+    unsigned flags;  /* HFLOW_POLICY_* (0 for a zeroed struct) */
 };
 
 /* Parses a policy spec: "edge", "cloud", "random:P[:SEED]", "difficulty:T",
- * and (when built) "learned:ROUTER.gguf". */
+ * "confidence:T" (cascade baseline: cloud when the edge answer's mean token
+ * logprob is below T <= 0, i.e. edge_confidence < exp(T); edge while the
+ * confidence is unknown) and (when built) "learned:ROUTER.gguf". */
 int hflow_policy_create(const char *spec, hflow_policy **out, hflow_error *err);
 int hflow_policy_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err);
 void hflow_policy_free(hflow_policy *p);

@@ -50,6 +50,11 @@ typedef struct hflow_router_feature_config {
     int n_types;           /* task-type vocabulary; unknown types fall into slot n_types */
     char types[HFLOW_ROUTER_MAX_TYPES][HFLOW_ROUTER_TYPE_LEN];
     uint32_t embed_dim;    /* caller-supplied dense embedding length, 0 = none */
+    int edge_confidence;   /* 1: trained on samples with a known edge confidence (a profile made in
+                            * cascade mode), so serving must run in cascade mode too: the learned
+                            * policy then carries HFLOW_POLICY_NEEDS_CONFIDENCE and refuses a step
+                            * without a confidence. Set by training (any training sample with one);
+                            * stored as router.feature.edge_confidence (absent = 0) */
 } hflow_router_feature_config;
 
 void hflow_router_feature_config_default(hflow_router_feature_config *c);

@@ -47,6 +47,9 @@ typedef struct hflow_serve_hybrid {
     int planner_max_tokens; /* > 0: the planner's cap, overriding max_tokens (a constrained plan of a
                                few steps needs hundreds of tokens); 0 = max_tokens or the default */
     double call_timeout_s;  /* per tier call; 0 = up to the deadline */
+    int cascade;            /* 1: hflow_flow_config.cascade (edge first, then keep or escalate on the
+                               answer's confidence); needed by confidence:T and confidence-trained
+                               routers */
     const char *trace;      /* JSONL file every answered query's trace (flow.h format, with the
                                router's scores, thresholds and budget state) is appended to; NULL = none */
 } hflow_serve_hybrid;

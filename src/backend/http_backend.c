@@ -343,6 +343,11 @@ static void fill_response(http_call *c, hflow_backend *b, hflow_response *resp) 
     resp->latency_s = hflow_now_s() - c->t_start;
     resp->ttft_s = c->text_len ? (c->sse_mode ? c->ttft_s : resp->latency_s) : resp->latency_s;
     resp->http_status = (int)c->status;
+    if (c->req->want_confidence && c->res.logprob_n > 0) {
+        resp->confidence_known = 1;
+        resp->logprob_tokens = c->res.logprob_n;
+        resp->mean_logprob = c->res.logprob_sum / c->res.logprob_n;
+    }
 }
 
 static void call_init(http_call *c, http_backend *hb, const hflow_request *req, int stream) {

@@ -124,12 +124,16 @@ typedef struct call_ctx {
     hflow_strbuf text;
     double deadline;
     int stopped_by_delta, timed_out;
+    double logprob_sum;  /* generated tokens' logprobs (want_confidence) */
+    int32_t logprob_n;
 } call_ctx;
 
 static int on_token(void *user, int32_t tok, const char *text, size_t len, const hflow_token_logprobs *lp) {
-    (void)tok;
-    (void)lp;
     call_ctx *c = user;
+    if (lp && tok >= 0) {
+        c->logprob_sum += lp->logprob;
+        c->logprob_n++;
+    }
     hflow_strbuf_append(&c->text, text, len);
     if (len && c->req->on_delta && c->req->on_delta(c->req->user, text, len)) {
         c->stopped_by_delta = 1;
@@ -198,6 +202,7 @@ static int run_on_slot(local_backend *lb, local_slot *sl, const hflow_request *r
     gp.stop = req->stop;
     gp.n_stop = req->n_stop;
     gp.cancel = req->cancel;
+    gp.want_logprobs = req->want_confidence != 0;
     if (g) {
         hook = hflow_grammar_hook(g);
         gp.hook = &hook;
@@ -211,7 +216,7 @@ static int local_complete(hflow_backend *b, const hflow_request *req, hflow_resp
     local_backend *lb = b->impl;
     double t0 = hflow_now_s();
     double timeout = req->timeout_s > 0 ? req->timeout_s : lb->total_timeout_s;
-    call_ctx ctx = {req, {0}, timeout > 0 ? t0 + timeout : HUGE_VAL, 0, 0};
+    call_ctx ctx = {req, {0}, timeout > 0 ? t0 + timeout : HUGE_VAL, 0, 0, 0, 0};
     hflow_strbuf_init(&ctx.text);
     hflow_copy_field(resp->model, sizeof resp->model, b->model);
     int32_t *ids = NULL;
@@ -240,6 +245,11 @@ static int local_complete(hflow_backend *b, const hflow_request *req, hflow_resp
     resp->completion_tokens = st.n_generated;
     resp->ttft_s = st.n_generated > 0 || st.t_first_token_s > 0 ? (t_gen - t0) + st.t_first_token_s : 0;
     resp->latency_s = hflow_now_s() - t0;
+    if (ctx.logprob_n > 0) {
+        resp->confidence_known = 1;
+        resp->logprob_tokens = ctx.logprob_n;
+        resp->mean_logprob = ctx.logprob_sum / ctx.logprob_n;
+    }
     resp->text = ctx.text.data ? hflow_strbuf_take(&ctx.text) : NULL;
     if (!resp->text && !rc) {
         resp->text = calloc(1, 1);

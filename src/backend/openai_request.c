@@ -83,6 +83,9 @@ char *hflow_openai_request_body_ext(const hflow_request *req, const char *model,
         }
         cJSON_AddItemToObject(root, "response_format", rf);
     }
+    if (req->want_confidence &&
+        !(req->messages ? cJSON_AddTrueToObject(root, "logprobs") : cJSON_AddNumberToObject(root, "logprobs", 0)))
+        goto oom;
     if (send_grammar && req->grammar && *req->grammar && !cJSON_AddStringToObject(root, "grammar", req->grammar))
         goto oom;
     if (stream) {

@@ -36,6 +36,26 @@ static void read_usage(const cJSON *root, hflow_openai_result *res) {
     if (is_count(c)) res->completion_tokens = (int32_t)c->valuedouble;
 }
 
+/* Adds choices[0].logprobs of a response or chunk: chat's content[].logprob,
+ * completions' token_logprobs[] (an echoed prompt token's null is skipped). */
+static void read_logprobs(const cJSON *c0, hflow_openai_result *res) {
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(c0, "logprobs");
+    if (!cJSON_IsObject(lp)) return;
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(lp, "content");
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs");
+    const cJSON *e;
+    if (cJSON_IsArray(content)) {
+        cJSON_ArrayForEach(e, content) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "logprob");
+            if (cJSON_IsNumber(v) && v->valuedouble <= 0) res->logprob_sum += v->valuedouble, res->logprob_n++;
+        }
+    } else if (cJSON_IsArray(tl)) {
+        cJSON_ArrayForEach(e, tl) {
+            if (cJSON_IsNumber(e) && e->valuedouble <= 0) res->logprob_sum += e->valuedouble, res->logprob_n++;
+        }
+    }
+}
+
 /* model, usage and choices[0].finish_reason; returns choices[0] or NULL. */
 static const cJSON *read_common(const cJSON *root, hflow_openai_result *res) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -50,6 +70,7 @@ static const cJSON *read_common(const cJSON *root, hflow_openai_result *res) {
         hflow_copy_field(res->finish_reason, sizeof res->finish_reason, fr->valuestring);
         hflow_openai_normalize_finish(res->finish_reason, sizeof res->finish_reason);
     }
+    read_logprobs(c0, res);
     return c0;
 }
 

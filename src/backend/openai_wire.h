@@ -11,6 +11,8 @@
 #include "hybridflow/backend.h"
 
 /* Builds the JSON body for `req` (chat when req->messages, else completion).
+ * req->want_confidence asks for the chosen tokens' logprobs (chat
+ * "logprobs":true, completions "logprobs":0); otherwise none are asked for.
  * An empty `model` omits the field. `stream` adds "stream":true and asks for
  * usage in the last chunk. Returns a malloc'd string, or NULL with err set
  * (e.g. response_format is not valid JSON). */
@@ -29,6 +31,10 @@ typedef struct hflow_openai_result {
     int has_usage;
     int32_t prompt_tokens;
     int32_t completion_tokens;
+    /* choices[0].logprobs folded over the response or the stream's chunks:
+     * chat content[].logprob or completions token_logprobs[] (nulls skipped). */
+    double logprob_sum;
+    int32_t logprob_n;
 } hflow_openai_result;
 
 /* Parses a non-streaming response body; appends the generated text to *text

@@ -15,7 +15,8 @@ static void usage(FILE *f) {
             "usage: hybridflow profile --dataset NAME|FILE --edge EP --cloud EP --out profile.jsonl\n"
             "         [--limit N] [--labeler swap|judge] [--judge EP] [--planner edge|cloud]\n"
             "         [--aggregate edge|cloud] [--max-steps N] [--prompts DIR]\n"
-            "         [--max-step-tokens N] [--answer-tokens N] [--planner-tokens N] [--plan-first]\n\n"
+            "         [--max-step-tokens N] [--answer-tokens N] [--planner-tokens N] [--plan-first]\n"
+            "         [--cascade]\n\n"
             "Plans each question once and runs the plan all-edge, once per step with only that\n"
             "step on the cloud, and all-cloud (step outputs cached by prompt, so a variant redoes\n"
             "only the swapped step and its dependents). One row per step: both tiers' outputs,\n"
@@ -25,7 +26,9 @@ static void usage(FILE *f) {
             "  judge: a judge model (--judge, default the cloud) rates each tier's step output 0-10.\n"
             "Questions already in --out are skipped (rerun to resume). --plan-first starts steps\n"
             "only once the plan is complete, so each row's n_steps/is_last are final (pair it with\n"
-            "`run --plan-first`).\n");
+            "`run --plan-first`). --cascade runs every step on the edge first and records the\n"
+            "confidence of its answer (edge_confidence); a router trained on such a profile is\n"
+            "served with `run --cascade`.\n");
 }
 
 static int tier_arg(const char *v, int *out) {
@@ -53,6 +56,7 @@ int cli_profile(int argc, char **argv) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout); return 0; }
         if (!strcmp(f, "--plan-first")) { fc.dispatch_while_planning = 0; continue; }
+        if (!strcmp(f, "--cascade")) { fc.cascade = 1; continue; }
         if (!v) { fprintf(stderr, "profile: %s needs a value\n", f); return 2; }
         int bad = 0;
         if (!strcmp(f, "--dataset")) dataset = v;

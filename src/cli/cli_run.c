@@ -108,7 +108,12 @@ static void usage(FILE *f) {
             "  --plan-first           start steps only once the whole plan is known (default: while it\n"
             "                         streams); the router then sees every step's final n_steps/is_last\n"
             "  --planner edge|cloud   which tier writes the plan (default edge)\n"
-            "  --policy SPEC          edge, cloud, random:P[:SEED], difficulty:T, learned:ROUTER.gguf (default difficulty:6)\n"
+            "  --policy SPEC          edge, cloud, random:P[:SEED], difficulty:T, confidence:T,\n"
+            "                         learned:ROUTER.gguf (default difficulty:6)\n"
+            "  --cascade              every step runs on the edge first; the policy then sees the answer's\n"
+            "                         confidence (exp of its mean token logprob) and keeps it or re-runs\n"
+            "                         the step on the cloud (needed by confidence:T and by routers trained\n"
+            "                         on a profile made with --cascade)\n"
             "  --force-first-cloud, --force-last-cloud\n"
             "  --mode completion|waves|sequential   scheduling (default completion)\n"
             "  --max-steps N          (default 8)   --cloud-concurrency N (default 4)\n"
@@ -175,6 +180,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
             if (a->format < 0) return -1;
         } else if (!strcmp(o, "--force-first-cloud")) a->cfg.force_first_cloud = 1;
         else if (!strcmp(o, "--force-last-cloud")) a->cfg.force_last_cloud = 1;
+        else if (!strcmp(o, "--cascade")) a->cfg.cascade = 1;
         else if (!strcmp(o, "--no-constrain")) a->cfg.constrain_plan = 0;
         else if (!strcmp(o, "--plan-first")) a->cfg.dispatch_while_planning = 0;
         else if (!strcmp(o, "--remote-grammar")) a->remote_grammar = 1;

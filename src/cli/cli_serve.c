@@ -24,11 +24,13 @@ static void usage(FILE *out) {
             "                         [--hybrid-planner edge|cloud] [--hybrid-name NAME] [--hybrid-prices FILE]\n"
             "                         [--hybrid-budget-tokens N] [--hybrid-budget-usd X] [--hybrid-deadline S]\n"
             "                         [--hybrid-max-steps N] [--hybrid-max-tokens N] [--hybrid-planner-tokens N]\n"
-            "                         [--hybrid-call-timeout S] [--hybrid-planner-template FILE] [--hybrid-trace FILE]]\n"
+            "                         [--hybrid-call-timeout S] [--hybrid-planner-template FILE] [--hybrid-trace FILE]\n"
+            "                         [--hybrid-cascade 0|1]]\n"
             "  --hybrid-* add the virtual model 'hybridflow' (plan + route over an edge and a cloud\n"
             "  endpoint: http://host:port/v1#model, a GGUF path, or the NAME of a --model served here).\n"
             "  --hybrid-trace appends each answered query's JSONL trace (per-step tiers, router scores,\n"
-            "  thresholds, budget state) to FILE.\n"
+            "  thresholds, budget state) to FILE. --hybrid-cascade 1 runs each step on the edge first and\n"
+            "  keeps or escalates it on the answer's confidence (run --cascade).\n"
             "  --port 0 picks a free port. Once listening, prints 'listening on http://HOST:PORT'.\n"
             "  Without NAME= a model is named after its file (stories260K.gguf -> stories260K).\n"
             "  The API key may also come from HYBRIDFLOW_API_KEY. Routes: docs/SERVER.md.\n"
@@ -86,7 +88,10 @@ static int parse_hybrid(const char *a, const char *v, hflow_serve_hybrid *h) {
     else if (!strcmp(k, "prices")) h->prices = v;
     else if (!strcmp(k, "planner-template")) h->planner_template = v;
     else if (!strcmp(k, "trace")) h->trace = v;
-    else if (!strcmp(k, "budget-tokens")) {
+    else if (!strcmp(k, "cascade")) {
+        if (parse_int(v, 0, 1, &n)) return -1;
+        h->cascade = n;
+    } else if (!strcmp(k, "budget-tokens")) {
         if (parse_int(v, 1, 1 << 30, &n)) return -1;
         h->limits.cloud_tokens = n;
     } else if (!strcmp(k, "budget-usd")) {
@@ -160,7 +165,7 @@ static int parse_args(int argc, char **argv, hflow_serve_options *o, hflow_serve
     }
     int hybrid_set = hy->edge || hy->cloud || hy->policy || hy->planner || hy->name || hy->prices ||
                      hy->planner_template || hy->max_steps || hy->max_tokens || hy->planner_max_tokens || hy->limits.cloud_tokens || hy->limits.usd ||
-                     hy->limits.deadline_s || hy->call_timeout_s || hy->trace;
+                     hy->limits.deadline_s || hy->call_timeout_s || hy->trace || hy->cascade;
     if (hybrid_set && !hy->edge) {
         fprintf(stderr, "hybridflow serve: the --hybrid-* options need --hybrid-edge EP\n");
         return -1;

@@ -376,7 +376,9 @@ int cli_train_router(int argc, char **argv) {
     if (!rc) rc = !strcmp(a.level, "query") ? train_query(&a, &r, &err) : train_subtask(&a, &r, &err);
     if (!rc && a.embed) rc = hflow_router_set_embed_endpoint(r, a.embed, &err);
     if (!rc) rc = hflow_router_save(r, a.out, &err);
-    if (!rc) printf("saved %s\n", a.out);
+    if (!rc) printf("saved %s%s\n", a.out,
+                    hflow_router_featurizer(r)->cfg.edge_confidence
+                        ? " (trained with the edge's confidence: serve it with run --cascade)" : "");
     hflow_router_free(r);
     hflow_router_embedder_free(a.embedder);
     if (rc) {

@@ -28,7 +28,8 @@ typedef struct memo_impl {
 static char *request_key(const hflow_request *req) {
     hflow_strbuf b;
     hflow_strbuf_init(&b);
-    hflow_strbuf_printf(&b, "max_tokens=%d grammar=%s\n", (int)req->max_tokens, req->grammar ? req->grammar : "");
+    hflow_strbuf_printf(&b, "max_tokens=%d grammar=%s confidence=%d\n", (int)req->max_tokens,
+                        req->grammar ? req->grammar : "", req->want_confidence != 0);
     for (int i = 0; i < req->n_messages; i++)
         hflow_strbuf_printf(&b, "<%s>%s\n", req->messages[i].role ? req->messages[i].role : "",
                             req->messages[i].content ? req->messages[i].content : "");

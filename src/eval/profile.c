@@ -7,7 +7,10 @@
  * the same outputs for every call whose input did not change; a variant costs
  * only the swapped step, its dependents and the aggregator. The features of a
  * row are the ones the policy itself received in the all-edge run (captured
- * by the assignment policy), so training sees exactly what serving will. */
+ * by the assignment policy), so training sees exactly what serving will. In
+ * cascade mode (the base flow config's cascade) the policy is asked after
+ * each step's edge run, so those features hold the edge answer's confidence,
+ * as `run --cascade` will give it; a variant's cloud steps are escalations. */
 #include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
@@ -134,7 +137,8 @@ static int write_row(prof_ctx *c, const hflow_eval_item *item, int i, const hflo
     cJSON_AddNumberToObject(row, "token_estimate", s->token_estimate);
     cJSON_AddBoolToObject(row, "is_first", c->assign.have[i] ? f->is_first : i == 0);
     cJSON_AddBoolToObject(row, "is_last", c->assign.have[i] ? f->is_last : i == edge_run->n_steps - 1);
-    cJSON_AddNumberToObject(row, "edge_confidence", -1);
+    /* Cascade profiles (flow.cascade): the confidence the policy saw after the edge answered. */
+    cJSON_AddNumberToObject(row, "edge_confidence", c->assign.have[i] ? f->edge_confidence : -1);
     cJSON *b = cJSON_AddObjectToObject(row, "budget");
     cJSON_AddNumberToObject(b, "tokens_ratio", c->assign.have[i] ? f->budget.tokens_ratio : 0);
     cJSON_AddNumberToObject(b, "usd_ratio", c->assign.have[i] ? f->budget.usd_ratio : 0);

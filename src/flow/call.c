@@ -58,7 +58,15 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
 int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
                       int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
                       hflow_call_record *rec, char **text, hflow_error *err) {
+    return flow_call_conf(q, tier, b, system, user, want_tokens, on_delta, delta_user, retries, grammar, NULL, rec,
+                          text, err);
+}
+
+int flow_call_conf(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
+                   int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
+                   flow_confidence *conf, hflow_call_record *rec, char **text, hflow_error *err) {
     const hflow_flow_config *c = q->cfg;
+    if (conf) memset(conf, 0, sizeof *conf);
     if (!b) b = q->backend[tier];
     *text = NULL;
     if (!b) return hflow_error_set(err, HFLOW_EINVAL, "no %s backend", hflow_tier_name(tier));
@@ -109,6 +117,7 @@ int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *sys
             req.seed = call_seed(c->seed, tier, system, user, attempt);
         }
         req.grammar = grammar;
+        req.want_confidence = conf != NULL;
         req.on_delta = on_delta;
         req.user = delta_user;
         req.cancel = &q->cancel_calls;
@@ -141,6 +150,7 @@ int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *sys
         rec->completion_tokens = resp.completion_tokens;
         rec->ttft_s = resp.ttft_s;
         if (!rc) {
+            if (conf) *conf = (flow_confidence){resp.confidence_known, resp.mean_logprob, resp.logprob_tokens};
             *text = resp.text ? resp.text : strdup("");
             resp.text = NULL;
             hflow_response_clear(&resp);

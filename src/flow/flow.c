@@ -55,6 +55,11 @@ int hflow_flow_create(const hflow_flow_config *cfg, hflow_flow **out, hflow_erro
         cfg->mode < 0 || cfg->mode > 2 || cfg->min_step_tokens < 1 || cfg->max_step_tokens < cfg->min_step_tokens ||
         cfg->step_retries < 0 || cfg->aggregate_tier > 1)
         return hflow_error_set(err, HFLOW_EINVAL, "flow: config out of range");
+    if (cfg->policy && (cfg->policy->flags & HFLOW_POLICY_NEEDS_CONFIDENCE) && !cfg->cascade)
+        return hflow_error_set(err, HFLOW_EINVAL,
+                               "flow: policy '%s' decides on the edge answer's confidence, which only cascade mode "
+                               "provides: enable hflow_flow_config.cascade (hybridflow run --cascade)",
+                               cfg->policy->name);
     hflow_flow *f = calloc(1, sizeof *f);
     if (!f) return hflow_error_set(err, HFLOW_ENOMEM, "flow: out of memory");
     f->cfg = *cfg;

@@ -23,6 +23,10 @@ typedef struct flow_step_run {
     char *result;
     double added_s, ready_s;
     hflow_call_record rec;
+    /* Cascade: the edge answer while the step is escalated to the cloud, and
+     * the record of that attempt, both kept in case the escalation fails. */
+    char *edge_result;
+    hflow_call_record edge_rec;
 } flow_step_run;
 
 struct flow_query;
@@ -75,6 +79,17 @@ int flow_call(flow_query *q, int tier, hflow_backend *b, const char *system, con
 int flow_call_grammar(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
                       int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
                       hflow_call_record *rec, char **text, hflow_error *err);
+/* What a call said about its answer's confidence (hflow_response fields). */
+typedef struct flow_confidence {
+    int known;
+    double mean_logprob;
+    int32_t n_tokens;
+} flow_confidence;
+/* flow_call_grammar that also asks for the answer's confidence when `conf`
+ * is non-NULL (hflow_request.want_confidence) and fills it. */
+int flow_call_conf(flow_query *q, int tier, hflow_backend *b, const char *system, const char *user,
+                   int32_t want_tokens, hflow_delta_cb on_delta, void *delta_user, int retries, const char *grammar,
+                   flow_confidence *conf, hflow_call_record *rec, char **text, hflow_error *err);
 void flow_note(hflow_call_record *rec, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -72,6 +72,7 @@ void flow_query_destroy(flow_query *q) {
     for (int i = 0; q->runs && i < cap; i++) {
         free(q->runs[i].prompt);
         free(q->runs[i].result);
+        free(q->runs[i].edge_result);
     }
     free(q->runs);
     free(q->queue[0]);
@@ -110,35 +111,56 @@ static int pop(flow_query *q, int tier) {
     return i;
 }
 
-/* Picks a tier for step i and records why (caller holds q->mu). */
+/* The features a policy sees for step i now (caller holds q->mu). */
+static void step_features(flow_query *q, int i, hflow_route_features *f) {
+    const flow_step *s = q->dag.steps[i];
+    memset(f, 0, sizeof *f);
+    f->question = q->question;
+    f->task = s->task;
+    f->task_type = q->opts.task_type;
+    f->step_index = i;
+    f->n_steps = q->dag.n;
+    f->n_deps = s->n_deps;
+    f->depth = s->depth;
+    f->difficulty = s->difficulty;
+    f->token_estimate = s->token_estimate;
+    f->is_first = i == 0;
+    f->is_last = q->plan_done && i == q->dag.n - 1; /* unknown while the plan still streams */
+    f->edge_confidence = -1;
+    flow_budget_state_max(q->budgets, 2, &f->budget);
+}
+
+/* Asks the configured policy (d keeps its default when there is none or it fails). */
+static void ask_policy(flow_query *q, hflow_call_record *rec, const hflow_route_features *f, hflow_route_decision *d) {
+    if (!q->cfg->policy) return;
+    hflow_error e;
+    if (hflow_policy_decide(q->cfg->policy, f, d, &e)) {
+        d->tier = HFLOW_TIER_EDGE;
+        d->reason = "policy-error";
+        flow_note(rec, "policy failed: %s", e.message);
+    }
+}
+
+static void record_decision(hflow_call_record *rec, int tier, const hflow_route_decision *d,
+                            const hflow_route_features *f) {
+    rec->routed_tier = tier;
+    rec->route_score = d->score;
+    rec->route_threshold = d->threshold;
+    rec->route_reason = d->reason;
+    rec->budget = f->budget;
+}
+
+/* Picks a tier for step i and records why (caller holds q->mu). In cascade
+ * mode the policy is not asked yet: the step goes to the edge first and
+ * cascade_decide asks once the edge's answer and confidence are known. */
 static int route_step(flow_query *q, int i) {
     const hflow_flow_config *c = q->cfg;
-    const flow_step *s = q->dag.steps[i];
     hflow_call_record *rec = &q->runs[i].rec;
     hflow_route_features f;
-    memset(&f, 0, sizeof f);
-    f.question = q->question;
-    f.task = s->task;
-    f.task_type = q->opts.task_type;
-    f.step_index = i;
-    f.n_steps = q->dag.n;
-    f.n_deps = s->n_deps;
-    f.depth = s->depth;
-    f.difficulty = s->difficulty;
-    f.token_estimate = s->token_estimate;
-    f.is_first = i == 0;
-    f.is_last = q->plan_done && i == q->dag.n - 1; /* unknown while the plan still streams */
-    f.edge_confidence = -1;
-    flow_budget_state_max(q->budgets, 2, &f.budget);
-    hflow_route_decision d = {HFLOW_TIER_EDGE, 0, NAN, "default-edge"};
-    if (c->policy) {
-        hflow_error e;
-        if (hflow_policy_decide(c->policy, &f, &d, &e)) {
-            d.tier = HFLOW_TIER_EDGE;
-            d.reason = "policy-error";
-            flow_note(rec, "policy failed: %s", e.message);
-        }
-    }
+    step_features(q, i, &f);
+    int cascade = c->cascade && q->backend[HFLOW_TIER_EDGE];
+    hflow_route_decision d = {HFLOW_TIER_EDGE, 0, NAN, cascade ? "cascade-edge-first" : "default-edge"};
+    if (!cascade) ask_policy(q, rec, &f, &d);
     if (c->force_first_cloud && f.is_first) d.tier = HFLOW_TIER_CLOUD, d.reason = "forced-first";
     if (c->force_last_cloud && f.is_last) d.tier = HFLOW_TIER_CLOUD, d.reason = "forced-last";
     int tier = d.tier == HFLOW_TIER_CLOUD ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
@@ -146,13 +168,53 @@ static int route_step(flow_query *q, int i) {
         tier = !tier;
         d.reason = tier == HFLOW_TIER_EDGE ? "no-cloud" : "no-edge";
     }
-    rec->routed_tier = tier;
+    rec->cascade = cascade && tier == HFLOW_TIER_EDGE;
+    rec->edge_confidence = -1;
+    record_decision(rec, tier, &d, &f);
     rec->tier = -1;
-    rec->route_score = d.score;
-    rec->route_threshold = d.threshold;
-    rec->route_reason = d.reason;
-    rec->budget = f.budget;
     return tier;
+}
+
+/* Cascade, after the edge answered step i: the policy decides with the
+ * answer's confidence whether to keep it or escalate to the cloud; records
+ * the edge attempt and the decision (caller holds q->mu). */
+static int cascade_decide(flow_query *q, int i, const flow_confidence *conf) {
+    hflow_call_record *rec = &q->runs[i].rec;
+    hflow_route_features f;
+    step_features(q, i, &f);
+    f.edge_confidence = conf->known ? exp(conf->mean_logprob) : -1;
+    rec->edge_confidence_known = conf->known;
+    rec->edge_mean_logprob = conf->known ? conf->mean_logprob : 0;
+    rec->edge_confidence = f.edge_confidence;
+    rec->edge_prompt_tokens = rec->prompt_tokens;
+    rec->edge_completion_tokens = rec->completion_tokens;
+    rec->edge_start_s = rec->start_s;
+    rec->edge_end_s = rec->end_s;
+    hflow_route_decision d = {HFLOW_TIER_EDGE, 0, NAN, "cascade-keep"};
+    ask_policy(q, rec, &f, &d);
+    int tier = d.tier == HFLOW_TIER_CLOUD && q->backend[HFLOW_TIER_CLOUD] ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
+    record_decision(rec, tier, &d, &f);
+    rec->escalated = tier == HFLOW_TIER_CLOUD;
+    return tier;
+}
+
+/* An escalated step whose cloud run failed, was refused by the budget or was
+ * cut by the deadline keeps its edge answer (caller holds q->mu). */
+static void keep_edge_answer(flow_query *q, int i, const char *why) {
+    flow_step_run *r = &q->runs[i];
+    char note[sizeof r->rec.note];
+    memcpy(note, r->rec.note, sizeof note);
+    int retries = r->rec.retries;
+    r->rec = r->edge_rec;
+    memcpy(r->rec.note, note, sizeof note);
+    r->rec.retries = retries;
+    r->rec.escalated = 0;
+    flow_note(&r->rec, "escalation failed (%.80s): kept the edge answer", why);
+    r->result = r->edge_result;
+    r->edge_result = NULL;
+    r->state = HFLOW_STEP_DONE;
+    q->n_finished++;
+    flow_emit(q, HFLOW_EV_STEP_FINISHED, i, HFLOW_TIER_EDGE, r->state);
 }
 
 static int release_step(flow_query *q, int i) {
@@ -258,6 +320,7 @@ static void step_failed(flow_query *q, int i, int tier, int rc, const char *why)
               hflow_now_s() < q->step_deadline;
     if (can) {
         r->rec.fell_back = 1;
+        r->rec.cascade = 0; /* a failed edge attempt: no answer, no confidence, no cascade decision */
         flow_note(&r->rec, "fallback %s->%s (%s)", hflow_tier_name(tier), hflow_tier_name(other), why);
         enqueue(q, i, other);
         return;
@@ -285,22 +348,32 @@ static void *worker_main(void *arg) {
         flow_emit(q, HFLOW_EV_STEP_STARTED, i, w->tier, r->state);
         const char *prompt = r->prompt;
         int32_t want = step_tokens(c, q->dag.steps[i]);
+        int edge_first = w->tier == HFLOW_TIER_EDGE && r->rec.cascade && !r->edge_result;
         pthread_mutex_unlock(&q->mu);
 
         char *text = NULL;
         hflow_error e;
         hflow_error_clear(&e);
-        int rc = flow_call(q, w->tier, NULL, flow_step_system_prompt, prompt, want, NULL, NULL, c->step_retries,
-                           &r->rec, &text, &e);
+        flow_confidence conf;
+        int rc = flow_call_conf(q, w->tier, NULL, flow_step_system_prompt, prompt, want, NULL, NULL, c->step_retries,
+                                NULL, edge_first ? &conf : NULL, &r->rec, &text, &e);
 
         pthread_mutex_lock(&q->mu);
         q->running[w->tier]--;
         q->running_total--;
-        if (rc == 0) {
+        if (rc == 0 && edge_first && cascade_decide(q, i, &conf) == HFLOW_TIER_CLOUD) {
+            r->edge_result = text;
+            r->edge_rec = r->rec;
+            enqueue(q, i, HFLOW_TIER_CLOUD);
+        } else if (rc == 0) {
+            free(r->edge_result);
+            r->edge_result = NULL;
             r->result = text;
             r->state = HFLOW_STEP_DONE;
             q->n_finished++;
             flow_emit(q, HFLOW_EV_STEP_FINISHED, i, w->tier, r->state);
+        } else if (r->edge_result) {
+            keep_edge_answer(q, i, e.message);
         } else {
             step_failed(q, i, w->tier, rc, e.message);
         }
@@ -348,7 +421,9 @@ static void skip_pending(flow_query *q) {
     q->qlen[0] = q->qlen[1] = 0;
     for (int i = 0; i < q->dag.n; i++) {
         int st = q->runs[i].state;
-        if (st == HFLOW_STEP_PENDING || st == HFLOW_STEP_READY) {
+        if (st == HFLOW_STEP_READY && q->runs[i].edge_result) {
+            keep_edge_answer(q, i, q->user_cancelled ? "cancelled" : "deadline passed");
+        } else if (st == HFLOW_STEP_PENDING || st == HFLOW_STEP_READY) {
             q->runs[i].state = HFLOW_STEP_SKIPPED;
             flow_note(&q->runs[i].rec, "%s", q->user_cancelled ? "cancelled" : "skipped: deadline passed");
             q->n_finished++;

@@ -34,6 +34,17 @@ cJSON *hflow_trace_call_json(const hflow_call_record *c) {
     add_num(b, "latency_ratio", c->budget.latency_ratio);
     cJSON_AddStringToObject(o, "note", c->note);
     if (c->grammar[0]) cJSON_AddStringToObject(o, "grammar", c->grammar);
+    if (c->cascade) {
+        cJSON *k = cJSON_AddObjectToObject(o, "cascade");
+        cJSON_AddStringToObject(k, "decision", c->escalated ? "escalated" : "kept");
+        cJSON_AddBoolToObject(k, "confidence_known", c->edge_confidence_known);
+        add_num(k, "edge_confidence", c->edge_confidence);
+        add_num(k, "edge_mean_logprob", c->edge_mean_logprob);
+        add_num(k, "edge_prompt_tokens", c->edge_prompt_tokens);
+        add_num(k, "edge_completion_tokens", c->edge_completion_tokens);
+        add_num(k, "edge_start_s", c->edge_start_s);
+        add_num(k, "edge_end_s", c->edge_end_s);
+    }
     return o;
 }
 
@@ -157,6 +168,16 @@ int hflow_trace_write_chrome(const hflow_flow_result *r, FILE *out, hflow_error 
         snprintf(name, sizeof name, "step %d: %.60s", i + 1, s->task);
         add_event(evs, name, s->call.tier == HFLOW_TIER_CLOUD ? 3 : 2, s->call.worker, &s->call,
                   hflow_step_state_name(s->state));
+        if (s->call.cascade && s->call.escalated) { /* the edge attempt before the escalation */
+            hflow_call_record e = s->call;
+            e.tier = HFLOW_TIER_EDGE;
+            e.start_s = s->call.edge_start_s;
+            e.end_s = s->call.edge_end_s;
+            e.prompt_tokens = s->call.edge_prompt_tokens;
+            e.completion_tokens = s->call.edge_completion_tokens;
+            e.model[0] = '\0';
+            add_event(evs, name, 2, 0, &e, "escalated");
+        }
     }
     add_event(evs, "aggregate", 4, 0, &r->aggregator, r->answer_source ? "failed" : "done");
     cJSON_AddStringToObject(root, "displayTimeUnit", "ms");

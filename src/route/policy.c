@@ -1,5 +1,6 @@
 /* policy.c - hflow_policy_create and the baseline policies: always-edge,
- * always-cloud, random(p) and a planner-difficulty threshold.
+ * always-cloud, random(p), a planner-difficulty threshold and the cascade
+ * baseline confidence:T.
  * "learned:" specs go to the utility router (router.h). */
 #include <math.h>
 #include <pthread.h>
@@ -23,6 +24,10 @@ typedef struct random_impl {
 typedef struct threshold_impl {
     int threshold;
 } threshold_impl;
+
+typedef struct confidence_impl {
+    double threshold; /* mean token logprob */
+} confidence_impl;
 
 static void set_decision(hflow_route_decision *out, int tier, double score, double thr) {
     out->tier = tier;
@@ -67,6 +72,26 @@ static int threshold_decide(hflow_policy *p, const hflow_route_features *f, hflo
     return 0;
 }
 
+/* confidence:T, the cascade baseline: keep the edge's answer unless its mean
+ * token logprob is below T (T <= 0), i.e. escalate when edge_confidence =
+ * exp(mean logprob) < exp(T). Only cascade mode asks after the edge answered
+ * (HFLOW_POLICY_NEEDS_CONFIDENCE); an unknown confidence (a server that sent
+ * no logprobs) keeps the edge answer. */
+static int confidence_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out,
+                             hflow_error *err) {
+    (void)err;
+    const confidence_impl *im = p->impl;
+    if (!(f->edge_confidence > 0 && f->edge_confidence <= 1)) {
+        set_decision(out, HFLOW_TIER_EDGE, NAN, im->threshold);
+        out->reason = "confidence-unknown";
+        return 0;
+    }
+    double mean_logprob = log(f->edge_confidence);
+    set_decision(out, mean_logprob < im->threshold ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE, mean_logprob, im->threshold);
+    out->reason = "confidence";
+    return 0;
+}
+
 static void plain_destroy(hflow_policy *p) {
     free(p->impl);
     free(p);
@@ -81,6 +106,7 @@ static void random_destroy(hflow_policy *p) {
 static const hflow_policy_vtable fixed_vt = {"fixed", fixed_decide, plain_destroy};
 static const hflow_policy_vtable random_vt = {"random", random_decide, random_destroy};
 static const hflow_policy_vtable threshold_vt = {"difficulty", threshold_decide, plain_destroy};
+static const hflow_policy_vtable confidence_vt = {"confidence", confidence_decide, plain_destroy};
 
 static int make_policy(const hflow_policy_vtable *vt, void *impl, const char *spec, hflow_policy **out,
                        hflow_error *err) {
@@ -135,8 +161,20 @@ int hflow_policy_create(const char *spec, hflow_policy **out, hflow_error *err) 
         return make_policy(&threshold_vt, im, spec, out, err);
     }
     if (!strncmp(spec, "learned:", 8)) return hflow_policy_create_learned(spec + 8, out, err);
+    if (!strncmp(spec, "confidence:", 11)) {
+        double t;
+        if (parse_double(spec + 11, &t) || strchr(spec + 11, ':') || !(t <= 0) || !isfinite(t))
+            return hflow_error_set(err, HFLOW_EINVAL, "policy '%s': expected confidence:T with T <= 0 (a mean token logprob)",
+                                   spec);
+        confidence_impl *im = calloc(1, sizeof *im);
+        if (im) im->threshold = t;
+        int rc = make_policy(&confidence_vt, im, spec, out, err);
+        if (!rc) (*out)->flags = HFLOW_POLICY_NEEDS_CONFIDENCE;
+        return rc;
+    }
     return hflow_error_set(err, HFLOW_EINVAL,
-                           "unknown policy '%s' (expected edge, cloud, random:P[:SEED], difficulty:T)", spec);
+                           "unknown policy '%s' (expected edge, cloud, random:P[:SEED], difficulty:T, confidence:T)",
+                           spec);
 }
 
 int hflow_policy_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err) {

@@ -172,6 +172,10 @@ static int learned_decide(hflow_policy *p, const hflow_route_features *f, hflow_
     uint32_t dim = lp->r->fz.cfg.embed_dim;
     float *emb = NULL;
     int rc = 0;
+    if (lp->r->fz.cfg.edge_confidence && !(f->edge_confidence >= 0 && f->edge_confidence <= 1))
+        return hflow_error_set(err, HFLOW_EINVAL,
+                               "learned policy: the router was trained with the edge's confidence and this step has "
+                               "none (run in cascade mode, with an edge that reports logprobs)");
     if (lp->emb) { /* the same lookup training used (hflow_router_dataset_embed) */
         emb = malloc(dim * sizeof *emb);
         rc = emb ? hflow_router_embedder_embed(lp->emb, f, emb, dim, err)
@@ -231,6 +235,7 @@ int hflow_policy_from_router(hflow_router *r, const hflow_learned_opts *o, hflow
     atomic_init(&lp->draws, 0);
     p->vt = &learned_vt;
     p->impl = lp;
+    if (r->fz.cfg.edge_confidence) p->flags |= HFLOW_POLICY_NEEDS_CONFIDENCE;
     snprintf(p->name, sizeof p->name, "learned%s", o->sampled ? "-sampled" : "");
     *out = p;
     return 0;

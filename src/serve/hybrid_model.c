@@ -121,6 +121,7 @@ int serve_hybrid_create(const hflow_serve_hybrid *c, const serve_registry *reg, 
         }
         if (c->planner_max_tokens > 0) f->planner_max_tokens = c->planner_max_tokens;
         f->call_timeout_s = c->call_timeout_s;
+        f->cascade = c->cascade;
         f->planner_template_path = c->planner_template;
         rc = hflow_flow_create(f, &h->flow, err);
         if (rc) hflow_error_wrap(err, "hybrid model");

@@ -1,0 +1,32 @@
+/* cli_proc.h - running the `hybridflow` CLI from a test and reading the JSONL
+ * files it writes (profiles, traces). Shared by the end-to-end router tests. */
+#ifndef HFLOW_TEST_CLI_PROC_H
+#define HFLOW_TEST_CLI_PROC_H
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Runs `hybridflow ARGS...` (NULL-terminated) with stdout+stderr in `log`;
+ * prints the log when it fails. Returns the exit status. */
+int tu_cli(const char *log, const char *const *args);
+
+/* Lines of a JSONL file, parsed (the test fails on a line that is not JSON);
+ * *n of them. Free with tu_jsonl_free. */
+cJSON **tu_jsonl_read(const char *path, size_t *n);
+void tu_jsonl_free(cJSON **rows, size_t n);
+
+/* The end-to-end router tests' loop on the local tiers (e2e.h's edge and cloud
+ * models, docs/ROUTER.md "End to end on the local tiers"): `hybridflow profile`
+ * of the first n_q questions of ds_path (with --cascade when cascade != 0) into
+ * `profile` (replaced), then `train-router --level subtask` into `router`,
+ * calibrated to send half of the profiled steps to the cloud. Fails the test
+ * when either command fails; their output goes to <profile>.log and
+ * <router>.log. */
+void tu_profile_train(const char *ds_path, int n_q, int cascade, const char *profile, const char *router);
+
+/* o[k]; the test fails when it is missing, or (num/str) is not a number/string. */
+const cJSON *tu_jget(const cJSON *o, const char *k);
+double tu_jnum(const cJSON *o, const char *k);
+const char *tu_jstr(const cJSON *o, const char *k);
+
+#endif

@@ -1,0 +1,195 @@
+/* test_cascade_e2e.c - the edge-confidence feature end to end on the local
+ * tiers (edge stories260K, cloud a `gen-model` llama with its vocabulary, both
+ * in-process), through the real CLI: `profile --cascade` on a few MMLU-STEM
+ * questions, `train-router` on that profile, then `run --cascade --policy
+ * learned:router.gguf` on the profiled questions.
+ *
+ * Checked: every profile row holds the edge answer's confidence; the router
+ * records that it was trained with it and `run` without --cascade refuses it;
+ * in the cascade run every step's trace holds the edge attempt, its
+ * confidence, the router's score and threshold and the kept/escalated
+ * decision, which is score > threshold; the confidence and the score at
+ * serving equal the profile's confidence and the router's score on the
+ * profile's features (the same features at training and serving time); some
+ * steps are kept and some escalated; the cloud budget holds. Greedy and
+ * sequential with --plan-first, so the runs see the profiled plans. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_proc.h"
+#include "e2e.h"
+#include "hybridflow/eval.h"
+#include "hybridflow/router.h"
+#include "testutil.h"
+
+#define N_Q 2
+#define CAP_TOKENS 1000 /* about three escalations of a short step per query */
+
+static hflow_eval_dataset ds;
+static char ds_path[1024], profile[512], router_path[512];
+static int have_data;
+static hflow_router *router;
+
+static const char *tmp(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
+    return buf;
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (!tu_shared_path(ds_path, sizeof ds_path, "datasets/MMLU-STEM.json")) return 0;
+    hflow_error err;
+    if (hflow_eval_dataset_load(ds_path, NULL, &ds, &err)) {
+        fprintf(stderr, "dataset: %s\n", err.message);
+        return -1;
+    }
+    have_data = ds.n >= N_Q && e2e_edge_model() && e2e_cloud_model();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    hflow_router_free(router);
+    if (have_data) hflow_eval_dataset_free(&ds);
+    return 0;
+}
+
+/* ---- 1. profile --cascade -> train ---- */
+
+static void test_profile_then_train(void **state) {
+    (void)state;
+    if (!have_data) {
+        print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
+        skip();
+    }
+    tmp(profile, sizeof profile, "cascade-profile.jsonl");
+    tmp(router_path, sizeof router_path, "cascade-router.gguf");
+    tu_profile_train(ds_path, N_Q, 1, profile, router_path);
+    size_t n;
+    cJSON **rows = tu_jsonl_read(profile, &n);
+    assert_true(n >= N_Q);
+    for (size_t i = 0; i < n; i++) {
+        double c = tu_jnum(rows[i], "edge_confidence");
+        assert_true(c > 0 && c <= 1);
+        assert_true(tu_jnum(tu_jget(rows[i], "edge"), "tokens") > 0);
+        assert_true(tu_jnum(tu_jget(rows[i], "cloud"), "tokens") > 0);
+    }
+    tu_jsonl_free(rows, n);
+    char log[600];
+    snprintf(log, sizeof log, "%s.log", router_path);
+    char *out = tu_read_file(log, NULL);
+    assert_non_null(strstr(out, "trained with the edge's confidence"));
+    free(out);
+    hflow_error err;
+    if (hflow_router_load(router_path, &router, &err)) fail_msg("router: %s", err.message);
+    assert_int_equal(hflow_router_featurizer(router)->cfg.edge_confidence, 1);
+}
+
+/* ---- 2. run --cascade with the learned router ---- */
+
+/* The profile's sample for (question id, step), NULL when absent. */
+static const hflow_router_sample *profiled(const hflow_router_dataset *d, const char *qid, int step) {
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->s[i].group, qid) && d->s[i].f.step_index == step) return &d->s[i];
+    return NULL;
+}
+
+/* The cap held: counted by the budget and call by call (an escalation the
+ * budget could not pay kept its edge answer and counts nothing). */
+static void check_budget(const cJSON *q, long cap) {
+    long used = (long)tu_jnum(tu_jget(tu_jget(q, "totals"), "budget_used"), "cloud_tokens"), sum = 0;
+    const cJSON *s, *agg = tu_jget(q, "aggregator");
+    cJSON_ArrayForEach(s, tu_jget(q, "steps")) {
+        const cJSON *call = tu_jget(s, "call");
+        if (!strcmp(tu_jstr(call, "tier"), "cloud"))
+            sum += (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
+    }
+    if (!strcmp(tu_jstr(agg, "tier"), "cloud")) sum += (long)(tu_jnum(agg, "prompt_tokens") + tu_jnum(agg, "completion_tokens"));
+    assert_true(used <= cap);
+    assert_int_equal(used, sum);
+}
+
+static int run_question(int q, long cap, const char *trace, int cascade) {
+    char log[512], capbuf[32], pol[600];
+    snprintf(capbuf, sizeof capbuf, "%ld", cap);
+    snprintf(pol, sizeof pol, "learned:%s", router_path);
+    const char *args[] = {"run", "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--policy", pol,
+                          "--budget-tokens", capbuf, "--max-steps", "3", "--max-step-tokens", "16",
+                          "--answer-tokens", "16", "--plan-first", "--mode", "sequential", "--format", "option",
+                          "--task-type", "letter", "--trace", trace, cascade ? "--cascade" : ds.items[q].question,
+                          cascade ? ds.items[q].question : NULL, NULL};
+    return tu_cli(tmp(log, sizeof log, "cascade-run.log"), args);
+}
+
+static void test_run_cascade_learned(void **state) {
+    (void)state;
+    if (!have_data || !router) skip();
+    char trace[512], log[512];
+    tmp(trace, sizeof trace, "cascade-run.jsonl");
+    remove(trace);
+    /* Not in cascade mode: refused, saying why. */
+    assert_int_not_equal(run_question(0, 1000000, trace, 0), 0);
+    char *out = tu_read_file(tmp(log, sizeof log, "cascade-run.log"), NULL);
+    assert_non_null(strstr(out, "cascade"));
+    free(out);
+
+    hflow_router_dataset d;
+    hflow_router_dataset_init(&d);
+    hflow_error err;
+    if (hflow_router_load_profile(profile, &d, &err)) fail_msg("%s", err.message);
+    for (int q = 0; q < N_Q; q++) assert_int_equal(run_question(q, CAP_TOKENS, trace, 1), 0);
+    size_t n;
+    cJSON **lines = tu_jsonl_read(trace, &n);
+    assert_int_equal(n, N_Q);
+    int steps = 0, escalated = 0;
+    for (int q = 0; q < N_Q; q++) {
+        check_budget(lines[q], CAP_TOKENS);
+        const cJSON *s;
+        int i = 0;
+        cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
+            const cJSON *call = tu_jget(s, "call"), *k = tu_jget(call, "cascade");
+            assert_string_equal(tu_jstr(call, "route_reason"), "learned");
+            assert_true(cJSON_IsTrue(tu_jget(k, "confidence_known")));
+            double conf = tu_jnum(k, "edge_confidence"), score = tu_jnum(call, "route_score");
+            double thr = tu_jnum(call, "route_threshold");
+            const cJSON *b = tu_jget(call, "budget");
+            hflow_budget_state bs = {tu_jnum(b, "tokens_ratio"), tu_jnum(b, "usd_ratio"), tu_jnum(b, "latency_ratio")};
+            assert_float_equal(thr, hflow_router_threshold(router, &bs), 1e-6);
+            int routed = !strcmp(tu_jstr(call, "routed_tier"), "cloud");
+            int up = !strcmp(tu_jstr(k, "decision"), "escalated");
+            assert_int_equal(routed, score > thr);
+            assert_string_equal(tu_jstr(call, "tier"), up ? "cloud" : "edge");
+            /* escalated iff routed to the cloud, unless the budget could not pay for it */
+            if (routed && !up) assert_non_null(strstr(tu_jstr(call, "note"), "kept the edge answer"));
+            if (up) assert_true(routed);
+            assert_true(tu_jnum(k, "edge_completion_tokens") > 0);
+            /* The same features as in training: the profiled confidence, and the
+             * router's score on the profiled row (its budget ratios were 0, a
+             * constant the router ignores). */
+            const hflow_router_sample *ps = profiled(&d, ds.items[q].id, i);
+            assert_non_null(ps);
+            assert_float_equal(conf, ps->f.edge_confidence, 1e-12);
+            float ref;
+            assert_int_equal(hflow_router_score(router, &ps->f, NULL, &ref, &err), 0);
+            assert_float_equal(score, ref, 1e-6);
+            steps++;
+            escalated += routed;
+            i++;
+        }
+    }
+    print_message("cascade run: %d steps, %d routed to the cloud, %d kept\n", steps, escalated, steps - escalated);
+    assert_true(escalated > 0 && escalated < steps);
+    tu_jsonl_free(lines, n);
+    hflow_router_dataset_free(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile_then_train),
+        cmocka_unit_test(test_run_cascade_learned),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
