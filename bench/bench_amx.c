@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/cpu.h"
+#include "bench_util.h"
 #include "engine/gemm_amx.h"
 #include "engine/gemv.h"
 #include "engine/quant.h"
@@ -21,16 +22,6 @@
 #define NTOK 256
 #define TOK_BLOCK 32
 
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / 8388608.0f - 1.0f;
-}
 
 static void old_path(const hflow_dot_kernel *k, hflow_gemm_fn gemm, const char *w, size_t rs, const char *x, size_t xs,
                      float *y) {
@@ -58,21 +49,21 @@ static void bench_type(uint32_t type) {
     float *f = malloc(COLS * sizeof(float)), *y = calloc((size_t)ROWS * NTOK, sizeof(float));
     unsigned s = 1;
     for (int r = 0; r < ROWS; r++) {
-        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
         hflow_quantize_row(type, f, w + (size_t)r * rs, COLS);
     }
     for (int t = 0; t < NTOK; t++) {
-        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
         k->quantize_act(f, x + (size_t)t * xs, COLS);
     }
     double best[2] = {1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = cpu_s();
+        double t0 = bench_thread_cpu_s();
         for (int t = 0; t < NTOK; t++) hflow_amx_pack_token(k->act_type, COLS, x + (size_t)t * xs, t, NTOK, pack);
         for (int r = 0; r < ROWS; r += 16) amx(COLS, w + (size_t)r * rs, rs, 16, pack, NTOK, y + r, ROWS, scratch);
-        double t1 = cpu_s();
+        double t1 = bench_thread_cpu_s();
         old_path(k, gemm, w, rs, x, xs, y);
-        double t2 = cpu_s();
+        double t2 = bench_thread_cpu_s();
         if (t1 - t0 < best[0]) best[0] = t1 - t0;
         if (t2 - t1 < best[1]) best[1] = t2 - t1;
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/cpu.h"
+#include "bench_util.h"
 #include "engine/gemv.h"
 #include "engine/quant.h"
 #include "engine/vecdot.h"
@@ -22,16 +23,6 @@
 #define NTOK 32
 #define ROW_BLOCK 16
 
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / 8388608.0f - 1.0f;
-}
 
 static void bench_type(uint32_t type, int force_avx2) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type);
@@ -45,32 +36,32 @@ static void bench_type(uint32_t type, int force_avx2) {
     float *f = malloc(COLS * sizeof(float)), *y = malloc(sizeof(float) * ROWS * NTOK), out[NTOK];
     unsigned s = 1;
     for (int r = 0; r < ROWS; r++) {
-        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
         hflow_quantize_row(type, f, w + (size_t)r * rs, COLS);
     }
     for (int t = 0; t < NTOK; t++) {
-        for (int c = 0; c < COLS; c++) f[c] = frand(&s);
+        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
         k->quantize_act(f, x + (size_t)t * xs, COLS);
     }
     double best[4] = {1e9, 1e9, 1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
         double t[5];
-        t[0] = cpu_s();
+        t[0] = bench_thread_cpu_s();
         for (int it = 0; it < 5; it++)
             for (int r = 0; r < ROWS; r++) {
                 k->dot(COLS, w + (size_t)r * rs, x, xs, NTOK, out);
                 for (int j = 0; j < NTOK; j++) y[j * ROWS + r] = out[j];
             }
-        t[1] = cpu_s();
+        t[1] = bench_thread_cpu_s();
         for (int it = 0; gemm && it < 5; it++)
             for (int r = 0; r < ROWS; r += ROW_BLOCK) gemm(COLS, w + (size_t)r * rs, rs, ROW_BLOCK, x, xs, NTOK, y + r, ROWS);
-        t[2] = cpu_s();
+        t[2] = bench_thread_cpu_s();
         for (int it = 0; it < 200; it++)
             for (int r = 0; r < ROWS; r++) k->dot(COLS, w + (size_t)r * rs, x, xs, 1, y + r);
-        t[3] = cpu_s();
+        t[3] = bench_thread_cpu_s();
         for (int it = 0; gemv && it < 200; it++)
             for (int r = 0; r < ROWS; r += ROW_BLOCK) gemv(COLS, w + (size_t)r * rs, rs, ROW_BLOCK, x, y + r);
-        t[4] = cpu_s();
+        t[4] = bench_thread_cpu_s();
         for (int i = 0; i < 4; i++)
             if (t[i + 1] - t[i] < best[i]) best[i] = t[i + 1] - t[i];
     }

@@ -19,12 +19,7 @@ typedef void (*rows_fn)(hflow_attn_block *, const uint16_t *, const uint16_t *, 
                         float *const *, const int *, float);
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
+static float frand(void) { return tu_frand(&rng); }
 
 /* A KV head's rows inside a wider cache row (stride halves apart, the head at offset hd). */
 static uint16_t *rand_cache(int n_ctx, size_t stride, float amp) {

@@ -16,12 +16,7 @@
 #include "hybridflow/error.h"
 
 static uint64_t rng = 88172645463325252ull;
-static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
+static float frand(void) { return tu_frand(&rng); }
 
 static void *rand_weights(uint32_t type, int64_t rows, int64_t cols) {
     size_t rs = hflow_row_size(type, cols);

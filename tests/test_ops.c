@@ -12,12 +12,7 @@
 #include "engine/quant.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
+static float frand(void) { return tu_frand(&rng); }
 
 static float *rand_vec(int n, float amp) {
     float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));

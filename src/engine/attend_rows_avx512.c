@@ -17,6 +17,7 @@
 
 #include "engine/attend_rows.h"
 #include "engine/ops.h"
+#include "engine/transpose_sse.h"
 
 #define TILE_ROWS 6
 
@@ -25,27 +26,6 @@ static inline __m512 round_f16x16(__m512 x) {
 }
 
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
-
-/* rows[r] = 8 halves of row r; afterwards rows[c] holds column c (as in attend_f16_avx2.c). */
-static inline void transpose8x8_epi16(__m128i rows[8]) {
-    __m128i b[8], c[8];
-    for (int i = 0; i < 4; i++) {
-        b[2 * i] = _mm_unpacklo_epi16(rows[2 * i], rows[2 * i + 1]);
-        b[2 * i + 1] = _mm_unpackhi_epi16(rows[2 * i], rows[2 * i + 1]);
-    }
-    c[0] = _mm_unpacklo_epi32(b[0], b[2]);
-    c[1] = _mm_unpackhi_epi32(b[0], b[2]);
-    c[2] = _mm_unpacklo_epi32(b[1], b[3]);
-    c[3] = _mm_unpackhi_epi32(b[1], b[3]);
-    c[4] = _mm_unpacklo_epi32(b[4], b[6]);
-    c[5] = _mm_unpackhi_epi32(b[4], b[6]);
-    c[6] = _mm_unpacklo_epi32(b[5], b[7]);
-    c[7] = _mm_unpackhi_epi32(b[5], b[7]);
-    for (int i = 0; i < 4; i++) {
-        rows[2 * i] = _mm_unpacklo_epi64(c[i], c[i + 4]);
-        rows[2 * i + 1] = _mm_unpackhi_epi64(c[i], c[i + 4]);
-    }
-}
 
 /* kt[.][j0..j0+8) from 8 K rows. */
 static void convert_k8(hflow_attn_block *b, const uint16_t *k, size_t stride, int j0) {

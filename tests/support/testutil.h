@@ -28,4 +28,12 @@ const char *tu_tmpdir(void);
 /* Path of the hybridflow CLI binary under test. */
 const char *tu_cli_path(void);
 
+/* Uniform in [-1, 1) from an xorshift64 state (the kernels' random inputs). */
+static inline float tu_frand(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (float)((*s >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
 #endif
