@@ -290,8 +290,8 @@ static void test_denoised_labels(void **state) {
         }
         hflow_router_lambdas lam = {.q = 2.0f, .t = 0, .k = 0};
         float raw[200], den[200];
-        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.0f, 0, raw, NULL), 0);
-        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.5f, 0, den, NULL), 0);
+        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.0f, raw, NULL), 0);
+        assert_int_equal(hflow_knn_labels(&d, NULL, &lam, 0.5f, den, NULL), 0);
         for (int i = 0; i < 200; i++) {
             assert_true(raw[i] == (float)hflow_router_label(&lam, &d.s[i]));
             if (!informative) assert_true(fabs(den[i] - (0.5 * raw[i] + 0.5 * 2.0 * (mc - me))) < 1e-4);

@@ -255,9 +255,6 @@ typedef struct hflow_router_knn_opts {
     float denoise;   /* beta in [0, 1]: stored labels move this far towards a ridge fit of each tier's
                       * outcome on the sample's aux targets (other models' outcomes on that training
                       * question; src/route/knn_labels.c); 0 (default) or no aux = raw labels */
-    uint32_t irt_dims; /* 0 (default): the ridge fit above; 1-2: the fit is instead a logistic IRT model of
-                        * all recorded outcomes (edge, cloud, aux) on the stored questions with this many
-                        * latent dimensions per question (knn_labels.c) */
 } hflow_router_knn_opts;
 
 
@@ -289,12 +286,6 @@ typedef struct hflow_router_train_opts {
     float lambda_L, L_max;      /* expected latency per call, seconds */
     hflow_router_decision_params decision; /* delta0 and tau also used by the loss */
     hflow_router_knn_opts knn;  /* retrieval part built after the MLP on the same samples; knn.k 0 = none */
-    /* Linear part (TIERS, ReLU, <= 1 hidden layer): with linear_weight w > 0 a
-     * model without hidden layer (logistic per tier + aux, same features) is
-     * trained with its own lr / weight decay and folded into the network so
-     * that the tier logits are (1 - w) network + w linear (hflow_mlp_fold_linear);
-     * the file format and serving are unchanged. 0 (default) = none. */
-    float linear_weight, linear_lr, linear_decay;
     int verbose;                /* per-epoch lines on stderr */
 } hflow_router_train_opts;
 

@@ -2,7 +2,6 @@
  * from a replay file (query level) or a profile JSONL (subtask level), holds
  * out a split by question id, reports held-out quality, saves GGUF. */
 #include <stdio.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +44,6 @@ static void usage(FILE *f) {
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
     o->n_hidden = 0;
-    if (!strcmp(s, "0")) return 0; /* no hidden layer: a linear (logistic per tier) model */
     while (*s) {
         char *end;
         unsigned long w = strtoul(s, &end, 10);
@@ -62,11 +60,9 @@ static float *float_flag(tr_args *a, const char *name) {
     hflow_router_train_opts *o = &a->o;
     static const char *names[] = {"--lr", "--weight-decay", "--lambda-q", "--lambda-t", "--lambda-k",
                                   "--lambda-B", "--B-max", "--lambda-L", "--L-max", "--aux-weight",
-                                  "--knn-weight", "--knn-max-df", "--knn-smooth", "--knn-denoise", "--knn-power",
-                                  "--linear-weight", "--linear-lr", "--linear-decay"};
+                                  "--knn-weight", "--knn-max-df", "--knn-smooth", "--knn-denoise", "--knn-power"};
     float *ptr[] = {&o->lr, &o->weight_decay, &o->lam.q, &o->lam.t, &o->lam.k, &o->lambda_B, &o->B_max,
-                    &o->lambda_L, &o->L_max, &o->aux_weight, &o->knn.weight, &o->knn.max_df, &o->knn.smooth, &o->knn.denoise, &o->knn.power,
-                    &o->linear_weight, &o->linear_lr, &o->linear_decay};
+                    &o->lambda_L, &o->L_max, &o->aux_weight, &o->knn.weight, &o->knn.max_df, &o->knn.smooth, &o->knn.denoise, &o->knn.power};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return ptr[i];
     return NULL;
@@ -104,7 +100,6 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         else if (!strcmp(f, "--epochs")) a->o.max_epochs = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--batch")) a->o.batch = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--knn")) a->o.knn.k = (uint32_t)strtoul(v, NULL, 10);
-        else if (!strcmp(f, "--knn-irt")) a->o.knn.irt_dims = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--knn-dim")) a->o.knn.dim = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--ensemble")) a->o.ensemble = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(f, "--val-frac")) a->o.val_frac = (float)atof(v);
@@ -256,64 +251,7 @@ static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hf
 /* Selection mode with a retrieval part: validation APGR over a grid of k
  * and blend weights (w 0 = the MLP alone, 1 = retrieval alone), then the
  * router's own settings back. Only ever run on the validation carve. */
-/* TEMP experiment: rank blend over the validation set's own ranks. */
-typedef struct tmp_tab { const hflow_replay_set *val; double *v; } tmp_tab;
-static double tmp_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
-    tmp_tab *t = s->impl;
-    return t->v[q - t->val->q];
-}
-static const double *tmp_key;
-static int tmp_cmp(const void *a, const void *b) {
-    double x = tmp_key[*(const size_t *)a], y = tmp_key[*(const size_t *)b];
-    return (x > y) - (x < y);
-}
-static void tmp_ranks(const double *x, size_t n, double *rk) {
-    size_t *ix = malloc(n * sizeof *ix);
-    for (size_t i = 0; i < n; i++) ix[i] = i;
-    tmp_key = x;
-    qsort(ix, n, sizeof *ix, tmp_cmp);
-    for (size_t i = 0; i < n; i++) rk[ix[i]] = (double)i / (double)(n - 1);
-    free(ix);
-}
-static void tmp_rank_blend(hflow_router *r, const hflow_replay_set *val, uint32_t k, hflow_error *err) {
-    size_t n = val->n;
-    double *m = malloc(n * sizeof *m), *g = malloc(n * sizeof *g), *rm = malloc(n * sizeof *m), *rg = malloc(n * sizeof *m),
-           *v = malloc(n * sizeof *m);
-    scored_router sr = {r, NULL, NULL};
-    hflow_replay_scorer rs = {.score = router_score, .impl = &sr};
-    hflow_router_knn_set(r, k, 0, err);
-    for (size_t i = 0; i < n; i++) m[i] = router_score(&rs, &val->q[i]);
-    hflow_router_knn_set(r, k, 1, err);
-    for (size_t i = 0; i < n; i++) g[i] = router_score(&rs, &val->q[i]);
-    tmp_ranks(m, n, rm);
-    tmp_ranks(g, n, rg);
-    double mm = 0, mg = 0, sm = 0, sg = 0;
-    for (size_t i = 0; i < n; i++) { mm += m[i]; mg += g[i]; }
-    mm /= n; mg /= n;
-    for (size_t i = 0; i < n; i++) { sm += (m[i]-mm)*(m[i]-mm); sg += (g[i]-mg)*(g[i]-mg); }
-    sm = sqrt(sm / n); sg = sqrt(sg / n);
-    tmp_tab t = {val, v};
-    hflow_replay_scorer ts = {.score = tmp_score, .impl = &t};
-    static const float ws[] = {0.2f, 0.35f, 0.5f, 0.65f, 0.8f};
-    for (int mode = 0; mode < 3; mode++) {
-        printf("\n  %s k=%u", mode == 0 ? "raw " : mode == 1 ? "rank" : "z   ", k);
-        for (size_t j = 0; j < 5; j++) {
-            double w = ws[j];
-            for (size_t i = 0; i < n; i++)
-                v[i] = mode == 0 ? (1 - w) * m[i] + w * g[i] : mode == 1 ? (1 - w) * rm[i] + w * rg[i]
-                                                            : (1 - w) * (m[i] - mm) / sm + w * (g[i] - mg) / sg;
-            hflow_replay_curve c = {0};
-            hflow_replay_curve_compute(val, &ts, &c, err);
-            printf("  %.4f", c.apgr);
-            hflow_replay_curve_free(&c);
-        }
-    }
-    printf("\n");
-    free(m); free(g); free(rm); free(rg); free(v);
-}
-
 static int knn_sweep(hflow_router *r, const hflow_replay_set *val, hflow_error *err) {
-    if (getenv("TMP_RANK")) { tmp_rank_blend(r, val, 40, err); tmp_rank_blend(r, val, 10, err); }
     static const uint32_t ks[] = {10, 20, 40, 80};
     static const float ws[] = {0, 0.2f, 0.35f, 0.5f, 0.65f, 0.8f, 1};
     hflow_router_knn_opts keep = hflow_router_knn_get(r);

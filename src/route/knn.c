@@ -215,7 +215,7 @@ static int build_postings(hflow_knn *kn) {
 
 static int check_opts(const hflow_router_knn_opts *o, hflow_error *err) {
     if (o->k < 1 || o->dim < 1 || !(o->max_df > 0 && o->max_df <= 1) || !(o->smooth >= 0) ||
-        !(o->weight >= 0 && o->weight <= 1) || !(o->denoise >= 0 && o->denoise <= 1) || o->irt_dims > 2 ||
+        !(o->weight >= 0 && o->weight <= 1) || !(o->denoise >= 0 && o->denoise <= 1) ||
         !(o->power >= 0 && o->power <= 8))
         return hflow_error_set(err, HFLOW_EINVAL, "router knn: need k >= 1, dim >= 1, max_df in (0,1], smooth >= 0, "
                                                   "weight and denoise in [0,1], power in [0,8]");
@@ -286,7 +286,7 @@ int hflow_router_knn_build(hflow_router *r, const hflow_router_dataset *d, const
     kn->row = calloc(n + 1, sizeof *kn->row);
     kn->gain = malloc(n * sizeof *kn->gain);
     if (!kn->idf || !kn->row || !kn->gain) rc = hflow_error_set(err, HFLOW_ENOMEM, "router knn: out of memory");
-    if (!rc) rc = hflow_knn_labels(d, use, &r->lam, o->denoise, o->irt_dims, kn->gain, err);
+    if (!rc) rc = hflow_knn_labels(d, use, &r->lam, o->denoise, kn->gain, err);
     if (!rc && (fit_idf(kn, d, use, &t) || store_rows(kn, d, use, &t) || build_postings(kn)))
         rc = hflow_error_set(err, HFLOW_ENOMEM, "router knn: out of memory");
     term_vec_free(&t);
@@ -406,7 +406,6 @@ int hflow_knn_save(const hflow_knn *kn, hflow_gguf_writer *w, hflow_error *err) 
     rc |= hflow_gguf_set_f32(w, "router.knn.prior", kn->prior);
     rc |= hflow_gguf_set_f32(w, "router.knn.power", kn->o.power);
     rc |= hflow_gguf_set_f32(w, "router.knn.denoise", kn->o.denoise); /* how the labels were made (not read) */
-    rc |= hflow_gguf_set_u32(w, "router.knn.irt_dims", kn->o.irt_dims); /* likewise */
     if (rc) return hflow_error_set(err, HFLOW_ENOMEM, "router save: knn metadata failed");
     int64_t ne_idf[1] = {kn->o.dim}, ne_row[1] = {(int64_t)kn->n_docs + 1}, ne_nnz[1] = {kn->nnz ? kn->nnz : 1},
             ne_doc[1] = {kn->n_docs};
@@ -459,12 +458,9 @@ int hflow_knn_load(const hflow_gguf *g, hflow_knn **out, hflow_error *err) {
         hflow_gguf_get_float(g, "router.knn.prior", &pr) || k < 1 || k > UINT32_MAX || dim < 1 || dim > (1 << 28))
         rc = hflow_error_set(err, HFLOW_EFORMAT, "missing or bad router.knn.* metadata");
     double dn = 0, pw = 1;
-    int64_t irt = 0;
     hflow_gguf_get_float(g, "router.knn.denoise", &dn);
-    hflow_gguf_get_int(g, "router.knn.irt_dims", &irt); /* record only; absent in older files */
     if (!rc && hflow_gguf_get_float(g, "router.knn.power", &pw)) rc = hflow_error_set(err, HFLOW_EFORMAT, "missing router.knn.power");
-    kn->o = (hflow_router_knn_opts){(uint32_t)k, (uint32_t)dim, (float)mdf, (float)sm, (float)wt, (float)pw, (float)dn,
-                                    irt >= 0 && irt <= 2 ? (uint32_t)irt : 0};
+    kn->o = (hflow_router_knn_opts){(uint32_t)k, (uint32_t)dim, (float)mdf, (float)sm, (float)wt, (float)pw, (float)dn};
     kn->prior = (float)pr;
     if (!rc) rc = check_opts(&kn->o, err);
     const hflow_gguf_tensor *gt = rc ? NULL : hflow_gguf_find_tensor(g, "router.knn.gain");

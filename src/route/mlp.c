@@ -296,39 +296,3 @@ int hflow_mlp_ensemble(const hflow_mlp *mem, uint32_t k, hflow_mlp *out, hflow_e
     }
     return 0;
 }
-
-int hflow_mlp_fold_linear(const hflow_mlp *net, const hflow_mlp *lin, float w, uint32_t n_blend, hflow_mlp *out,
-                          hflow_error *err) {
-    memset(out, 0, sizeof *out);
-    const uint32_t n_out = net->size[net->n_hidden + 1];
-    if (net->n_hidden != 1 || net->act != HFLOW_ACT_RELU || lin->n_hidden != 0 || lin->n_in != net->n_in ||
-        lin->size[1] != n_out || n_blend > n_out || !(w >= 0.0f && w <= 1.0f))
-        return hflow_error_set(err, HFLOW_EINVAL, "mlp fold: needs a one-hidden-layer ReLU network, a linear one of "
-                               "the same shape, n_blend <= n_out and 0 <= w <= 1");
-    const uint32_t h = net->size[1], H = h + 2 * n_blend;
-    if (H > HFLOW_MLP_MAX_WIDTH) return hflow_error_set(err, HFLOW_EINVAL, "mlp fold: %u units > %d", H, HFLOW_MLP_MAX_WIDTH);
-    int rc = hflow_mlp_init_n(out, net->n_in, 1, &H, n_out, net->act, 0, err);
-    if (rc) return rc;
-    for (uint32_t i = 0; i < net->n_in; i++) {
-        float *row = out->w[0] + (size_t)i * H;
-        memcpy(row, net->w[0] + (size_t)i * h, h * sizeof(float));
-        for (uint32_t o = 0; o < n_blend; o++) {
-            const float a = lin->w[0][(size_t)i * n_out + o];
-            row[h + 2 * o] = a;
-            row[h + 2 * o + 1] = -a;
-        }
-    }
-    memcpy(out->b[0], net->b[0], h * sizeof(float));
-    memset(out->w[1], 0, (size_t)H * n_out * sizeof(float));
-    for (uint32_t u = 0; u < h; u++)
-        for (uint32_t o = 0; o < n_out; o++)
-            out->w[1][(size_t)u * n_out + o] = net->w[1][(size_t)u * n_out + o] * (o < n_blend ? 1.0f - w : 1.0f);
-    for (uint32_t o = 0; o < n_out; o++) out->b[1][o] = net->b[1][o] * (o < n_blend ? 1.0f - w : 1.0f);
-    for (uint32_t o = 0; o < n_blend; o++) {
-        out->b[0][h + 2 * o] = lin->b[0][o];
-        out->b[0][h + 2 * o + 1] = -lin->b[0][o];
-        out->w[1][(size_t)(h + 2 * o) * n_out + o] = w;
-        out->w[1][(size_t)(h + 2 * o + 1) * n_out + o] = -w;
-    }
-    return 0;
-}

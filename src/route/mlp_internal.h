@@ -34,13 +34,6 @@ void hflow_mlp_zero(hflow_mlp *m);
  * with at most one hidden layer (their hidden units side by side, output
  * weights / k; linear members: the mean weights). out is allocated. */
 int hflow_mlp_ensemble(const hflow_mlp *mem, uint32_t k, hflow_mlp *out, hflow_error *err);
-/* One ReLU network (one hidden layer) whose first n_blend outputs are
- * (1 - w) net + w lin, lin a network without hidden layer of the same n_in
- * and n_out; the other outputs stay net's. Exact: lin's logit z enters as two
- * extra hidden units relu(z) and relu(-z) with output weights w and -w.
- * out is allocated. */
-int hflow_mlp_fold_linear(const hflow_mlp *net, const hflow_mlp *lin, float w, uint32_t n_blend, hflow_mlp *out,
-                          hflow_error *err);
 /* Count of weights in layer l and the copy of all parameters. */
 size_t hflow_mlp_layer_w(const hflow_mlp *m, uint32_t l);
 int hflow_mlp_copy(hflow_mlp *dst, const hflow_mlp *src);

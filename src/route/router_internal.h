@@ -42,7 +42,7 @@ void hflow_knn_free(hflow_knn *kn);
 /* knn_labels.c: the stored label of every used sample of d, in order, into
  * out (denoised with the aux targets when beta > 0 and d has them). */
 int hflow_knn_labels(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_lambdas *lam,
-                     float beta, uint32_t irt_dims, float *out, hflow_error *err);
+                     float beta, float *out, hflow_error *err);
 /* GGUF: metadata and tensors (data stays owned by kn until the write), and load. */
 struct hflow_gguf_writer;
 struct hflow_gguf;

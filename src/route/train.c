@@ -52,8 +52,6 @@ void hflow_router_train_opts_default(hflow_router_train_opts *o) {
         .delta0 = 0.0f, .alpha_B = 0.5f, .alpha_L = 0.5f, .tau = 0.1f, .delta_lo = 0.0f, .delta_hi = 1.0f};
     hflow_router_knn_opts_default(&o->knn);
     o->knn.k = 0; /* retrieval part off unless asked for */
-    o->linear_lr = 1e-3f;
-    o->linear_decay = 0.1f;
 }
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -493,29 +491,6 @@ static int train_member(const hflow_router_dataset *d, const unsigned char *use,
     return rc;
 }
 
-/* Trains the linear part (no hidden layer, its own lr / weight decay and
- * seed) and folds it into *m's tier logits. */
-static int add_linear_part(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
-                           hflow_featurizer *fz, hflow_mlp *m, hflow_error *err) {
-    if (o->objective != HFLOW_ROUTER_OBJ_TIERS)
-        return hflow_error_set(err, HFLOW_EINVAL, "train: the linear part needs the tiers objective");
-    hflow_router_train_opts ol = *o;
-    ol.n_hidden = 0;
-    ol.lr = o->linear_lr;
-    ol.weight_decay = o->linear_decay;
-    ol.seed = o->seed + 104729u;
-    hflow_router_train_report rl = {0};
-    hflow_mlp lin = {0}, folded = {0};
-    int rc = train_member(d, use, &ol, fz, &lin, &rl, err);
-    if (!rc) rc = hflow_mlp_fold_linear(m, &lin, o->linear_weight, 2, &folded, err);
-    if (!rc) {
-        hflow_mlp_free(m);
-        *m = folded;
-    }
-    hflow_mlp_free(&lin);
-    return rc;
-}
-
 int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
                        hflow_router **out, hflow_router_train_report *rep_out, hflow_error *err) {
     *out = NULL;
@@ -539,7 +514,6 @@ int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, 
     rep.val_loss = val_sum / k_members;
     if (!rc && k_members > 1) rc = hflow_mlp_ensemble(mem, k_members, &m, err);
     else if (!rc) { m = mem[0]; memset(&mem[0], 0, sizeof mem[0]); }
-    if (!rc && o->linear_weight > 0) rc = add_linear_part(d, use, o, &fz, &m, err);
     if (!rc) rc = hflow_router_assemble(&fz, &m, &o->lam, &o->decision, out, err);
     if (!rc && o->knn.k > 0 && (rc = hflow_router_knn_build(*out, d, use, &o->knn, err)) != 0) {
         hflow_router_free(*out);
