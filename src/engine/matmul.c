@@ -144,8 +144,12 @@ static void matmul_task(void *p, int ith, int nth) {
  * atomic on a line both cores write, and each item start a stream warm-up).
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
+#ifndef DECODE_ITEM_ROWS
 #define DECODE_ITEM_ROWS 16
+#endif
+#ifndef DECODE_ITEMS_PER_THREAD
 #define DECODE_ITEMS_PER_THREAD 6
+#endif
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {
     pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
@@ -208,7 +212,7 @@ int hflow_matmul_multi(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul
         else quantize_x_task(&j, 0, 1);
     }
     atomic_init(&j.next_block, 0);
-    hflow_pool_run(pool, matmul_task, &j);
+    hflow_pool_run_dynamic(pool, matmul_task, &j); /* blocks come from the counter: any threads can finish them */
     return 0;
 }
 
