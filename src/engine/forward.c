@@ -15,6 +15,7 @@
  * weight row is read once per chunk rather than once per token; products that
  * share their input (q/k/v, gate/up) run as one fused pool dispatch. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/ggml_compat.h"
@@ -26,11 +27,14 @@
 typedef struct attn_job {
     hflow_session *s;
     int32_t il, n_tok, pos0;
+    atomic_int next; /* next (token, head) pair to take */
 } attn_job;
 
-/* One (token, head) pair at a time, interleaved over the pool's threads. */
+/* One (token, head) pair at a time from a shared counter (a dynamic pool job:
+ * whichever threads are on a core do the pairs); ith picks the scratch. */
 static void attn_worker(void *ctx, int ith, int nth) {
-    const attn_job *j = ctx;
+    attn_job *j = ctx;
+    (void)nth;
     const hflow_session *s = j->s;
     const hflow_hparams *hp = &s->model->hp;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
@@ -38,7 +42,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
     float *scores = s->sc.scores + (size_t)ith * s->sc.score_stride;
     float *col = scores + ((s->n_ctx + 31) & ~31);
     int ggml = s->numerics == HFLOW_NUMERICS_GGML;
-    for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
+    for (int idx; (idx = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_tok * hp->n_head;) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
         size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
@@ -123,8 +127,8 @@ static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, i
         rmsnorm(s, sc->xb + (size_t)t * n_embd, sc->x + (size_t)t * n_embd, l->attn_norm, n_embd);
     int rc = qkv_project(s, l, il, n_tok, pos0);
     if (rc) return rc;
-    attn_job job = {s, il, n_tok, pos0};
-    hflow_pool_run(s->model->pool, attn_worker, &job);
+    attn_job job = {s, il, n_tok, pos0, 0};
+    hflow_pool_run_dynamic(s->model->pool, attn_worker, &job);
     if ((rc = matmul(s, &l->wo, sc->att, n_tok, sc->out))) return rc;
     hflow_vec_add(sc->x, sc->out, n_tok * n_embd);
     return 0;
