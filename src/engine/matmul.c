@@ -9,9 +9,14 @@
  * counter runs over the blocks of all weights in turn, so fusing q/k/v costs
  * one dispatch (one wake-up and one wait) instead of three, which is most of
  * what a small model's decode step pays besides the weight reads.
- * A single token (decode) goes through the type's 4-row gemv kernel and
- * several (prefill) through its register-tiled gemm kernel where the type
- * has them (gemv.h; both give the dot kernel's results bit for bit).
+ * A single token (decode) goes through the type's gemv kernels and several
+ * (prefill) through its register-tiled gemm kernel where the type has them
+ * (gemv.h; both give the dot kernel's results bit for bit). Decode reads
+ * each weight as four far-apart row segments at once (one core keeps more
+ * misses in flight over several streams), and its work items are row ranges
+ * of all four segments (decode_plan), so threads can share a weight in small
+ * items without shortening the streams. The job is a dynamic pool job: a
+ * worker not on a core when a step starts is not waited for.
  * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
  * (a few tens of KB) stays in cache while every token block passes over it,
  * so for prefill each weight byte comes from memory once per call rather than
