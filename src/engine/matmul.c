@@ -146,7 +146,9 @@ static void matmul_task(void *p, int ith, int nth) {
 /* Decode (one token) work items of a part, in rows per segment: one thread
  * runs a weight's segments whole; several take about 1/DECODE_ITEMS_PER_THREAD
  * of their share at a time, at least DECODE_ITEM_ROWS (each claim is an
- * atomic on a line both cores write, and each item start a stream warm-up).
+ * atomic on a line both cores write, and each item start a stream warm-up)
+ * and at most DECODE_ITEM_ROWS_MAX (the 49152-row output head would otherwise
+ * come in 2.5 MB items, and the last one decides when the step ends).
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
 #ifndef DECODE_ITEM_ROWS
@@ -155,11 +157,13 @@ static void matmul_task(void *p, int ith, int nth) {
 #ifndef DECODE_ITEMS_PER_THREAD
 #define DECODE_ITEMS_PER_THREAD 6
 #endif
+#define DECODE_ITEM_ROWS_MAX 64
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {
     pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
     int64_t item = (pt->seg_rows + (int64_t)nth * DECODE_ITEMS_PER_THREAD - 1) / ((int64_t)nth * DECODE_ITEMS_PER_THREAD);
     if (item < DECODE_ITEM_ROWS) item = DECODE_ITEM_ROWS;
+    if (item > DECODE_ITEM_ROWS_MAX) item = DECODE_ITEM_ROWS_MAX;
     pt->seg_item = nth == 1 || pt->seg_rows < item ? (pt->seg_rows ? pt->seg_rows : 1) : item;
     pt->seg_items = (pt->seg_rows + pt->seg_item - 1) / pt->seg_item;
     return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
