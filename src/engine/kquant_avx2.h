@@ -17,10 +17,6 @@ HFLOW_INLINE __m256i dot32_scaled(__m256i q, const int8_t *y, __m256i sc) {
     return _mm256_madd_epi16(p, sc);
 }
 
-HFLOW_INLINE __m256i scale_pair(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
-}
-
 /* Q4_K superblock as 8 sub-blocks of 32 levels 0..15. */
 HFLOW_INLINE void q4k_levels(const block_q4_K *a, __m256i q[8]) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -92,6 +88,13 @@ HFLOW_INLINE void k4_accum(const __m256i q[8], k4_scales_t k, float d, float dmi
     *accm += dmin * b->d * (float)summ;
 }
 
+/* Byte shuffle (within each 128-bit lane) broadcasting int16 element 2jj to
+ * the 8 int16 of the low lane and element 2jj + 1 to those of the high lane. */
+HFLOW_INLINE __m256i pair_mask(int jj) {
+    const char a = (char)(4 * jj), b = (char)(4 * jj + 1), c = (char)(4 * jj + 2), d = (char)(4 * jj + 3);
+    return _mm256_setr_epi8(a, b, a, b, a, b, a, b, a, b, a, b, a, b, a, b, c, d, c, d, c, d, c, d, c, d, c, d, c, d, c, d);
+}
+
 /* Q6_K superblock: levels stored as 0..63 (value q - 32), so sum(sc (q-32) y)
  * = sum(sc q y) - 32 sum(sc bsums). Sub-block j of 32 covers scales 2j, 2j+1;
  * sc16 holds the 16 scales widened for the bsums product. */
@@ -109,8 +112,11 @@ HFLOW_INLINE void q6k_levels(const block_q6_K *a, __m256i q[8], __m256i sc[8], _
         q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
     }
-    for (int j = 0; j < 8; j++) sc[j] = scale_pair(a->scales[2 * j], a->scales[2 * j + 1]);
     *sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a->scales));
+    /* sc[j]: scales[2j] in the low 8 int16, scales[2j+1] in the high 8, by byte
+     * shuffles of the widened scales, both lanes holding scales 0..7 (j < 4) or 8..15 */
+    const __m256i lo = _mm256_permute2x128_si256(*sc16, *sc16, 0x00), hi = _mm256_permute2x128_si256(*sc16, *sc16, 0x11);
+    for (int j = 0; j < 8; j++) sc[j] = _mm256_shuffle_epi8(j < 4 ? lo : hi, pair_mask(j & 3));
 }
 
 HFLOW_INLINE void q6k_accum(const __m256i q[8], const __m256i sc[8], __m256i sc16, float d, const block_q8_K *b,
