@@ -151,12 +151,8 @@ static void matmul_task(void *p, int ith, int nth) {
  * come in 2.5 MB items, and the last one decides when the step ends).
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
-#ifndef DECODE_ITEM_ROWS
 #define DECODE_ITEM_ROWS 16
-#endif
-#ifndef DECODE_ITEMS_PER_THREAD
 #define DECODE_ITEMS_PER_THREAD 6
-#endif
 #define DECODE_ITEM_ROWS_MAX 64
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {

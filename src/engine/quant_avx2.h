@@ -48,9 +48,7 @@ HFLOW_INLINE void hflow_prefetch_tile(const char *tile, size_t bytes) {
  * bit-identical to the dot kernel. Blocks shorter than HFLOW_GEMV_MIN_SEG rows
  * per segment gain nothing from it and take the contiguous path. */
 #define HFLOW_GEMV_STREAMS 4
-#ifndef HFLOW_PF_BYTES
 #define HFLOW_PF_BYTES 1536
-#endif
 #define HFLOW_GEMV_MIN_SEG 4
 
 /* out[k] = dot(row at w + k * stride, x) for k < 4. */
