@@ -66,6 +66,54 @@ static void test_pool_runs_every_thread(void **state) {
     }
 }
 
+/* Dynamic job: chunks of 0..99999 from a shared counter, summed by whichever
+ * threads join. */
+typedef struct {
+    atomic_long next, sum;
+    atomic_int calls;
+} dyn_ctx;
+
+static void add_chunks(void *p, int ith, int nth) {
+    dyn_ctx *c = p;
+    (void)ith, (void)nth;
+    atomic_fetch_add(&c->calls, 1);
+    for (long b; (b = atomic_fetch_add(&c->next, 1000)) < 100000;) {
+        long local = 0;
+        for (long i = b; i < b + 1000; i++) local += i;
+        atomic_fetch_add(&c->sum, local);
+    }
+}
+
+/* Dynamic jobs interleaved with static ones: every dynamic job is complete
+ * when the call returns (whatever subset of threads joined), no thread runs a
+ * job twice, and static jobs after a dynamic one still run on every thread
+ * (a worker that skipped a dynamic job is not left behind). */
+static void test_pool_dynamic_jobs(void **state) {
+    (void)state;
+    for (int nth = 1; nth <= 4; nth++) {
+        hflow_pool *pool = hflow_pool_create(nth);
+        assert_non_null(pool);
+        for (int rep = 0; rep < 300; rep++) {
+            dyn_ctx d;
+            atomic_init(&d.next, 0);
+            atomic_init(&d.sum, 0);
+            atomic_init(&d.calls, 0);
+            hflow_pool_run_dynamic(pool, add_chunks, &d);
+            assert_int_equal(atomic_load(&d.sum), 100000L * 99999L / 2);
+            assert_true(atomic_load(&d.calls) >= 1 && atomic_load(&d.calls) <= hflow_pool_size(pool));
+            if (rep % 3 == 0) {
+                pool_ctx c;
+                atomic_init(&c.sum, 0);
+                atomic_init(&c.calls, 0);
+                hflow_pool_run(pool, add_share, &c);
+                assert_int_equal(atomic_load(&c.sum), 100000L * 99999L / 2);
+                assert_int_equal(atomic_load(&c.calls), hflow_pool_size(pool));
+            }
+        }
+        hflow_pool_free(pool);
+    }
+}
+
 /* RFC 4648 section 10 test vectors, both ways, plus rejected inputs. */
 static void test_base64_vectors(void **state) {
     (void)state;
@@ -107,6 +155,7 @@ int main(void) {
         cmocka_unit_test(test_base64_vectors),
         cmocka_unit_test(test_strbuf_grows),
         cmocka_unit_test(test_pool_runs_every_thread),
+        cmocka_unit_test(test_pool_dynamic_jobs),
         cmocka_unit_test(test_cpu_features_nest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

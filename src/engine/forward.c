@@ -15,6 +15,7 @@
  * weight row is read once per chunk rather than once per token; products that
  * share their input (q/k/v, gate/up) run as one fused pool dispatch. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/attend_rows.h"
@@ -27,6 +28,7 @@
 typedef struct attn_job {
     hflow_session *s;
     int32_t il, n_tok, pos0;
+    atomic_int next; /* next (token, head) pair to take */
 } attn_job;
 
 /* Tokens per block of query rows: with the GQA group's heads, about 12 rows
@@ -37,7 +39,8 @@ static int block_tokens(int group) { return group >= HFLOW_ATTN_BLOCK_ROWS ? 1 :
  * KV-head-major so that a thread's consecutive items reuse the f32 copy of the
  * same KV head's rows. */
 static void attn_rows_worker(void *ctx, int ith, int nth) {
-    const attn_job *j = ctx;
+    attn_job *j = ctx;
+    (void)nth;
     const hflow_session *s = j->s;
     const hflow_hparams *hp = &s->model->hp;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
@@ -49,7 +52,9 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
     float *out[HFLOW_ATTN_MAX_ROWS];
     int n_kv[HFLOW_ATTN_MAX_ROWS];
     int cur_kvh = -1;
-    for (int idx = ith; idx < hp->n_head_kv * n_blocks; idx += nth) {
+    for (;;) { /* items from the shared counter: a dynamic pool job, like attn_worker */
+        int idx = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (idx >= hp->n_head_kv * n_blocks) break;
         int kvh = idx / n_blocks, t0 = idx % n_blocks * bt, n_rows = 0;
         for (int t = t0; t < t0 + bt && t < j->n_tok; t++)
             for (int g = 0; g < group; g++, n_rows++) {
@@ -68,9 +73,11 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
     }
 }
 
-/* One (token, head) pair at a time, interleaved over the pool's threads. */
+/* One (token, head) pair at a time from a shared counter (a dynamic pool job:
+ * whichever threads are on a core do the pairs); ith picks the scratch. */
 static void attn_worker(void *ctx, int ith, int nth) {
-    const attn_job *j = ctx;
+    attn_job *j = ctx;
+    (void)nth;
     const hflow_session *s = j->s;
     const hflow_hparams *hp = &s->model->hp;
     int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
@@ -78,7 +85,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
     float *scores = s->sc.scores + (size_t)ith * s->sc.score_stride;
     float *col = scores + ((s->n_ctx + 31) & ~31);
     int ggml = s->numerics == HFLOW_NUMERICS_GGML;
-    for (int idx = ith; idx < j->n_tok * hp->n_head; idx += nth) {
+    for (int idx; (idx = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_tok * hp->n_head;) {
         int t = idx / hp->n_head, h = idx % hp->n_head, kvh = h / group;
         size_t qoff = (size_t)t * q_dim + (size_t)h * hd;
         size_t stride = (size_t)s->kv.kv_dim, off = (size_t)kvh * hd;
@@ -238,9 +245,9 @@ static int attention_block(hflow_session *s, const hflow_layer *l, int32_t il, i
     run_tokens(s, l, il, pos0, 0, n_tok, attn_norm_rows);
     int rc = qkv_project(s, l, il, n_tok, pos0);
     if (rc) return rc;
-    attn_job job = {s, il, n_tok, pos0};
+    attn_job job = {s, il, n_tok, pos0, 0};
     int rows = s->kv.type == HFLOW_KV_F16 && s->numerics != HFLOW_NUMERICS_GGML && s->sc.attn_mem;
-    hflow_pool_run(s->model->pool, rows ? attn_rows_worker : attn_worker, &job);
+    hflow_pool_run_dynamic(s->model->pool, rows ? attn_rows_worker : attn_worker, &job);
     if ((rc = matmul(s, &l->wo, sc->att, n_tok, sc->out))) return rc;
     run_tokens(s, l, il, pos0, 0, n_tok, residual_rows);
     return 0;

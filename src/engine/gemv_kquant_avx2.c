@@ -18,7 +18,6 @@ HFLOW_INLINE void k4_rows(const int RM, int is_q5, int64_t n, const char *w, siz
         const block_q8_K *b = (const block_q8_K *)x + i;
         for (int r = 0; r < RM; r++) {
             __m256i q[8];
-            int sc[8], mn[8];
             const uint8_t *scales;
             float d, dmin;
             if (is_q5) {
@@ -28,8 +27,7 @@ HFLOW_INLINE void k4_rows(const int RM, int is_q5, int64_t n, const char *w, siz
                 const block_q4_K *a = ROW(w, stride, r, block_q4_K) + i;
                 q4k_levels(a, q), scales = a->scales, d = h2f(a->d), dmin = h2f(a->dmin);
             }
-            k4_scales(scales, sc, mn);
-            k4_accum(q, sc, mn, d, dmin, b, &acc[r], &accm[r]);
+            k4_accum(q, k4_scales(scales), d, dmin, b, &acc[r], &accm[r]);
         }
     }
     for (int r = 0; r < RM; r++) out[r] = hsum_ps(acc[r]) - accm[r];

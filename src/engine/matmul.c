@@ -9,9 +9,14 @@
  * counter runs over the blocks of all weights in turn, so fusing q/k/v costs
  * one dispatch (one wake-up and one wait) instead of three, which is most of
  * what a small model's decode step pays besides the weight reads.
- * A single token (decode) goes through the type's 4-row gemv kernel and
- * several (prefill) through its register-tiled gemm kernel where the type
- * has them (gemv.h; both give the dot kernel's results bit for bit).
+ * A single token (decode) goes through the type's gemv kernels and several
+ * (prefill) through its register-tiled gemm kernel where the type has them
+ * (gemv.h; both give the dot kernel's results bit for bit). Decode reads
+ * each weight as four far-apart row segments at once (one core keeps more
+ * misses in flight over several streams), and its work items are row ranges
+ * of all four segments (decode_plan), so threads can share a weight in small
+ * items without shortening the streams. The job is a dynamic pool job: a
+ * worker not on a core when a step starts is not waited for.
  * Within a row block, tokens are walked in blocks of TOK_BLOCK: the row block
  * (a few tens of KB) stays in cache while every token block passes over it,
  * so for prefill each weight byte comes from memory once per call rather than
@@ -154,16 +159,20 @@ static void matmul_task(void *p, int ith, int nth) {
 /* Decode (one token) work items of a part, in rows per segment: one thread
  * runs a weight's segments whole; several take about 1/DECODE_ITEMS_PER_THREAD
  * of their share at a time, at least DECODE_ITEM_ROWS (each claim is an
- * atomic on a line both cores write, and each item start a stream warm-up).
+ * atomic on a line both cores write, and each item start a stream warm-up)
+ * and at most DECODE_ITEM_ROWS_MAX (the 49152-row output head would otherwise
+ * come in 2.5 MB items, and the last one decides when the step ends).
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
 #define DECODE_ITEM_ROWS 16
 #define DECODE_ITEMS_PER_THREAD 6
+#define DECODE_ITEM_ROWS_MAX 64
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {
     pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
     int64_t item = (pt->seg_rows + (int64_t)nth * DECODE_ITEMS_PER_THREAD - 1) / ((int64_t)nth * DECODE_ITEMS_PER_THREAD);
     if (item < DECODE_ITEM_ROWS) item = DECODE_ITEM_ROWS;
+    if (item > DECODE_ITEM_ROWS_MAX) item = DECODE_ITEM_ROWS_MAX;
     pt->seg_item = nth == 1 || pt->seg_rows < item ? (pt->seg_rows ? pt->seg_rows : 1) : item;
     pt->seg_items = (pt->seg_rows + pt->seg_item - 1) / pt->seg_item;
     return pt->seg_items + (pt->rows > 4 * pt->seg_rows);
@@ -244,7 +253,7 @@ static int matmul_run(hflow_pool *pool, hflow_matmul_ws *ws, const hflow_matmul_
         else quantize_x_task(&j, 0, 1);
     }
     atomic_init(&j.next_block, 0);
-    hflow_pool_run(pool, matmul_task, &j);
+    hflow_pool_run_dynamic(pool, matmul_task, &j); /* blocks come from the counter: any threads can finish them */
     return 0;
 }
 

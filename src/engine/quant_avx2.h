@@ -48,9 +48,7 @@ HFLOW_INLINE void hflow_prefetch_tile(const char *tile, size_t bytes) {
  * bit-identical to the dot kernel. Blocks shorter than HFLOW_GEMV_MIN_SEG rows
  * per segment gain nothing from it and take the contiguous path. */
 #define HFLOW_GEMV_STREAMS 4
-#ifndef HFLOW_PF_BYTES
 #define HFLOW_PF_BYTES 1536
-#endif
 #define HFLOW_GEMV_MIN_SEG 4
 
 /* out[k] = dot(row at w + k * stride, x) for k < 4. */
@@ -64,13 +62,13 @@ HFLOW_INLINE void hflow_prefetch_span(const char *p, size_t bytes) {
 
 /* The gemv_seg contract of gemv.h over a 4-row tile kernel: rows r0..r1 of
  * each of the 4 segments (segment s starts at row s * seg_rows), each tile
- * one row of every segment. Segment starts are warmed up when r0 == 0; later
- * ranges were prefetched by whoever ran the range before them. */
+ * one row of every segment. Each call first asks for the start of its four
+ * ranges: with several threads the range before it may be another thread's,
+ * still running, so nothing may have asked for them yet. */
 HFLOW_INLINE void hflow_gemv_seg4(hflow_tile4_fn tile4, int64_t n, const char *w, size_t w_row, int64_t seg_rows,
                                   int64_t r0, int64_t r1, const void *x, float *out) {
     size_t stride = (size_t)seg_rows * w_row;
-    if (r0 == 0)
-        for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(w + s * stride, HFLOW_PF_BYTES);
+    for (int s = 0; s < HFLOW_GEMV_STREAMS; s++) hflow_prefetch_span(w + s * stride + (size_t)r0 * w_row, HFLOW_PF_BYTES);
     for (int64_t r = r0; r < r1; r++) {
         const char *wr = w + (size_t)r * w_row;
         float o[4];

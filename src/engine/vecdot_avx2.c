@@ -140,11 +140,10 @@ static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx,
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
             __m256i q[8];
-            int sc[8], mn[8];
             q4k_levels(&a[i], q);
-            k4_scales(a[i].scales, sc, mn);
+            k4_scales_t ks = k4_scales(a[i].scales);
             for (int t = 0; t < nt; t++)
-                k4_accum(q, sc, mn, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
+                k4_accum(q, ks, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
                          &acc[t], &accm[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
@@ -160,11 +159,10 @@ static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nx,
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
             __m256i q[8];
-            int sc[8], mn[8];
             q5k_levels(&a[i], q);
-            k4_scales(a[i].scales, sc, mn);
+            k4_scales_t ks = k4_scales(a[i].scales);
             for (int t = 0; t < nt; t++)
-                k4_accum(q, sc, mn, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
+                k4_accum(q, ks, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
                          &acc[t], &accm[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
