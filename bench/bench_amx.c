@@ -47,15 +47,7 @@ static void bench_type(uint32_t type) {
     char *w = malloc(rs * ROWS), *x = malloc(xs * NTOK);
     char *pack = malloc(hflow_amx_pack_size(k->act_type, COLS, NTOK)), *scratch = malloc(hflow_amx_scratch_size(type, COLS));
     float *f = malloc(COLS * sizeof(float)), *y = calloc((size_t)ROWS * NTOK, sizeof(float));
-    unsigned s = 1;
-    for (int r = 0; r < ROWS; r++) {
-        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
-        hflow_quantize_row(type, f, w + (size_t)r * rs, COLS);
-    }
-    for (int t = 0; t < NTOK; t++) {
-        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
-        k->quantize_act(f, x + (size_t)t * xs, COLS);
-    }
+    bench_random_operands(type, k, ROWS, COLS, NTOK, w, rs, x, xs, f);
     double best[2] = {1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
         double t0 = bench_thread_cpu_s();

@@ -38,15 +38,7 @@ static void bench_type(uint32_t type, int force_avx2) {
     size_t rs = hflow_row_size(type, COLS), xs = hflow_row_size(k->act_type, COLS);
     char *w = malloc(rs * ROWS), *x = malloc(xs * NTOK);
     float *f = malloc(COLS * sizeof(float)), *y = malloc(sizeof(float) * ROWS * NTOK), out[NTOK];
-    unsigned s = 1;
-    for (int r = 0; r < ROWS; r++) {
-        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
-        hflow_quantize_row(type, f, w + (size_t)r * rs, COLS);
-    }
-    for (int t = 0; t < NTOK; t++) {
-        for (int c = 0; c < COLS; c++) f[c] = bench_frand(&s);
-        k->quantize_act(f, x + (size_t)t * xs, COLS);
-    }
+    bench_random_operands(type, k, ROWS, COLS, NTOK, w, rs, x, xs, f);
     double best[4] = {1e9, 1e9, 1e9, 1e9};
     for (int rep = 0; rep < 5; rep++) {
         double t[5];
