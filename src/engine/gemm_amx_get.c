@@ -29,3 +29,27 @@ hflow_amx_fn hflow_amx_get(uint32_t type) {
     (void)type;
     return NULL;
 }
+
+#if !(defined(__x86_64__) || defined(_M_X64))
+/* gemm_amx.c is built on x86-64 only; elsewhere hflow_amx_get never returns a
+ * kernel, so matmul never packs for one and these are never reached. */
+size_t hflow_amx_pack_size(uint32_t act_type, int64_t n, int64_t ntok) {
+    (void)act_type, (void)n, (void)ntok;
+    return 0;
+}
+void hflow_amx_pack_token(uint32_t act_type, int64_t n, const void *xa, int64_t t, int64_t ntok, void *pack) {
+    (void)act_type, (void)n, (void)xa, (void)t, (void)ntok, (void)pack;
+}
+size_t hflow_amx_scratch_size(uint32_t type, int64_t n) {
+    (void)type, (void)n;
+    return 0;
+}
+hflow_amx_fn hflow_amx_table(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+hflow_amx_fn hflow_amx_ref(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+#endif
