@@ -186,10 +186,59 @@ static void test_run_cascade_learned(void **state) {
     hflow_router_dataset_free(&d);
 }
 
+/* ---- 3. eval --cascade with the learned router ---- */
+
+/* The evaluation harness runs the hybridflow method in cascade mode: every
+ * step of its traces holds the edge attempt and a kept/escalated decision,
+ * one scored result per question; without --cascade the router is refused. */
+static void test_eval_cascade_learned(void **state) {
+    (void)state;
+    if (!have_data || !router) skip();
+    char pol[600], out[512], log[512], path[700];
+    snprintf(pol, sizeof pol, "learned:%s", router_path);
+    tmp(out, sizeof out, "cascade-eval");
+    const char *args[] = {"eval", "--dataset", ds_path, "--limit", "2", "--methods", "hybridflow", "--policy", pol,
+                          "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--max-tokens", "24",
+                          "--budget-tokens", "3000", "--out", out, "--no-plots", "--cascade", NULL};
+    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-eval.log"), args), 0);
+    snprintf(path, sizeof path, "%s/traces/hybridflow.jsonl", out);
+    size_t n;
+    cJSON **lines = tu_jsonl_read(path, &n);
+    assert_int_equal(n, 2);
+    int steps = 0;
+    for (size_t q = 0; q < n; q++) {
+        check_budget(lines[q], 3000);
+        const cJSON *s;
+        cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
+            const cJSON *k = tu_jget(tu_jget(s, "call"), "cascade");
+            const char *dec = tu_jstr(k, "decision");
+            assert_true(!strcmp(dec, "kept") || !strcmp(dec, "escalated"));
+            assert_true(cJSON_IsTrue(tu_jget(k, "confidence_known")));
+            steps++;
+        }
+    }
+    assert_true(steps >= 2);
+    tu_jsonl_free(lines, n);
+    snprintf(path, sizeof path, "%s/hybridflow.jsonl", out);
+    lines = tu_jsonl_read(path, &n);
+    assert_int_equal(n, 2); /* one scored result per question */
+    tu_jsonl_free(lines, n);
+    /* Without --cascade, a router trained with the confidence is refused. */
+    args[sizeof args / sizeof *args - 2] = NULL;
+    tmp(out, sizeof out, "cascade-eval-refused");
+    args[sizeof args / sizeof *args - 4] = out;
+    assert_int_not_equal(tu_cli(tmp(log, sizeof log, "cascade-eval-refused.log"), args), 0);
+    char *text = tu_read_file(log, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "cascade"));
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile_then_train),
         cmocka_unit_test(test_run_cascade_learned),
+        cmocka_unit_test(test_eval_cascade_learned),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

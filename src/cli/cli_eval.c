@@ -18,7 +18,7 @@ static void usage_eval(FILE *out) {
             "                       [--concurrency N] [--out DIR] [--planner edge|cloud] [--policy SPEC]\n"
             "                       [--budget-tokens N] [--budget-usd X] [--deadline S] [--prices FILE]\n"
             "                       [--seed S] [--max-tokens N] [--prompts DIR] [--no-plots]\n"
-            "                       [--max-steps N] [--planner-tokens N] [--remote-grammar]\n"
+            "                       [--max-steps N] [--planner-tokens N] [--remote-grammar] [--cascade]\n"
             "                       [--judge ENDPOINT]  LLM judge for free-form answers (off by default)\n"
             "       hybridflow eval replay --file F.jsonl --edge MODEL --cloud MODEL [--policy LIST]\n"
             "                              [--test-frac F] [--seed N] [--out DIR] [--no-plots]\n"
@@ -162,6 +162,7 @@ typedef struct live_args {
     hflow_budget_limits limits;
     int plots;
     int remote_grammar; /* --edge/--cloud URLs are `hybridflow serve`: a planner there is constrained */
+    int cascade;        /* hybridflow methods: every step on the edge first, escalated by the policy */
 } live_args;
 
 static int parse_live(int argc, char **argv, live_args *a) {
@@ -177,6 +178,7 @@ static int parse_live(int argc, char **argv, live_args *a) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--no-plots")) { a->plots = 0; continue; }
         if (!strcmp(f, "--remote-grammar")) { a->remote_grammar = 1; continue; }
+        if (!strcmp(f, "--cascade")) { a->cascade = 1; continue; }
         if (!v) { fprintf(stderr, "eval: %s needs a value\n", f); return 2; }
         if (!strcmp(f, "--dataset")) a->dataset = v;
         else if (!strcmp(f, "--methods")) a->methods = v;
@@ -253,6 +255,7 @@ static int eval_live(int argc, char **argv, int cmd_argc, char **cmd_argv) {
     hflow_flow_config_default(&fc);
     fc.query_limits = a.limits;
     fc.prices = r.prices;
+    fc.cascade = a.cascade;
     if (a.max_tokens > 0) {
         /* --max-tokens caps every model call, the flow methods' planner, steps and aggregator too. */
         int32_t m = (int32_t)a.max_tokens;
