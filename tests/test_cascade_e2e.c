@@ -40,14 +40,9 @@ static const char *tmp(char *buf, size_t n, const char *name) {
 
 static int setup(void **state) {
     (void)state;
-    if (!tu_shared_path(ds_path, sizeof ds_path, "datasets/MMLU-STEM.json")) return 0;
-    hflow_error err;
-    if (hflow_eval_dataset_load(ds_path, NULL, &ds, &err)) {
-        fprintf(stderr, "dataset: %s\n", err.message);
-        return -1;
-    }
-    have_data = ds.n >= N_Q && e2e_edge_model() && e2e_cloud_model();
-    return 0;
+    int rc = tu_router_e2e_data(ds_path, sizeof ds_path, N_Q, &ds);
+    have_data = rc > 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static int teardown(void **state) {

@@ -103,14 +103,9 @@ static void check_budget(const cJSON *q, long cap) {
 static int setup(void **state) {
     (void)state;
     curl_global_init(CURL_GLOBAL_ALL);
-    if (!tu_shared_path(ds_path, sizeof ds_path, "datasets/MMLU-STEM.json")) return 0;
-    hflow_error err;
-    if (hflow_eval_dataset_load(ds_path, NULL, &ds, &err)) {
-        fprintf(stderr, "dataset: %s\n", err.message);
-        return -1;
-    }
-    have_data = ds.n >= N_Q && e2e_edge_model() && e2e_cloud_model();
-    return 0;
+    int rc = tu_router_e2e_data(ds_path, sizeof ds_path, N_Q, &ds);
+    have_data = rc > 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static int teardown(void **state) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "e2e.h"
+#include "hybridflow/error.h"
 #include "testutil.h"
 
 extern char **environ;
@@ -99,4 +100,16 @@ void tu_profile_train(const char *ds_path, int n_q, int cascade, const char *pro
                            "--seed", "1", NULL};
     snprintf(log, sizeof log, "%s.log", router);
     assert_int_equal(tu_cli(log, train), 0);
+}
+
+int tu_router_e2e_data(char *ds_path, size_t cap, int n_q, hflow_eval_dataset *ds) {
+    if (!tu_shared_path(ds_path, cap, "datasets/MMLU-STEM.json")) return 0;
+    hflow_error err;
+    if (hflow_eval_dataset_load(ds_path, NULL, ds, &err)) {
+        fprintf(stderr, "dataset: %s\n", err.message);
+        return -1;
+    }
+    if (n_q >= 0 && ds->n >= (size_t)n_q && e2e_edge_model() && e2e_cloud_model()) return 1;
+    hflow_eval_dataset_free(ds);
+    return 0;
 }

@@ -6,6 +6,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "hybridflow/eval.h"
+
 /* Runs `hybridflow ARGS...` (NULL-terminated) with stdout+stderr in `log`;
  * prints the log when it fails. Returns the exit status. */
 int tu_cli(const char *log, const char *const *args);
@@ -23,6 +25,12 @@ void tu_jsonl_free(cJSON **rows, size_t n);
  * when either command fails; their output goes to <profile>.log and
  * <router>.log. */
 void tu_profile_train(const char *ds_path, int n_q, int cascade, const char *profile, const char *router);
+
+/* The end-to-end router tests' data: MMLU-STEM from ../shared into *ds (path in
+ * ds_path). Returns 1 when it and e2e.h's edge and cloud models are there with
+ * at least n_q questions (the caller frees *ds), 0 when something is missing
+ * (nothing to free: the tests skip), -1 when the file is there but unreadable. */
+int tu_router_e2e_data(char *ds_path, size_t cap, int n_q, hflow_eval_dataset *ds);
 
 /* o[k]; the test fails when it is missing, or (num/str) is not a number/string. */
 const cJSON *tu_jget(const cJSON *o, const char *k);
