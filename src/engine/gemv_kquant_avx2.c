@@ -18,16 +18,10 @@ HFLOW_INLINE void k4_rows(const int RM, int is_q5, int64_t n, const char *w, siz
         const block_q8_K *b = (const block_q8_K *)x + i;
         for (int r = 0; r < RM; r++) {
             __m256i q[8];
-            const uint8_t *scales;
+            k4_scales_t k;
             float d, dmin;
-            if (is_q5) {
-                const block_q5_K *a = ROW(w, stride, r, block_q5_K) + i;
-                q5k_levels(a, q), scales = a->scales, d = h2f(a->d), dmin = h2f(a->dmin);
-            } else {
-                const block_q4_K *a = ROW(w, stride, r, block_q4_K) + i;
-                q4k_levels(a, q), scales = a->scales, d = h2f(a->d), dmin = h2f(a->dmin);
-            }
-            k4_accum(q, k4_scales(scales), d, dmin, b, &acc[r], &accm[r]);
+            k4_superblock(is_q5, w + (size_t)r * stride, i, q, &k, &d, &dmin);
+            k4_accum(q, k, d, dmin, b, &acc[r], &accm[r]);
         }
     }
     for (int r = 0; r < RM; r++) out[r] = hsum_ps(acc[r]) - accm[r];

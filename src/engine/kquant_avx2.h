@@ -88,6 +88,20 @@ HFLOW_INLINE void k4_accum(const __m256i q[8], k4_scales_t k, float d, float dmi
     *accm += dmin * b->d * (float)summ;
 }
 
+/* Superblock i of a Q4_K (is_q5 = 0) or Q5_K row as k4_accum's inputs: the
+ * levels, the scales and mins, d and dmin (the two layouts differ only in
+ * the levels' fifth bit). */
+HFLOW_INLINE void k4_superblock(int is_q5, const void *row, int64_t i, __m256i q[8], k4_scales_t *k, float *d,
+                                float *dmin) {
+    if (is_q5) {
+        const block_q5_K *a = (const block_q5_K *)row + i;
+        q5k_levels(a, q), *k = k4_scales(a->scales), *d = h2f(a->d), *dmin = h2f(a->dmin);
+    } else {
+        const block_q4_K *a = (const block_q4_K *)row + i;
+        q4k_levels(a, q), *k = k4_scales(a->scales), *d = h2f(a->d), *dmin = h2f(a->dmin);
+    }
+}
+
 /* Byte shuffle (within each 128-bit lane) broadcasting int16 element 2jj to
  * the 8 int16 of the low lane and element 2jj + 1 to those of the high lane. */
 HFLOW_INLINE __m256i pair_mask(int jj) {

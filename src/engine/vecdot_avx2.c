@@ -131,8 +131,8 @@ DOT_BLOCKS32(q5_1, block_q5_1, 0,
 
 /* ---- K-quants against Q8_K activations (steps in kquant_avx2.h) ---- */
 
-static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
-    const block_q4_K *a = w;
+/* Q4_K (is_q5 = 0) and Q5_K rows against GROUP tokens at a time. */
+HFLOW_INLINE void dot_k4(int is_q5, int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
     for (int t0 = 0; t0 < nx; t0 += GROUP) {
         int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
         __m256 acc[GROUP];
@@ -140,33 +140,22 @@ static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx,
         for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n / QK_K; i++) {
             __m256i q[8];
-            q4k_levels(&a[i], q);
-            k4_scales_t ks = k4_scales(a[i].scales);
+            k4_scales_t ks;
+            float d, dmin;
+            k4_superblock(is_q5, w, i, q, &ks, &d, &dmin);
             for (int t = 0; t < nt; t++)
-                k4_accum(q, ks, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
-                         &acc[t], &accm[t]);
+                k4_accum(q, ks, d, dmin, (const block_q8_K *)XROW(x, xs, t0 + t) + i, &acc[t], &accm[t]);
         }
         for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
     }
 }
 
+static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
+    dot_k4(0, n, w, x, xs, nx, out);
+}
+
 static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
-    const block_q5_K *a = w;
-    for (int t0 = 0; t0 < nx; t0 += GROUP) {
-        int nt = nx - t0 < GROUP ? nx - t0 : GROUP;
-        __m256 acc[GROUP];
-        float accm[GROUP] = {0};
-        for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
-        for (int64_t i = 0; i < n / QK_K; i++) {
-            __m256i q[8];
-            q5k_levels(&a[i], q);
-            k4_scales_t ks = k4_scales(a[i].scales);
-            for (int t = 0; t < nt; t++)
-                k4_accum(q, ks, h2f(a[i].d), h2f(a[i].dmin), (const block_q8_K *)XROW(x, xs, t0 + t) + i,
-                         &acc[t], &accm[t]);
-        }
-        for (int t = 0; t < nt; t++) out[t0 + t] = hsum_ps(acc[t]) - accm[t];
-    }
+    dot_k4(1, n, w, x, xs, nx, out);
 }
 
 static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out) {
