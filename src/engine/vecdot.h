@@ -27,6 +27,17 @@ typedef struct hflow_dot_kernel {
     const char *impl; /* "scalar", "avx2", "neon" */
 } hflow_dot_kernel;
 
+/* The weight types every implementation covers, with the activation format
+ * each one's products use (all implementations of a type must agree, since
+ * matmul converts the activations once per format): X(TYPE, name, ACT, act)
+ * for HFLOW_TYPE_TYPE weights against HFLOW_TYPE_ACT activations; `name` and
+ * `act` are the lower-case suffixes an implementation's functions carry
+ * (dot_q4_K, quant_act_q8_K). The scalar reference adds Q2_K and Q3_K. */
+#define HFLOW_DOT_TYPES(X)                                                                                   \
+    X(F32, f32, F32, f32) X(F16, f16, F32, f32) X(BF16, bf16, F32, f32) X(Q4_0, q4_0, Q8_0, q8_0)            \
+    X(Q4_1, q4_1, Q8_0, q8_0) X(Q5_0, q5_0, Q8_0, q8_0) X(Q5_1, q5_1, Q8_0, q8_0) X(Q8_0, q8_0, Q8_0, q8_0) \
+    X(Q4_K, q4_K, Q8_K, q8_K) X(Q5_K, q5_K, Q8_K, q8_K) X(Q6_K, q6_K, Q8_K, q8_K)
+
 /* NULL when the weight type has no kernel. */
 const hflow_dot_kernel *hflow_dot_kernel_get(uint32_t type);
 const hflow_dot_kernel *hflow_dot_kernel_ref(uint32_t type);

@@ -199,20 +199,8 @@ static void quant_act_q8_K(const float *src, void *dst, int64_t n) {
 
 static void quant_act_f32(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
 
-#define K(t, act, fn, q) [t] = {act, fn, q, "neon"}
-static const hflow_dot_kernel neon_kernels[HFLOW_TYPE_COUNT] = {
-    K(HFLOW_TYPE_F32, HFLOW_TYPE_F32, dot_f32, quant_act_f32),
-    K(HFLOW_TYPE_F16, HFLOW_TYPE_F32, dot_f16, quant_act_f32),
-    K(HFLOW_TYPE_BF16, HFLOW_TYPE_F32, dot_bf16, quant_act_f32),
-    K(HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q8_0, dot_q4_0, quant_act_q8_0),
-    K(HFLOW_TYPE_Q4_1, HFLOW_TYPE_Q8_0, dot_q4_1, quant_act_q8_0),
-    K(HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q8_0, dot_q5_0, quant_act_q8_0),
-    K(HFLOW_TYPE_Q5_1, HFLOW_TYPE_Q8_0, dot_q5_1, quant_act_q8_0),
-    K(HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q8_0, dot_q8_0, quant_act_q8_0),
-    K(HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q8_K, dot_q4_K, quant_act_q8_K),
-    K(HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q8_K, dot_q5_K, quant_act_q8_K),
-    K(HFLOW_TYPE_Q6_K, HFLOW_TYPE_Q8_K, dot_q6_K, quant_act_q8_K),
-};
+#define K(T, name, A, act) [HFLOW_TYPE_##T] = {HFLOW_TYPE_##A, dot_##name, quant_act_##act, "neon"},
+static const hflow_dot_kernel neon_kernels[HFLOW_TYPE_COUNT] = {HFLOW_DOT_TYPES(K)};
 
 const hflow_dot_kernel *hflow_dot_kernel_neon(uint32_t type) {
     if (type >= HFLOW_TYPE_COUNT || !neon_kernels[type].dot) return NULL;

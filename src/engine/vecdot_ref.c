@@ -101,21 +101,9 @@ DOT256(q4_K)
 DOT256(q5_K)
 DOT256(q6_K)
 
-#define REF(t, act, fn, q) [t] = {act, fn, q, "scalar"}
+#define REF(T, name, A, act) [HFLOW_TYPE_##T] = {HFLOW_TYPE_##A, dot_##name, hflow_quant_##act, "scalar"},
 static const hflow_dot_kernel ref_kernels[HFLOW_TYPE_COUNT] = {
-    REF(HFLOW_TYPE_F32, HFLOW_TYPE_F32, dot_f32, hflow_quant_f32),
-    REF(HFLOW_TYPE_F16, HFLOW_TYPE_F32, dot_f16, hflow_quant_f32),
-    REF(HFLOW_TYPE_BF16, HFLOW_TYPE_F32, dot_bf16, hflow_quant_f32),
-    REF(HFLOW_TYPE_Q4_0, HFLOW_TYPE_Q8_0, dot_q4_0, hflow_quant_q8_0),
-    REF(HFLOW_TYPE_Q4_1, HFLOW_TYPE_Q8_0, dot_q4_1, hflow_quant_q8_0),
-    REF(HFLOW_TYPE_Q5_0, HFLOW_TYPE_Q8_0, dot_q5_0, hflow_quant_q8_0),
-    REF(HFLOW_TYPE_Q5_1, HFLOW_TYPE_Q8_0, dot_q5_1, hflow_quant_q8_0),
-    REF(HFLOW_TYPE_Q8_0, HFLOW_TYPE_Q8_0, dot_q8_0, hflow_quant_q8_0),
-    REF(HFLOW_TYPE_Q2_K, HFLOW_TYPE_Q8_K, dot_q2_K, hflow_quant_q8_K),
-    REF(HFLOW_TYPE_Q3_K, HFLOW_TYPE_Q8_K, dot_q3_K, hflow_quant_q8_K),
-    REF(HFLOW_TYPE_Q4_K, HFLOW_TYPE_Q8_K, dot_q4_K, hflow_quant_q8_K),
-    REF(HFLOW_TYPE_Q5_K, HFLOW_TYPE_Q8_K, dot_q5_K, hflow_quant_q8_K),
-    REF(HFLOW_TYPE_Q6_K, HFLOW_TYPE_Q8_K, dot_q6_K, hflow_quant_q8_K),
+    HFLOW_DOT_TYPES(REF) REF(Q2_K, q2_K, Q8_K, q8_K) REF(Q3_K, q3_K, Q8_K, q8_K)
 };
 
 const hflow_dot_kernel *hflow_dot_kernel_ref(uint32_t type) {
