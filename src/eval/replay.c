@@ -26,7 +26,7 @@ uint64_t hflow_id_hash(const char *id, uint64_t seed) {
      * with it, and HFLOW_FNV_OFFSET would move about 300 ids (4091 / 1885). */
     unsigned char sb[8];
     for (int i = 0; i < 8; i++) sb[i] = (unsigned char)(seed >> (8 * i));
-    uint64_t h = hflow_fnv1a(1469598103934665603ULL, sb, sizeof sb);
+    uint64_t h = hflow_fnv1a(HFLOW_FNV_OFFSET_LEGACY, sb, sizeof sb);
     if (id) h = hflow_fnv1a(h, id, strlen(id));
     return hflow_mix64(h); /* nearby ids spread over the whole range */
 }

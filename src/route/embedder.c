@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "hybridflow/backend.h"
 #include "hybridflow/router.h"
 #include "route/router_internal.h"
@@ -37,9 +38,9 @@ struct hflow_router_embedder {
     size_t batch;           /* texts per backend call in dataset_embed */
 };
 
+/* FNV-1a from the start state the cache files were written with: keys must not move. */
 static uint64_t text_key(const char *t) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *t; t++) h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    uint64_t h = hflow_fnv1a(HFLOW_FNV_OFFSET_LEGACY, t, strlen(t));
     return h ? h : 1;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "hybridflow/router.h"
 #include "route/router_internal.h"
 
@@ -78,12 +79,10 @@ double hflow_router_label(const hflow_router_lambdas *l, const hflow_router_samp
            l->k * s->cloud_tokens;
 }
 
+/* FNV-1a then half of the murmur finaliser: the values fix published
+ * subtask splits, so they stay as first written (not hflow_mix64). */
 static uint64_t hash_str(const char *s, uint64_t seed) {
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (; s && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = hflow_fnv1a(HFLOW_FNV_OFFSET ^ seed, s ? s : "", s ? strlen(s) : 0);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
