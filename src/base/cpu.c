@@ -35,14 +35,15 @@ static int os_grants_amx(void) {
 #endif
 }
 
-/* Bits 2 and 3 of the feature word: AVX-512 (F, BW, VL, DQ, VNNI), AMX-INT8. */
+/* Bits 2 and 3 of the feature word: AVX-512 (F, BW, VL, DQ, VNNI), and the
+ * CPU's AMX-INT8 (the OS grant is asked separately, only when wanted). */
 static int detect_512(void) {
     unsigned int a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1, vnni = (c >> 11) & 1;
     if (!(f && dq && bw && vl && vnni) || !os_saves_zmm()) return 0;
     int amx = ((d >> 24) & 1) && ((d >> 25) & 1); /* AMX-TILE, AMX-INT8 */
-    return 4 | (amx && os_grants_amx() ? 8 : 0);
+    return 4 | (amx ? 8 : 0);
 }
 
 static int detect(void) {
@@ -61,7 +62,7 @@ static int detect(void) {
 /* CPUID traps to the hypervisor on virtual machines (microseconds), and
  * kernels ask per call: detect once. */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int features; /* bit 0: AVX2+FMA+F16C; with it, bit 1: AVX-VNNI, bit 2: AVX-512, bit 3: AMX-INT8 */
+static int features; /* bit 0: AVX2+FMA+F16C; with it, bit 1: AVX-VNNI, bit 2: AVX-512, bit 3: AMX-INT8 (CPU) */
 static void init(void) { features = detect(); }
 
 int hflow_cpu_has_avx2_fma_f16c(void) {
@@ -79,9 +80,18 @@ int hflow_cpu_has_avx512(void) {
     return (features >> 2) & 1;
 }
 
-int hflow_cpu_has_amx_int8(void) {
+/* The grant enlarges the process's saved state, so it is asked only by the
+ * first caller that wants tiles, not by every feature check. */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_usable;
+static void amx_init(void) {
     pthread_once(&once, init);
-    return (features >> 3) & 1;
+    amx_usable = ((features >> 3) & 1) && os_grants_amx();
+}
+
+int hflow_cpu_has_amx_int8(void) {
+    pthread_once(&amx_once, amx_init);
+    return amx_usable;
 }
 #else
 int hflow_cpu_has_avx2_fma_f16c(void) { return 0; }

@@ -24,7 +24,7 @@ int hflow_amx_opted_out(void) {
 
 hflow_amx_fn hflow_amx_get(uint32_t type) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (hflow_cpu_has_amx_int8() && !hflow_amx_opted_out()) return hflow_amx_table(type);
+    if (!hflow_amx_opted_out() && hflow_cpu_has_amx_int8()) return hflow_amx_table(type); /* an opt-out asks no grant */
 #endif
     (void)type;
     return NULL;
