@@ -1,6 +1,7 @@
 /* attend_rows.c - the workspace of hflow_attend_f16_rows and its dispatch:
- * the AVX-512 kernel (attend_rows_avx512.c) when the CPU has it, else
- * hflow_attend_f16 (AVX2 or scalar) one row at a time. */
+ * the AVX-512 kernel (attend_rows_avx512.c) when the CPU has it and the
+ * cache keeps K transposed, else hflow_attend_f16 (AVX2 or scalar) one row
+ * at a time. */
 #include "engine/attend_rows.h"
 
 #include "base/cpu.h"
@@ -11,38 +12,26 @@ static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; } /* keeps each ar
 
 size_t hflow_attn_block_floats(int n_ctx, int head_dim, int max_rows) {
     size_t ld = ld_of(n_ctx), hd = (size_t)head_dim, rows = (size_t)max_rows;
-    return up16(hd * ld) + up16(ld * hd) + up16(rows * hd) + up16(rows * ld);
+    return up16(rows * hd) + up16(rows * ld);
 }
 
 void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_dim, int max_rows) {
-    size_t ld = ld_of(n_ctx), hd = (size_t)head_dim;
-    b->kt = mem;
-    b->vf = b->kt + up16(hd * ld);
-    b->qr = b->vf + up16(ld * hd);
-    b->scores = b->qr + up16((size_t)max_rows * hd);
-    b->ld = (int)ld;
+    b->qr = mem;
+    b->scores = b->qr + up16((size_t)max_rows * (size_t)head_dim);
+    b->ld = (int)ld_of(n_ctx);
     b->n_ctx = n_ctx;
     b->head_dim = head_dim;
     b->max_rows = max_rows;
-    b->n = 0;
 }
 
-void hflow_attn_block_load(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n) {
+void hflow_attend_f16_rows(hflow_attn_block *b, const hflow_kv_head *h, int n_rows, const float *const *q,
+                           float *const *out, const int *n_kv, float scale) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (hflow_cpu_has_avx512()) hflow_attn_block_load_avx512(b, k, v, stride, n);
-#else
-    (void)b, (void)k, (void)v, (void)stride, (void)n;
-#endif
-}
-
-void hflow_attend_f16_rows(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n_rows,
-                           const float *const *q, float *const *out, const int *n_kv, float scale) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (hflow_cpu_has_avx512()) {
-        hflow_attend_f16_rows_avx512(b, k, v, stride, n_rows, q, out, n_kv, scale);
+    if (h->kt && hflow_cpu_has_avx512()) {
+        hflow_attend_f16_rows_avx512(b, h, n_rows, q, out, n_kv, scale);
         return;
     }
 #endif
     for (int r = 0; r < n_rows; r++)
-        hflow_attend_f16(out[r], q[r], k, v, stride, n_kv[r], b->head_dim, scale, b->scores);
+        hflow_attend_f16(out[r], q[r], h->k, h->v, h->stride, n_kv[r], b->head_dim, scale, b->scores);
 }

@@ -2,11 +2,11 @@
  * KV head (internal).
  *
  * Prefill asks, per KV head, for many query rows (several tokens times the
- * query heads of a GQA group) over the same cache rows. Done one row at a
- * time (hflow_attend_f16), every row re-reads and re-converts K and V; here
- * the KV head's rows are converted to f32 once per block (K transposed, so a
- * vector holds one dimension of consecutive positions) and several query rows
- * are carried through each pass over them.
+ * query heads of a GQA group) over the same cache rows; decode for the GQA
+ * group's rows of one token. The kernel reads K transposed (the cache's
+ * second copy, kv_cache.h: a vector holds one dimension of consecutive
+ * positions) and V rows directly, converting halves to f32 in registers, and
+ * carries several query rows through each pass over them.
  *
  * Every row's result equals hflow_attend_f16_ref(out[r], q[r], k, v, stride,
  * n_kv[r], head_dim, scale, ...) bit for bit: each score is still the
@@ -17,38 +17,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One thread's workspace: the f32 copies of a KV head's rows and the rows'
- * scores. Caller-owned memory of hflow_attn_block_floats() floats. */
+#include "engine/kv_cache.h"
+
+/* One KV head's cache: position j's K and V rows at k + j * stride and
+ * v + j * stride; when kt is not NULL, K transposed in the cache's block
+ * layout, element (d, j) at kt[hflow_kt_index(head_dim, d, j)], every
+ * element of a block initialised (the kernel reads whole blocks and ignores
+ * the lanes past a row's length). Borrowed pointers. */
+typedef struct hflow_kv_head {
+    const uint16_t *k, *v, *kt;
+    size_t stride;
+} hflow_kv_head;
+
+/* One thread's workspace: the rows' rounded queries and their scores.
+ * Caller-owned memory of hflow_attn_block_floats() floats. */
 typedef struct hflow_attn_block {
-    float *kt;     /* [head_dim][ld]: K transposed, zero past the converted positions up to a multiple of 16 */
-    float *vf;     /* [n_ctx][head_dim] */
     float *qr;     /* [max_rows][head_dim]: q rounded to half */
     float *scores; /* [max_rows][ld] */
     int ld, n_ctx, head_dim, max_rows;
-    int n;         /* positions converted so far from the current k, v */
 } hflow_attn_block;
 
 /* Floats of workspace for contexts up to n_ctx and blocks of up to max_rows rows. */
 size_t hflow_attn_block_floats(int n_ctx, int head_dim, int max_rows);
-/* Lays the workspace out over mem; the block starts empty (n = 0). */
+/* Lays the workspace out over mem (64-byte aligned). */
 void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_dim, int max_rows);
 
 /* out[r][0..head_dim) for rows r < n_rows (<= b->max_rows), each attending
- * over cache positions [0, n_kv[r]) (1 <= n_kv[r] <= b->n_ctx) of the KV head
- * whose K and V rows start at k and v, `stride` halves apart. The positions
- * converted by an earlier call are reused: set b->n = 0 whenever k, v or the
- * cache rows behind them change. out rows must not alias q rows. */
-void hflow_attend_f16_rows(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n_rows,
-                           const float *const *q, float *const *out, const int *n_kv, float scale);
-/* Converts positions [b->n, n) of the KV head ahead (n <= b->n_ctx, those
- * cache rows written): one pass over all the positions a series of calls
- * will need, instead of a few more positions per call. A no-op without
- * AVX-512 (the per-row path reads the cache directly). */
-void hflow_attn_block_load(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n);
-void hflow_attn_block_load_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride, int n);
-/* The AVX-512 version hflow_attend_f16_rows runs when the CPU has it (x86-64
- * builds only); otherwise it runs hflow_attend_f16 row by row. */
-void hflow_attend_f16_rows_avx512(hflow_attn_block *b, const uint16_t *k, const uint16_t *v, size_t stride,
-                                  int n_rows, const float *const *q, float *const *out, const int *n_kv, float scale);
+ * over cache positions [0, n_kv[r]) (1 <= n_kv[r] <= b->n_ctx, those
+ * positions written) of the KV head h. out rows must not alias q rows. */
+void hflow_attend_f16_rows(hflow_attn_block *b, const hflow_kv_head *h, int n_rows, const float *const *q,
+                           float *const *out, const int *n_kv, float scale);
+/* The AVX-512 version hflow_attend_f16_rows runs when the CPU has it and
+ * h->kt is set (x86-64 builds only); otherwise it runs hflow_attend_f16 row
+ * by row over the K and V rows. Requires h->kt. */
+void hflow_attend_f16_rows_avx512(hflow_attn_block *b, const hflow_kv_head *h, int n_rows, const float *const *q,
+                                  float *const *out, const int *n_kv, float scale);
 
 #endif

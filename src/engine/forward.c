@@ -36,8 +36,8 @@ typedef struct attn_job {
 static int block_tokens(int group) { return group >= HFLOW_ATTN_BLOCK_ROWS ? 1 : HFLOW_ATTN_BLOCK_ROWS / group; }
 
 /* F16 cache, default numerics: work items are (KV head, block of tokens),
- * KV-head-major so that a thread's consecutive items reuse the f32 copy of the
- * same KV head's rows. */
+ * KV-head-major so that a thread's consecutive items read the same KV head's
+ * cache rows while they are in its caches. */
 static void attn_rows_worker(void *ctx, int ith, int nth) {
     attn_job *j = ctx;
     (void)nth;
@@ -51,7 +51,6 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
     const float *q[HFLOW_ATTN_MAX_ROWS];
     float *out[HFLOW_ATTN_MAX_ROWS];
     int n_kv[HFLOW_ATTN_MAX_ROWS];
-    int cur_kvh = -1;
     for (;;) { /* items from the shared counter: a dynamic pool job, like attn_worker */
         int idx = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (idx >= hp->n_head_kv * n_blocks) break;
@@ -63,13 +62,13 @@ static void attn_rows_worker(void *ctx, int ith, int nth) {
                 out[n_rows] = s->sc.att + off;
                 n_kv[n_rows] = j->pos0 + t + 1;
             }
-        const uint16_t *k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        const uint16_t *v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd;
-        if (kvh != cur_kvh) { /* every position this chunk's blocks of the head will read, in one pass */
-            b.n = 0, cur_kvh = kvh;
-            hflow_attn_block_load(&b, k, v, (size_t)s->kv.kv_dim, j->pos0 + j->n_tok);
-        }
-        hflow_attend_f16_rows(&b, k, v, (size_t)s->kv.kv_dim, n_rows, q, out, n_kv, scale);
+        hflow_kv_head h = {
+            .k = (const uint16_t *)hflow_kv_k(&s->kv, j->il, 0) + (size_t)kvh * hd,
+            .v = (const uint16_t *)hflow_kv_v(&s->kv, j->il, 0) + (size_t)kvh * hd,
+            .kt = hflow_kv_kt(&s->kv, j->il, kvh),
+            .stride = (size_t)s->kv.kv_dim,
+        };
+        hflow_attend_f16_rows(&b, &h, n_rows, q, out, n_kv, scale);
     }
 }
 

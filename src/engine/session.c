@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/session.h"
+#include "base/cpu.h"
 #include "engine/attend_rows.h"
 
 #define DEFAULT_MAX_CTX 4096
@@ -34,15 +35,24 @@ static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_thread
 }
 
 /* Workspaces of the blocked F16-cache attention, one per pool thread; left
- * NULL (per-row attention) when a GQA group is wider than a block allows.
+ * NULL (per-row attention) when a GQA group is wider than a block allows or
+ * the numerics are llama.cpp's. Where the AVX-512 kernel will read it, the
+ * cache also keeps K transposed (kv_cache.h): half again the cache's memory,
+ * for not transposing a KV head's rows on every decode step.
  * Pages are touched only as far as the context actually used. */
-static int attn_ws_init(hflow_scratch *sc, const hflow_hparams *hp, int n_threads, int32_t n_ctx) {
+static int attn_ws_init(hflow_session *s, int n_threads) {
+    const hflow_hparams *hp = &s->model->hp;
+    hflow_scratch *sc = &s->sc;
     int group = hp->n_head / hp->n_head_kv;
-    if (group > HFLOW_ATTN_MAX_ROWS) return 0;
+    if (group > HFLOW_ATTN_MAX_ROWS || s->numerics == HFLOW_NUMERICS_GGML) return 0;
     int rows = group >= HFLOW_ATTN_BLOCK_ROWS ? group : HFLOW_ATTN_BLOCK_ROWS / group * group;
-    sc->attn_stride = hflow_attn_block_floats(n_ctx, hp->head_dim, rows);
+    sc->attn_stride = hflow_attn_block_floats(s->n_ctx, hp->head_dim, rows);
     sc->attn_mem = aligned_alloc(64, (size_t)n_threads * sc->attn_stride * sizeof(float));
-    return sc->attn_mem ? 0 : HFLOW_ENOMEM;
+    if (!sc->attn_mem) return HFLOW_ENOMEM;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (hflow_cpu_has_avx512()) return hflow_kv_cache_add_kt(&s->kv, hp->head_dim);
+#endif
+    return 0;
 }
 
 int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_session **out, hflow_error *err) {
@@ -66,7 +76,7 @@ int hflow_session_create(hflow_model *m, const hflow_session_params *p, hflow_se
     int kv_dim = m->hp.n_head_kv * m->hp.head_dim;
     if (!s->tokens || hflow_kv_cache_init(&s->kv, m->hp.n_layer, n_ctx, kv_dim, kv_type) ||
         scratch_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx) ||
-        (kv_type == HFLOW_KV_F16 && attn_ws_init(&s->sc, &m->hp, hflow_pool_size(m->pool), n_ctx))) {
+        (kv_type == HFLOW_KV_F16 && attn_ws_init(s, hflow_pool_size(m->pool)))) {
         hflow_session_free(s);
         return hflow_error_set(err, HFLOW_ENOMEM, "out of memory for a session of %d tokens", n_ctx);
     }
