@@ -87,16 +87,22 @@ int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need) {
     return 0;
 }
 
-/* Token t of every format, spread over the threads. */
+/* Every format's tokens, in runs of QUANT_RUN consecutive tokens per
+ * thread: the AMX pack interleaves the 16 tokens of a tile 4 bytes apart in
+ * each 64-byte line, so threads taking alternate tokens would write the same
+ * lines from both cores (false sharing on every line of the pack). */
+#define QUANT_RUN 16
 static void quantize_x_task(void *p, int ith, int nth) {
     mm_job *j = p;
-    int64_t n = j->n_tok * j->n_fmt;
-    for (int64_t i = ith; i < n; i += nth) {
-        const mm_part *pt = &j->part[j->fmt_part[i / j->n_tok]];
-        int64_t t = i % j->n_tok;
-        char *xa = (char *)pt->xa + (size_t)t * pt->xa_row;
-        pt->k->quantize_act(j->x + t * j->cols, xa, j->cols);
-        if (pt->xpack) hflow_amx_pack_token(pt->k->act_type, j->cols, xa, t, j->n_tok, pt->xpack);
+    int64_t runs = (j->n_tok + QUANT_RUN - 1) / QUANT_RUN;
+    for (int64_t i = ith; i < runs * j->n_fmt; i += nth) {
+        const mm_part *pt = &j->part[j->fmt_part[i / runs]];
+        int64_t t0 = i % runs * QUANT_RUN, t1 = t0 + QUANT_RUN < j->n_tok ? t0 + QUANT_RUN : j->n_tok;
+        for (int64_t t = t0; t < t1; t++) {
+            char *xa = (char *)pt->xa + (size_t)t * pt->xa_row;
+            pt->k->quantize_act(j->x + t * j->cols, xa, j->cols);
+            if (pt->xpack) hflow_amx_pack_token(pt->k->act_type, j->cols, xa, t, j->n_tok, pt->xpack);
+        }
     }
 }
 
