@@ -20,9 +20,11 @@ static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
     const hflow_dot_kernel *k = hflow_dot_kernel_get(type), *ref = hflow_dot_kernel_ref(type);
     /* every tail of the 4-row tile, and row counts long enough for the
      * multi-stream path (4 segments of >= 4 rows) with every remainder */
-    const int64_t widths32[] = {32, 96, 576}, widths256[] = {256, 512, 1536}, row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 18, 19, 37, 67};
-    for (size_t wi = 0; wi < 3; wi++)
+    const int64_t widths32[] = {32, 96, 576, 33024}, widths256[] = {256, 512, 1536, 33024},
+                  row_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 18, 19, 37, 67};
+    for (size_t wi = 0; wi < 4; wi++) /* the widest: rows past the AVX-512 kernels' prepared-activation limit */
         for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+            if (wi == 3 && row_counts[ri] != 17) continue;
             int64_t cols = hflow_type_traits_get(type)->block_size == 256 ? widths256[wi] : widths32[wi], rows = row_counts[ri];
             size_t rs = hflow_row_size(type, cols), xs = hflow_row_size(k->act_type, cols);
             char *w = malloc(rs * (size_t)rows), *xq = malloc(xs);
@@ -41,7 +43,11 @@ static void check_gemv(uint32_t type, hflow_gemv_fn gemv) {
                 if (memcmp(&got[r], &want, sizeof want) != 0)
                     fail_msg("%s %lldx%lld row %lld: gemv %.9g vs dot kernel %.9g", hflow_type_name(type),
                              (long long)rows, (long long)cols, (long long)r, got[r], want);
-                assert_true(fabsf(got[r] - want_ref) <= 1e-4f * (1.0f + fabsf(want_ref)));
+                /* float sums in different orders: the gap grows with the row's length */
+                float tol = 1e-4f * (1.0f + fabsf(want_ref)) * (1.0f + (float)cols / 1024.0f);
+                if (!(fabsf(got[r] - want_ref) <= tol))
+                    fail_msg("%s %lldx%lld row %lld: gemv %.9g vs scalar reference %.9g", hflow_type_name(type),
+                             (long long)rows, (long long)cols, (long long)r, got[r], want_ref);
             }
             free(w), free(xq), free(f), free(got);
         }

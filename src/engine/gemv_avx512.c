@@ -39,14 +39,19 @@ HFLOW_INLINE __m512i udec2_q4_0(const char *a, const char *b, int64_t i) {
     return nibbles2(((const block_q4_0 *)a + i)->qs, ((const block_q4_0 *)b + i)->qs);
 }
 
+/* The fifth bits of rows a (low 32) and b (high 32) as one byte mask: bit j,
+ * byte j gets level + 16. */
+HFLOW_INLINE __mmask64 fifth2(const uint8_t *qa, const uint8_t *qb) {
+    uint32_t ha, hb;
+    memcpy(&ha, qa, 4);
+    memcpy(&hb, qb, 4);
+    return _mm512_kunpackd((__mmask64)_cvtu32_mask32(hb), (__mmask64)_cvtu32_mask32(ha));
+}
+
 HFLOW_INLINE __m512i udec2_q5_0(const char *a, const char *b, int64_t i) {
     const block_q5_0 *ba = (const block_q5_0 *)a + i, *bb = (const block_q5_0 *)b + i;
-    uint32_t ha, hb;
-    memcpy(&ha, ba->qh, 4);
-    memcpy(&hb, bb->qh, 4);
-    __mmask64 fifth = _cvtu64_mask64((uint64_t)ha | (uint64_t)hb << 32); /* bit j: byte j gets level + 16 */
     __m512i z = nibbles2(ba->qs, bb->qs);
-    return _mm512_mask_add_epi8(z, fifth, z, _mm512_set1_epi8(0x10));
+    return _mm512_mask_add_epi8(z, fifth2(ba->qh, bb->qh), z, _mm512_set1_epi8(0x10));
 }
 
 /* The fp16 scale of block i of 4 rows (blocks bsz bytes, scale first). */
@@ -59,21 +64,39 @@ HFLOW_INLINE __m128 scales4(const char *w, size_t stride, size_t bsz, int64_t i)
     return _mm_cvtph_ps(v);
 }
 
-/* out[k] = dot(row at w + k * stride, x) for k < 4. */
-HFLOW_INLINE void ztile4(udec2_fn dec, const int K, size_t bsz, int64_t n, const char *w, size_t stride,
-                         const void *x, float out[4]) {
+/* What every 4-row tile of a call computes from the activations alone, per
+ * block i: the lane start -K * (sum of 4 activations) and d_x as a float.
+ * Done once per call instead of once per tile; calls of more than
+ * PREP_MAX_BLOCKS blocks (a row of over 32768 elements) compute them in the
+ * tile as before, so the buffers stay on the stack. */
+#define PREP_MAX_BLOCKS 1024
+typedef struct {
+    const block_q8_0 *x;
+    const __m256i *off; /* NULL: not prepared */
+    const float *dx;
+} yprep;
+
+HFLOW_INLINE __m256i lane_start(const int K, const block_q8_0 *b) {
+    __m256i yv = _mm256_loadu_si256((const __m256i *)b->qs);
+    return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)K), yv));
+}
+
+/* out[k] = dot(row at w + k * stride, x) for k < 4; `prepared` (a constant
+ * in each instantiation) says whether p's per-block values are there. */
+HFLOW_INLINE void ztile4(udec2_fn dec, const int K, size_t bsz, int prepared, int64_t n, const char *w,
+                         size_t stride, const yprep *p, float out[4]) {
     const int64_t nb = n / 32;
-    const __m512i kk = _mm512_set1_epi8((char)K); /* K <= 128: as unsigned bytes */
     const __m512i lo_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i hi_idx = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
     const char *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
     for (int64_t i = 0; i < nb; i++) {
-        const block_q8_0 *b = (const block_q8_0 *)x + i;
+        const block_q8_0 *b = p->x + i;
         __m512i yv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qs));
-        __m512i off = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), kk, yv));
+        __m512i off = _mm512_broadcast_i64x4(prepared ? _mm256_load_si256(p->off + i) : lane_start(K, b));
         /* d_w * d_x per row, each product rounded to f32 as the AVX2 kernel's scalar one */
-        __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(scales4(w, stride, bsz, i), _mm_set1_ps(h2f(b->d))));
+        __m512 dd = _mm512_castps128_ps512(
+            _mm_mul_ps(scales4(w, stride, bsz, i), _mm_set1_ps(prepared ? p->dx[i] : h2f(b->d))));
         __m512i u01 = dec(w, w1, i), u23 = dec(w2, w3, i);
         acc01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo_idx, dd), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(off, u01, yv)),
                                 acc01);
@@ -86,15 +109,43 @@ HFLOW_INLINE void ztile4(udec2_fn dec, const int K, size_t bsz, int64_t n, const
     out[3] = hsum_ps(_mm512_extractf32x8_ps(acc23, 1));
 }
 
-/* Single rows (a block's tail) through the AVX2 tile, which is the same arithmetic. */
+/* Per type: the prepared and the plain tile, the single row (a block's tail,
+ * through the AVX2 tile, which is the same arithmetic), and gemv / gemv_seg,
+ * which prepare the activations and then run gemv.h's loops over the tile
+ * (their x argument is then the yprep). */
 #define ZGEMV(name, K)                                                                                      \
-    static void tile4_##name(int64_t n, const char *w, size_t stride, const void *x, float out[4]) {         \
-        ztile4(udec2_##name, K, sizeof(block_##name), n, w, stride, x, out);                                \
+    static void tile4p_##name(int64_t n, const char *w, size_t stride, const void *p, float out[4]) {        \
+        ztile4(udec2_##name, K, sizeof(block_##name), 1, n, w, stride, p, out);                             \
     }                                                                                                       \
-    static void row1_##name(int64_t n, const char *w, const void *x, float *out) {                          \
-        tile32(1, 1, dec_##name, n / 32, w, 0, x, 0, out, 0);                                               \
+    static void tile4_##name(int64_t n, const char *w, size_t stride, const void *p, float out[4]) {         \
+        ztile4(udec2_##name, K, sizeof(block_##name), 0, n, w, stride, p, out);                             \
     }                                                                                                       \
-    HFLOW_GEMV_PAIR(name)
+    static void row1_##name(int64_t n, const char *w, const void *p, float *out) {                          \
+        tile32(1, 1, dec_##name, n / 32, w, 0, (const char *)((const yprep *)p)->x, 0, out, 0);                         \
+    }                                                                                                       \
+    static void gemv_##name(int64_t n, const void *w, size_t w_row, int64_t nrows, const void *x, float *out) { \
+        PREPARE(K, n, x);                                                                                   \
+        hflow_gemv_streams(p.off ? tile4p_##name : tile4_##name, row1_##name, n, w, w_row, nrows, &p, out); \
+    }                                                                                                       \
+    static void gemv_seg_##name(int64_t n, const void *w, size_t w_row, int64_t seg_rows, int64_t r0, int64_t r1, \
+                                const void *x, float *out) {                                                \
+        PREPARE(K, n, x);                                                                                   \
+        hflow_gemv_seg4(p.off ? tile4p_##name : tile4_##name, n, w, w_row, seg_rows, r0, r1, &p, out);      \
+    }
+
+/* Declares yprep p for activations x of n elements, prepared when short enough. */
+#define PREPARE(K, n, x)                                                                    \
+    __m256i off_[PREP_MAX_BLOCKS];                                                           \
+    float dx_[PREP_MAX_BLOCKS];                                                              \
+    yprep p = {(const block_q8_0 *)(x), NULL, dx_};                                          \
+    if ((n) / 32 <= PREP_MAX_BLOCKS) {                                                       \
+        for (int64_t i_ = 0; i_ < (n) / 32; i_++) {                                          \
+            off_[i_] = lane_start(K, p.x + i_);                                              \
+            dx_[i_] = h2f(p.x[i_].d);                                                        \
+        }                                                                                    \
+        p.off = off_;                                                                        \
+    }
+
 ZGEMV(q8_0, 128)
 ZGEMV(q4_0, 8)
 ZGEMV(q5_0, 16)
