@@ -167,12 +167,16 @@ static void matmul_task(void *p, int ith, int nth) {
  * of their share at a time, at least DECODE_ITEM_ROWS (each claim is an
  * atomic on a line both cores write, and each item start a stream warm-up)
  * and at most DECODE_ITEM_ROWS_MAX (the 49152-row output head would otherwise
- * come in 2.5 MB items, and the last one decides when the step ends).
+ * come in 10 MB items, and the last one decides when the step ends).
+ * Few large items beat many small ones: on SmolLM2-135M Q4_K_M at 2 threads,
+ * 2 items per thread of at most 256 rows turn 84-91% of the triad into weight
+ * reads against 78-81% for 6 of at most 64 (docs/BENCHMARKS.md "Engine"): an
+ * item's streams stay warm longer than the tail it may leave idle costs.
  * Weights under 4 * DECODE_MIN_SEG rows go whole to the plain gemv.
  * Returns the part's number of work items. */
 #define DECODE_ITEM_ROWS 16
-#define DECODE_ITEMS_PER_THREAD 6
-#define DECODE_ITEM_ROWS_MAX 64
+#define DECODE_ITEMS_PER_THREAD 2
+#define DECODE_ITEM_ROWS_MAX 256
 #define DECODE_MIN_SEG 4
 static int64_t decode_plan(mm_part *pt, int nth) {
     pt->seg_rows = pt->rows / 4 >= DECODE_MIN_SEG ? pt->rows / 4 : 0;
