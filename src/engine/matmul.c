@@ -79,7 +79,10 @@ void hflow_matmul_ws_free(hflow_matmul_ws *ws) {
 
 int hflow_matmul_ws_reserve(hflow_matmul_ws *ws, size_t need) {
     if (ws->cap >= need) return 0;
-    void *p = malloc(need);
+    need = (need + 63) & ~(size_t)63;
+    /* 64-byte aligned: the layout's ALIGN64 offsets then start cache lines,
+     * so threads writing neighbouring blocks never share one */
+    void *p = aligned_alloc(64, need);
     if (!p) return HFLOW_ENOMEM;
     free(ws->buf);
     ws->buf = p;

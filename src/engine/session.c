@@ -18,7 +18,13 @@ static int scratch_init(hflow_scratch *sc, const hflow_hparams *hp, int n_thread
     size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     size_t per_tok = 3 * (size_t)hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * (size_t)hp->n_ff + (size_t)hp->n_rot;
     sc->score_stride = 2 * (((size_t)n_ctx + 31) & ~(size_t)31) + (size_t)hp->head_dim;
-    float *p = malloc((per_tok * HFLOW_UBATCH + (size_t)n_threads * sc->score_stride) * sizeof(float));
+    size_t bytes = (per_tok * HFLOW_UBATCH + (size_t)n_threads * sc->score_stride) * sizeof(float);
+    /* 64-byte aligned (and every array below a multiple of 16 floats past the
+     * last, HFLOW_UBATCH being one): a pool thread's block of 16 outputs of a
+     * row is then one cache line, not two shared with its neighbours' threads
+     * (malloc's 16-byte alignment cost 2-thread prefill a line ping-pong per
+     * stored tile). */
+    float *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!p) return HFLOW_ENOMEM;
     sc->x = p;
     sc->xb = sc->x + (size_t)HFLOW_UBATCH * hp->n_embd;
