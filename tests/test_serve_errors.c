@@ -120,6 +120,27 @@ static void test_unknown_fields_and_values(void **state) {
                 "max_tokens");
 }
 
+/* Fields clients send by default are accepted and change nothing; function
+ * calling is refused by name, not as an unknown field. */
+static void test_client_default_fields(void **state) {
+    tu_server *s = *state;
+    tu_http_reply r = call(s, "POST", CHAT,
+                           "{\"model\":\"tiny\"," MSGS ",\"max_tokens\":2,\"store\":false,\"metadata\":{\"k\":\"v\"},"
+                           "\"service_tier\":\"auto\",\"tools\":[],\"tool_choice\":\"none\",\"parallel_tool_calls\":true}",
+                           KEY_HEADER);
+    if (r.status != 200) fail_msg("expected 200, got %ld: %s", r.status, r.body);
+    tu_http_reply_free(&r);
+    r = call(s, "POST", CHAT,
+             "{\"model\":\"tiny\"," MSGS ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+             KEY_HEADER);
+    assert_non_null(strstr(r.body, "(function calling) is not supported"));
+    expect_error(s, &r, 400, NULL, "tools");
+    post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"tool_choice\":\"required\"}", 400, NULL, "tool_choice");
+    post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"store\":\"yes\"}", 400, NULL, "store");
+    post_expect(s, CHAT, "{\"model\":\"tiny\"," MSGS ",\"metadata\":{\"k\":1}}", 400, NULL, "metadata");
+    post_expect(s, "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"a\",\"tools\":[]}", 400, NULL, "tools");
+}
+
 static void test_invalid_token_ids(void **state) {
     tu_server *s = *state;
     post_expect(s, "/v1/completions", "{\"model\":\"tiny\",\"prompt\":[1,999999]}", 400, "invalid_token_id", "prompt");
@@ -300,6 +321,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_json_and_types),
         cmocka_unit_test(test_unknown_fields_and_values),
+        cmocka_unit_test(test_client_default_fields),
         cmocka_unit_test(test_invalid_token_ids),
         cmocka_unit_test(test_huge_body),
         cmocka_unit_test(test_auth_and_routes),

@@ -343,8 +343,42 @@ static int parse_messages(const cJSON *v, serve_gen_request *r, serve_parse_erro
     return 0;
 }
 
+/* Fields of OpenAI's chat API that clients send by default or out of habit and
+ * that change nothing here: accepted (checked for type) and ignored, rather
+ * than refused as unknown. Function calling is not supported, so `tools` is
+ * only accepted empty, and `tool_choice` only as "none" or "auto" (which,
+ * without tools, both mean a plain answer); anything else is a 400 that says
+ * so instead of "unrecognized". Returns 1, 0 (not one of them) or -1. */
+static int chat_noop_field(const char *k, const cJSON *v, serve_parse_error *pe) {
+    int b = 0;
+    if (!strcmp(k, "store") || !strcmp(k, "parallel_tool_calls")) return get_bool(v, k, &b, pe) ? -1 : 1;
+    if (!strcmp(k, "service_tier")) {
+        if (!cJSON_IsString(v)) return fail(pe, k, "'%s' must be a string", k);
+        return 1;
+    }
+    if (!strcmp(k, "metadata")) {
+        if (!cJSON_IsObject(v)) return fail(pe, k, "'metadata' must be an object of strings");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return fail(pe, k, "'metadata' must be an object of strings");
+        return 1;
+    }
+    if (!strcmp(k, "tools")) {
+        if (!cJSON_IsArray(v)) return fail(pe, k, "'tools' must be an array");
+        if (cJSON_GetArraySize(v) > 0)
+            return fail(pe, k, "'tools' (function calling) is not supported by this server; send no tools");
+        return 1;
+    }
+    if (!strcmp(k, "tool_choice")) {
+        if (cJSON_IsString(v) && (!strcmp(v->valuestring, "none") || !strcmp(v->valuestring, "auto"))) return 1;
+        return fail(pe, k, "'tool_choice' may only be \"none\" or \"auto\": function calling is not supported");
+    }
+    return 0;
+}
+
 static int chat_field(const char *k, const cJSON *v, serve_gen_request *r, serve_parse_error *pe) {
     long long i = 0;
+    int rc = chat_noop_field(k, v, pe);
+    if (rc) return rc;
     if (!strcmp(k, "messages")) return parse_messages(v, r, pe) ? -1 : 1;
     if (!strcmp(k, "logprobs")) return get_bool(v, k, &r->logprobs, pe) ? -1 : 1;
     if (!strcmp(k, "top_logprobs")) {
