@@ -21,10 +21,13 @@ static const char *options_start(const char *q) {
 
 /* One option line from p ("X. text\n"): letters and digits of its text, its
  * length; returns the start of the next line or NULL at the end of the text. */
-static const char *option_line(const char *p, size_t *len, size_t *letters, size_t *digits) {
+static const char *option_line(const char *p, size_t *len, size_t *letters, size_t *digits, int *starts_num) {
     const char *s = p + 3, *e = strchr(s, '\n');
     if (!e) e = s + strlen(s);
     *len = (size_t)(e - s);
+    const char *t = s;
+    while (t < e && strchr(" $-+(.", *t)) t++;
+    *starts_num = t < e && isdigit((unsigned char)*t);
     *letters = *digits = 0;
     for (const char *c = s; c < e; c++) {
         *letters += isalpha((unsigned char)*c) != 0;
@@ -41,10 +44,14 @@ void hflow_router_question_shape(const char *q, float *out) {
     const char *opt = options_start(q), *stem_end = opt ? opt : q + strlen(q);
     /* options */
     double sum = 0, sq = 0;
-    int n = 0, numeric = 0;
+    int n = 0, numeric = 0, starts = 0;
+    size_t max_len = 0;
     for (const char *p = opt; is_option(p, n) && n < 26;) {
         size_t len, letters, digits;
-        p = option_line(p, &len, &letters, &digits);
+        int sn;
+        p = option_line(p, &len, &letters, &digits, &sn);
+        starts += sn;
+        if (len > max_len) max_len = len;
         sum += (double)len;
         sq += (double)len * (double)len;
         numeric += digits > 0 && digits >= letters;
@@ -71,4 +78,7 @@ void hflow_router_question_shape(const char *q, float *out) {
     out[5] = logf(1.0f + (float)symbols);
     out[6] = logf(1.0f + (float)words);
     out[7] = words ? (float)num_words / (float)words : 0.0f;
+    out[8] = n ? (float)starts / (float)n : 0.0f;
+    out[9] = logf(1.0f + (float)max_len);
+    out[10] = logf(1.0f + (float)num_words);
 }

@@ -41,7 +41,7 @@ size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
  * variation, log(1 + stem digits), log(1 + stem formula symbols),
  * log(1 + stem words), share of stem words holding a digit); zeros for NULL.
  * Read only by hflow_featurize. */
-#define HFLOW_QSHAPE_COUNT 8
+#define HFLOW_QSHAPE_COUNT 11
 void hflow_router_question_shape(const char *q, float *out);
 
 /* knn.c: the kNN part's blended contribution. *s is the MLP score on entry,
