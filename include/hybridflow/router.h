@@ -47,9 +47,10 @@ typedef struct hflow_router_feature_config {
     int bigrams;           /* 1: hash adjacent word pairs too */
     int shape_tokens;      /* 1: also hash a token per word holding a digit and per formula symbol
                             * (= + * / ^ < > % $ \ _ { } |); default 1, 0 for files that predate it */
-    int question_shape;    /* 1: 8 dense question-structure features (options, numeric options, lengths,
-                            * stem digits/symbols; src/route/question_shape.c) after the metadata;
-                            * stored as router.feature.question_shape (absent = 0) */
+    int question_shape;    /* 1: 11 dense question-structure features of the rendered prompt (options,
+                            * numeric options, option lengths, stem digits/symbols/numbers;
+                            * src/route/question_shape.c) after the metadata; default 1, stored as
+                            * router.feature.question_shape (files without it load with 0) */
     int n_types;           /* task-type vocabulary; unknown types fall into slot n_types */
     char types[HFLOW_ROUTER_MAX_TYPES][HFLOW_ROUTER_TYPE_LEN];
     uint32_t embed_dim;    /* caller-supplied dense embedding length, 0 = none */
@@ -249,8 +250,6 @@ double hflow_router_label(const hflow_router_lambdas *l, const hflow_router_samp
 /* Deterministic split by group hash: in_test[i] = 1 for about `frac` of the
  * groups. Same groups -> same split for any data order. */
 void hflow_router_split_by_group(const hflow_router_dataset *d, double frac, uint64_t seed, unsigned char *in_test);
-/* The same hash cut into k folds: fold[i] in [0, k), about d->n / k samples each, groups never cut. */
-void hflow_router_fold_by_group(const hflow_router_dataset *d, uint32_t k, uint64_t seed, uint32_t *fold);
 
 /* ---------------------------------------------------------------- training */
 
@@ -282,10 +281,6 @@ typedef struct hflow_router_train_opts {
     uint32_t ensemble;          /* > 1: train this many networks (seeds seed + 7919 k, each with its own
                                  * validation split) and merge them into one network whose outputs are
                                  * their average (needs <= 1 hidden layer); 0/1 = one network */
-    int crossfit;               /* with ensemble K > 1: the used samples are cut into K folds by group
-                                 * (hflow_router_fold_by_group, seed ^ HFLOW_ROUTER_FOLD_SALT); member k
-                                 * trains on the other folds and early-stops on fold k (val_frac unused),
-                                 * so every sample has an out-of-fold score (hflow_router_train_oof) */
     uint32_t n_hidden;
     uint32_t hidden[HFLOW_ROUTER_MAX_HIDDEN];
     int act;                    /* enum hflow_mlp_act */
@@ -320,15 +315,6 @@ typedef struct hflow_router_train_report {
 #define HFLOW_ROUTER_VAL_SALT 0x76616c6964ull
 int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
                        hflow_router **out, hflow_router_train_report *rep, hflow_error *err);
-
-/* The same, cross-fitted (o->crossfit, o->ensemble > 1; else EINVAL): also
- * writes, for every used sample i, oof[i] = the score (head score, before
- * any retrieval blend) of the one member that did not train on it (its fold's
- * member, which early-stopped on that fold). oof has d->n floats (caller's);
- * unused samples' entries are left as they were. */
-#define HFLOW_ROUTER_FOLD_SALT 0x666f6c6473ull
-int hflow_router_train_oof(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
-                           hflow_router **out, hflow_router_train_report *rep, float *oof, hflow_error *err);
 
 /* The loss and its gradient w.r.t. every parameter, for a batch of feature
  * vectors with labels and costs; exposed for the numerical gradient test.
@@ -388,17 +374,6 @@ int hflow_router_knn_neighbours(const hflow_router *r, const hflow_route_feature
                                 float *sim, uint32_t *n_found, hflow_error *err);
 /* g for f (the retrieval estimate alone, before blending). */
 int hflow_router_knn_score(const hflow_router *r, const hflow_route_features *f, float *g, hflow_error *err);
-
-/* Chooses k and the blend weight of r's retrieval part on out-of-fold scores
- * (src/route/router_oof.c): set = the TRAINING questions r was built on (the
- * replay set the dataset was made from, same order), oof[i] = the cross-fitted
- * MLP score of set->q[i] (hflow_router_train_oof). Each grid pair is scored by
- * the APGR (eval's replay curve) of (1 - w) oof + w g_loo over the set, g_loo
- * the retrieval estimate without the question itself; the best pair (first on
- * ties) is set on r. verbose prints the grid. */
-int hflow_router_knn_select_oof(hflow_router *r, const struct hflow_replay_set *set, const float *oof,
-                                const uint32_t *ks, size_t n_k, const float *ws, size_t n_w, int verbose,
-                                hflow_error *err);
 
 /* ---------------------------------------------------------------- files */
 

@@ -15,7 +15,6 @@ typedef struct tr_args {
     const char *embed, *embed_cache;  /* dense question embeddings: endpoint and cache file */
     hflow_router_embedder *embedder;  /* opened from embed */
     double target_share, test_frac, select_frac;
-    int knn_auto;                     /* --knn-weight auto: k and weight chosen on out-of-fold scores */
     uint64_t split_seed;
     hflow_router_train_opts o;
 } tr_args;
@@ -29,11 +28,11 @@ static void usage(FILE *f) {
             "                               the test split is not touched)\n"
             "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
-            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens] [--verbose]\n"
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens]\n"
+            "         [--no-question-shape] (drops the 11 question-structure features) [--verbose]\n"
             "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
             "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
             "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n"
-            "         [--crossfit]  (ensemble member k trains on all folds but k of K and early-stops on fold k)\n"
             "         [--embed ENDPOINT [--embed-cache FILE]]  (dense features: the embedding of each question\n"
             "          from an OpenAI-compatible http://host/v1#model or a local GGUF; stored in the router,\n"
             "          which then embeds at serving time with the same endpoint)\n"
@@ -41,9 +40,7 @@ static void usage(FILE *f) {
             "          [--knn-power P (1)] [--knn-denoise B]]  (neighbours weigh cosine^P; B: stored labels move B of the way to a ridge fit on the other\n"
             "          models' outcomes on those training questions; needs the tiers objective with aux)\n"
             "          (retrieval part: the K nearest training questions' labels, TF-IDF cosine, blended into\n"
-            "          the score with weight W; with --select-on-val also a validation sweep over K and W)\n"
-            "         [--knn-weight auto]  (with --crossfit: K in {10,20,40,80} and W chosen by the APGR of the\n"
-            "          blend of out-of-fold MLP scores and leave-one-out retrieval scores over the training ids)\n");
+            "          the score with weight W; with --select-on-val also a validation sweep over K and W)\n");
 }
 
 static int parse_hidden(const char *s, hflow_router_train_opts *o) {
@@ -86,9 +83,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         if (!strcmp(f, "--verbose")) { a->o.verbose = 1; continue; }
         if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
         if (!strcmp(f, "--no-shape-tokens")) { a->o.feat.shape_tokens = 0; continue; }
-        if (!strcmp(f, "--crossfit")) { a->o.crossfit = 1; continue; }
-        if (!strcmp(f, "--question-shape")) { a->o.feat.question_shape = 1; continue; }
-        if (!strcmp(f, "--knn-weight") && v && !strcmp(v, "auto")) { a->knn_auto = 1; i++; continue; }
+        if (!strcmp(f, "--no-question-shape")) { a->o.feat.question_shape = 0; continue; }
         if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
         i++;
         if (!strcmp(f, "--data")) a->data = v;
@@ -134,11 +129,6 @@ static int parse_args(int argc, char **argv, tr_args *a) {
     if (a->embed_cache && !a->embed) { fprintf(stderr, "train-router: --embed-cache needs --embed\n"); return -1; }
     if (!(a->test_frac > 0 && a->test_frac < 1)) { fprintf(stderr, "train-router: --test-frac in (0,1)\n"); return -1; }
     if (!(a->select_frac >= 0 && a->select_frac < 1)) { fprintf(stderr, "train-router: --select-on-val in [0,1)\n"); return -1; }
-    if (a->o.crossfit && a->o.ensemble < 2) { fprintf(stderr, "train-router: --crossfit needs --ensemble K >= 2\n"); return -1; }
-    if (a->knn_auto && (!a->o.crossfit || a->o.knn.k == 0 || strcmp(a->level, "query") || a->embed)) {
-        fprintf(stderr, "train-router: --knn-weight auto needs --crossfit, --knn K and query level without --embed\n");
-        return -1;
-    }
     return 0;
 }
 
@@ -303,15 +293,6 @@ static int carve_selection(const tr_args *a, hflow_replay_set *train, hflow_repl
     return 0;
 }
 
-/* --knn-weight auto: k and weight from the out-of-fold blend over the
- * training ids (train = the set the dataset was built from, same order). */
-static int oof_blend(hflow_router *r, const hflow_replay_set *train, const float *oof, hflow_error *err) {
-    static const uint32_t ks[] = {10, 20, 40, 80};
-    float ws[21];
-    for (int j = 0; j < 21; j++) ws[j] = 0.05f * (float)j;
-    return hflow_router_knn_select_oof(r, train, oof, ks, sizeof ks / sizeof ks[0], ws, 21, 1, err);
-}
-
 static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
     hflow_replay_set all = {0}, train = {0}, test = {0};
     hflow_router_dataset d;
@@ -326,12 +307,7 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
     }
     if (!rc) rc = add_queries(a, &train, &d, err);
     hflow_router_train_report rep = {0};
-    float *oof = NULL;
-    if (!rc && a->o.crossfit && !(oof = malloc((d.n + 1) * sizeof *oof)))
-        rc = hflow_error_set(err, HFLOW_ENOMEM, "out of memory");
-    if (!rc) rc = hflow_router_train_oof(&d, NULL, &a->o, r, &rep, oof, err);
-    if (!rc && a->knn_auto) rc = oof_blend(*r, &train, oof, err);
-    free(oof);
+    if (!rc) rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);
     if (!rc) {
         printf("trained: %zu train / %zu val, %u epochs (best %u), val loss %.5f, %.2f s\n", rep.n_train, rep.n_val,
                rep.epochs, rep.best_epoch, rep.val_loss, rep.seconds);

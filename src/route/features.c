@@ -11,7 +11,7 @@
  *                        digit, one per formula symbol), each field scaled to
  *                        unit L2 norm
  *   hash_dim + META_*    metadata (below)
- *   then                 with question_shape: its 8 structure features (question_shape.c)
+ *   then                 with question_shape: its 11 structure features (question_shape.c)
  *   then                 task-type one-hot (n_types + 1 slots, last = other)
  *   then                 budget ratios: tokens, usd, latency (clipped to [0, 4])
  *   then                 edge confidence value and "known" flag
@@ -39,6 +39,7 @@ void hflow_router_feature_config_default(hflow_router_feature_config *c) {
     c->hash_seed = 0x9e3779b9u;
     c->bigrams = 1;
     c->shape_tokens = 1;
+    c->question_shape = 1;
 }
 
 uint32_t hflow_router_n_dense(const hflow_router_feature_config *c) {

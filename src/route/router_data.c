@@ -96,14 +96,6 @@ void hflow_router_split_by_group(const hflow_router_dataset *d, double frac, uin
     }
 }
 
-void hflow_router_fold_by_group(const hflow_router_dataset *d, uint32_t k, uint64_t seed, uint32_t *fold) {
-    for (size_t i = 0; i < d->n; i++) {
-        double u = (double)(hash_str(d->s[i].group, seed) >> 11) / 9007199254740992.0;
-        uint32_t f = (uint32_t)(u * (double)k);
-        fold[i] = f < k ? f : k - 1;
-    }
-}
-
 /* ---- line reading ---- */
 
 typedef int (*line_fn)(hflow_router_dataset *d, const cJSON *row, void *ctx, hflow_error *err);

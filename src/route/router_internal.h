@@ -39,7 +39,9 @@ size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
  * rendered query-level prompt into out (number of options / 10, share of
  * numeric options, log(1 + mean option length), option length coefficient of
  * variation, log(1 + stem digits), log(1 + stem formula symbols),
- * log(1 + stem words), share of stem words holding a digit); zeros for NULL.
+ * log(1 + stem words), share of stem words holding a digit, share of options
+ * starting with a number, log(1 + longest option), log(1 + stem words holding
+ * a digit)); zeros for NULL. The stem is the text before the last "\n\nA. ".
  * Read only by hflow_featurize. */
 #define HFLOW_QSHAPE_COUNT 11
 void hflow_router_question_shape(const char *q, float *out);

@@ -326,16 +326,9 @@ static hflow_router_batch whole(const prepared *p, uint32_t n_aux) {
                                 .aux = p->aux, .n_aux = n_aux};
 }
 
-/* Which samples a member trains on: its own validation split by group
- * (fold NULL), or, cross-fitted, every fold but `own`, early-stopping on `own`. */
-typedef struct member_split {
-    const uint32_t *fold; /* NULL or d->n fold numbers */
-    uint32_t own;
-} member_split;
-
 /* Splits the used samples into train / validation positions by group. */
 static int split_train_val(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
-                           member_split ms, size_t **tr, size_t *ntr, size_t **va, size_t *nva) {
+                           size_t **tr, size_t *ntr, size_t **va, size_t *nva) {
     unsigned char *is_val = calloc(d->n + 1, 1);
     *tr = malloc((d->n + 1) * sizeof **tr);
     *va = malloc((d->n + 1) * sizeof **va);
@@ -343,10 +336,7 @@ static int split_train_val(const hflow_router_dataset *d, const unsigned char *u
         free(is_val);
         return -1;
     }
-    if (ms.fold)
-        for (size_t i = 0; i < d->n; i++) is_val[i] = ms.fold[i] == ms.own;
-    else if (o->val_frac > 0)
-        hflow_router_split_by_group(d, o->val_frac, o->seed ^ HFLOW_ROUTER_VAL_SALT, is_val);
+    if (o->val_frac > 0) hflow_router_split_by_group(d, o->val_frac, o->seed ^ HFLOW_ROUTER_VAL_SALT, is_val);
     *ntr = *nva = 0;
     for (size_t i = 0; i < d->n; i++) {
         if (use && !use[i]) continue;
@@ -475,26 +465,13 @@ static int run_epochs(trainer *t, const hflow_router_train_opts *o, hflow_router
     return 0;
 }
 
-/* The trained member's score on its validation positions into oof (by
- * sample index): out of fold when cross-fitted. */
-static void member_scores(const trainer *t, const size_t *va, const hflow_router_train_opts *o, float *oof) {
-    const uint32_t n_out = t->m.size[t->m.n_hidden + 1];
-    float out[HFLOW_MLP_MAX_WIDTH];
-    for (size_t k = 0; k < t->va.n; k++) {
-        hflow_mlp_forward_all(&t->m, &t->va.x[k], out);
-        oof[va[k]] = hflow_router_head_score(&o->lam, out, n_out);
-    }
-}
-
-/* One network on the used samples: its own validation split (or fold) and
- * seed; the featurizer is fitted on the first member's training positions
- * (when fz->mean is NULL) and shared by the later ones. With oof, the
- * member's scores on its validation positions are written there. */
+/* One network on the used samples: its own validation split and seed; the
+ * featurizer is fitted on the first member's training positions (when
+ * fz->mean is NULL) and shared by the later ones. */
 static int train_member(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
-                        member_split ms, hflow_featurizer *fz, hflow_mlp *out, float *oof,
-                        hflow_router_train_report *rep, hflow_error *err) {
+                        hflow_featurizer *fz, hflow_mlp *out, hflow_router_train_report *rep, hflow_error *err) {
     size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
-    if (split_train_val(d, use, o, ms, &tr, &ntr, &va, &nva) != 0) {
+    if (split_train_val(d, use, o, &tr, &ntr, &va, &nva) != 0) {
         free(tr);
         free(va);
         return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
@@ -510,7 +487,6 @@ static int train_member(const hflow_router_dataset *d, const unsigned char *use,
     if (!rc) rc = hflow_mlp_init_n(&t.m, fz->cfg.hash_dim + fz->n_dense, o->n_hidden, o->hidden, n_out, o->act, o->seed, err);
     if (!rc) rc = trainer_alloc(&t, o, err);
     if (!rc && run_epochs(&t, o, rep) != 0) rc = hflow_error_set(err, HFLOW_ERANGE, "train: loss diverged");
-    if (!rc && oof) member_scores(&t, va, o, oof);
     if (!rc) {
         *out = t.m;
         memset(&t.m, 0, sizeof t.m);
@@ -525,33 +501,21 @@ static int train_member(const hflow_router_dataset *d, const unsigned char *use,
 
 int hflow_router_train(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
                        hflow_router **out, hflow_router_train_report *rep_out, hflow_error *err) {
-    return hflow_router_train_oof(d, use, o, out, rep_out, NULL, err);
-}
-
-int hflow_router_train_oof(const hflow_router_dataset *d, const unsigned char *use, const hflow_router_train_opts *o,
-                           hflow_router **out, hflow_router_train_report *rep_out, float *oof, hflow_error *err) {
     *out = NULL;
     int rc = check_opts(o, err);
     if (rc) return rc;
-    const uint32_t k_members = o->ensemble > 1 ? o->ensemble : 1;
-    if (oof && !(o->crossfit && k_members > 1))
-        return hflow_error_set(err, HFLOW_EINVAL, "train: out-of-fold scores need a cross-fitted ensemble");
     double t0 = hflow_now_s();
+    const uint32_t k_members = o->ensemble > 1 ? o->ensemble : 1;
     hflow_router_train_report rep = {0};
     hflow_featurizer fz = {0};
     hflow_mlp *mem = calloc(k_members, sizeof *mem), m = {0};
-    uint32_t *fold = o->crossfit && k_members > 1 ? malloc((d->n + 1) * sizeof *fold) : NULL;
-    if (!mem || (o->crossfit && k_members > 1 && !fold)) {
-        free(mem);
-        return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
-    }
-    if (fold) hflow_router_fold_by_group(d, k_members, o->seed ^ HFLOW_ROUTER_FOLD_SALT, fold);
+    if (!mem) return hflow_error_set(err, HFLOW_ENOMEM, "train: out of memory");
     double val_sum = 0;
     for (uint32_t k = 0; k < k_members && !rc; k++) {
         hflow_router_train_opts ok = *o;
         ok.seed = o->seed + (uint64_t)k * 7919u; /* member 0 = the single-network run */
         hflow_router_train_report rk = {0};
-        rc = train_member(d, use, &ok, (member_split){fold, k}, &fz, &mem[k], oof, &rk, err);
+        rc = train_member(d, use, &ok, &fz, &mem[k], &rk, err);
         if (k == 0) rep = rk;
         val_sum += rk.val_loss;
     }
@@ -567,7 +531,6 @@ int hflow_router_train_oof(const hflow_router_dataset *d, const unsigned char *u
     if (rep_out) *rep_out = rep;
     for (uint32_t k = 0; k < k_members; k++) hflow_mlp_free(&mem[k]);
     free(mem);
-    free(fold);
     hflow_mlp_free(&m);
     hflow_featurizer_free(&fz);
     return rc;
