@@ -46,10 +46,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* The utility head at three hash sizes, then the query-level configuration
-     * (tiers + auxiliary targets, 5 networks merged) without and with the
-     * retrieval part (k 40 over every stored question; docs/ROUTER.md). */
-    struct { uint32_t dim, hidden, ensemble; int tiers, knn; } cfgs[] = {
-        {1024, 32, 1, 0, 0}, {4096, 32, 1, 0, 0}, {16384, 32, 1, 0, 0}, {4096, 32, 5, 1, 0}, {4096, 32, 5, 1, 1}};
+     * (tiers + auxiliary targets, 5 networks merged) without the question-
+     * structure features, with them, and with them and the retrieval part
+     * (k 40 over every stored question; docs/ROUTER.md). */
+    struct { uint32_t dim, hidden, ensemble; int tiers, knn, qshape; } cfgs[] = {
+        {1024, 32, 1, 0, 0, 1}, {4096, 32, 1, 0, 0, 1}, {16384, 32, 1, 0, 0, 1},
+        {4096, 32, 5, 1, 0, 0}, {4096, 32, 5, 1, 0, 1}, {4096, 32, 5, 1, 1, 1}};
     int only_tiers = argc > 4 && !strcmp(argv[4], "tiers");
     for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         if (only_tiers && !cfgs[k].tiers) continue;
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
         o.feat.hash_dim = cfgs[k].dim;
         o.hidden[0] = cfgs[k].hidden;
         o.ensemble = cfgs[k].ensemble;
+        o.feat.question_shape = cfgs[k].qshape;
         if (cfgs[k].tiers) {
             o.objective = HFLOW_ROUTER_OBJ_TIERS;
             o.aux_weight = 4;
@@ -88,9 +91,10 @@ int main(int argc, char **argv) {
         }
         qsort(rounds, 5, sizeof rounds[0], cmp_d);
         qsort(cpu, 5, sizeof cpu[0], cmp_d);
-        printf("%-7s%s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f), CPU %.2f us, over %zu queries; "
+        printf("%-7s%s%s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f), CPU %.2f us, over %zu queries; "
                "training %.2f s (%zu samples, %u epochs, %zu params)\n",
-               cfgs[k].tiers ? "tiers" : "utility", cfgs[k].knn ? " + knn 40" : "", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
+               cfgs[k].tiers ? "tiers" : "utility", cfgs[k].qshape ? "" : " (no question shape)",
+               cfgs[k].knn ? " + knn 40" : "", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
                rounds[0], cpu[2], d.n, rep.seconds, rep.n_train, rep.epochs, hflow_mlp_n_params(hflow_router_mlp(r)));
         (void)clouds;
         hflow_router_free(r);

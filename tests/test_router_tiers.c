@@ -1,6 +1,6 @@
 /* test_router_tiers.c - the router's tiers objective (per-tier correctness
  * with auxiliary targets), seed ensembles merged into one network, shape
- * tokens, and the answer options reaching the routing features identically
+ * tokens, question-structure features, and the answer options reaching the routing features identically
  * in training (replay loader) and serving (the live eval's rendered prompt). */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "hybridflow/eval.h"
 #include "hybridflow/router.h"
 #include "route/mlp_internal.h"
+#include "route/router_internal.h"
 
 static const char *VOCAB[] = {"apple", "river", "stone", "cloud", "paper", "green", "table", "music",
                               "light", "water", "sound", "north", "glass", "horse", "bread", "metal"};
@@ -236,6 +237,7 @@ static void test_tiers_rule_recovered_and_saved(void **state) {
     hflow_router *l = NULL;
     assert_int_equal(hflow_router_load(path, &l, NULL), 0);
     assert_int_equal(hflow_router_featurizer(l)->cfg.shape_tokens, 1);
+    assert_int_equal(hflow_router_featurizer(l)->cfg.question_shape, 1);
     for (size_t i = 0; i < te.n; i++) {
         float a = 0, b = 0;
         assert_int_equal(hflow_router_score(r, &te.s[i].f, NULL, &a, NULL), 0);
@@ -280,6 +282,51 @@ static void test_shape_tokens(void **state) {
         assert_int_equal(a.idx[i], b.idx[i]);
         assert_true(a.val[i] == b.val[i]);
     }
+    hflow_router_fvec_free(&a);
+    hflow_router_fvec_free(&b);
+    hflow_featurizer_free(&on);
+    hflow_featurizer_free(&off);
+}
+
+/* ---- question-structure features ---- */
+
+static void test_question_shape(void **state) {
+    (void)state;
+    /* Worked by hand. Options: "4 m/s" (5 chars, starts with a number, more
+     * letters than digits), "36" (numeric), "It stops" (8 chars). Stem words:
+     * A car moves 12 m in 3 s Find v d t (12; two hold a digit), digits 1 2 3,
+     * symbols '=' '/'. */
+    const char *q = "A car moves 12 m in 3 s. Find v = d/t?\n\nA. 4 m/s\nB. 36\nC. It stops\n";
+    float v[HFLOW_QSHAPE_COUNT];
+    hflow_router_question_shape(q, v);
+    const float want[HFLOW_QSHAPE_COUNT] = {0.3f, 1.0f / 3, logf(6), sqrtf(6) / 5, logf(4), logf(3), logf(13),
+                                            2.0f / 12, 2.0f / 3, logf(9), logf(3)};
+    for (int i = 0; i < HFLOW_QSHAPE_COUNT; i++) {
+        if (fabsf(v[i] - want[i]) > 1e-5f) print_message("feature %d: %g, want %g\n", i, (double)v[i], (double)want[i]);
+        assert_true(fabsf(v[i] - want[i]) <= 1e-5f);
+    }
+    /* A text without an option block (a subtask) has no option features. */
+    hflow_router_question_shape("Compute 2 + 2", v);
+    assert_true(v[0] == 0 && v[1] == 0 && v[2] == 0 && v[3] == 0 && v[8] == 0 && v[9] == 0);
+    assert_true(fabsf(v[4] - logf(3)) < 1e-6f && fabsf(v[6] - logf(4)) < 1e-6f);
+    /* They follow the 13 metadata values in the featurizer's dense block (on
+     * by default), and switching them off removes exactly them. */
+    hflow_router_feature_config c;
+    hflow_router_feature_config_default(&c);
+    assert_int_equal(c.question_shape, 1);
+    hflow_featurizer on, off;
+    assert_int_equal(hflow_featurizer_init(&on, &c, NULL), 0);
+    c.question_shape = 0;
+    assert_int_equal(hflow_featurizer_init(&off, &c, NULL), 0);
+    assert_int_equal(on.n_dense, off.n_dense + HFLOW_QSHAPE_COUNT);
+    hflow_route_features f = {.question = q, .step_index = -1, .edge_confidence = -1};
+    hflow_router_fvec a = {0}, b = {0};
+    assert_int_equal(hflow_featurize(&on, &f, NULL, &a, NULL), 0);
+    assert_int_equal(hflow_featurize(&off, &f, NULL, &b, NULL), 0);
+    hflow_router_question_shape(q, v);
+    assert_memory_equal(a.dense + 13, v, sizeof v);
+    assert_memory_equal(a.dense, b.dense, 13 * sizeof *a.dense);
+    assert_memory_equal(a.dense + 13 + HFLOW_QSHAPE_COUNT, b.dense + 13, (b.n_dense - 13) * sizeof *b.dense);
     hflow_router_fvec_free(&a);
     hflow_router_fvec_free(&b);
     hflow_featurizer_free(&on);
@@ -364,6 +411,7 @@ int main(void) {
         cmocka_unit_test(test_ensemble_equals_member_average),
         cmocka_unit_test(test_tiers_rule_recovered_and_saved),
         cmocka_unit_test(test_shape_tokens),
+        cmocka_unit_test(test_question_shape),
         cmocka_unit_test(test_options_identical_train_serve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,10 @@ typedef struct hflow_router_feature_config {
     int bigrams;           /* 1: hash adjacent word pairs too */
     int shape_tokens;      /* 1: also hash a token per word holding a digit and per formula symbol
                             * (= + * / ^ < > % $ \ _ { } |); default 1, 0 for files that predate it */
+    int question_shape;    /* 1: 11 dense question-structure features of the rendered prompt (options,
+                            * numeric options, option lengths, stem digits/symbols/numbers;
+                            * src/route/question_shape.c) after the metadata; default 1, stored as
+                            * router.feature.question_shape (files without it load with 0) */
     int n_types;           /* task-type vocabulary; unknown types fall into slot n_types */
     char types[HFLOW_ROUTER_MAX_TYPES][HFLOW_ROUTER_TYPE_LEN];
     uint32_t embed_dim;    /* caller-supplied dense embedding length, 0 = none */

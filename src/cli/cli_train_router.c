@@ -28,7 +28,8 @@ static void usage(FILE *f) {
             "                               the test split is not touched)\n"
             "         [--hash-dim N (4096)] [--hidden W[,W..] (32)] [--act relu|gelu] [--epochs N] [--lr X]\n"
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
-            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens] [--verbose]\n"
+            "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens]\n"
+            "         [--no-question-shape] (drops the 11 question-structure features) [--verbose]\n"
             "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
             "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
             "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n"
@@ -82,6 +83,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         if (!strcmp(f, "--verbose")) { a->o.verbose = 1; continue; }
         if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
         if (!strcmp(f, "--no-shape-tokens")) { a->o.feat.shape_tokens = 0; continue; }
+        if (!strcmp(f, "--no-question-shape")) { a->o.feat.question_shape = 0; continue; }
         if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
         i++;
         if (!strcmp(f, "--data")) a->data = v;
@@ -183,7 +185,7 @@ static double router_score(hflow_replay_scorer *s, const hflow_replay_query *q) 
 }
 
 static void print_curve(const hflow_replay_curve *c) {
-    printf("  %-10s APGR %.3f   CPT(50%%) %.3f   CPT(80%%) %.3f\n", c->name, c->apgr, c->cpt50, c->cpt80);
+    printf("  %-10s APGR %.4f  CPT(50%%) %.3f   CPT(80%%) %.3f\n", c->name, c->apgr, c->cpt50, c->cpt80);
 }
 
 /* With a retrieval part: the same curve for its two components alone (the
@@ -305,9 +307,7 @@ static int train_query(const tr_args *a, hflow_router **r, hflow_error *err) {
     }
     if (!rc) rc = add_queries(a, &train, &d, err);
     hflow_router_train_report rep = {0};
-    if (!rc) {
-        rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);
-    }
+    if (!rc) rc = hflow_router_train(&d, NULL, &a->o, r, &rep, err);
     if (!rc) {
         printf("trained: %zu train / %zu val, %u epochs (best %u), val loss %.5f, %.2f s\n", rep.n_train, rep.n_val,
                rep.epochs, rep.best_epoch, rep.val_loss, rep.seconds);

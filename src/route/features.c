@@ -11,6 +11,7 @@
  *                        digit, one per formula symbol), each field scaled to
  *                        unit L2 norm
  *   hash_dim + META_*    metadata (below)
+ *   then                 with question_shape: its 11 structure features (question_shape.c)
  *   then                 task-type one-hot (n_types + 1 slots, last = other)
  *   then                 budget ratios: tokens, usd, latency (clipped to [0, 4])
  *   then                 edge confidence value and "known" flag
@@ -38,10 +39,11 @@ void hflow_router_feature_config_default(hflow_router_feature_config *c) {
     c->hash_seed = 0x9e3779b9u;
     c->bigrams = 1;
     c->shape_tokens = 1;
+    c->question_shape = 1;
 }
 
 uint32_t hflow_router_n_dense(const hflow_router_feature_config *c) {
-    return META_COUNT + (uint32_t)c->n_types + 1 + 3 + 2 + c->embed_dim;
+    return META_COUNT + (c->question_shape ? HFLOW_QSHAPE_COUNT : 0) + (uint32_t)c->n_types + 1 + 3 + 2 + c->embed_dim;
 }
 
 int hflow_featurizer_init(hflow_featurizer *fz, const hflow_router_feature_config *c, hflow_error *err) {
@@ -217,6 +219,10 @@ static void fill_dense(const hflow_router_feature_config *c, const hflow_route_f
     d[META_Q_WORDS] = logf(1.0f + (float)q_words);
     d[META_T_WORDS] = logf(1.0f + (float)t_words);
     uint32_t k = META_COUNT;
+    if (c->question_shape) {
+        hflow_router_question_shape(f->question, d + k);
+        k += HFLOW_QSHAPE_COUNT;
+    }
     for (int i = 0; i <= c->n_types; i++) d[k + (uint32_t)i] = 0.0f;
     d[k + (uint32_t)type_slot(c, f->task_type)] = 1.0f;
     k += (uint32_t)c->n_types + 1;

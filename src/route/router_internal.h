@@ -35,6 +35,17 @@ double hflow_router_threshold_of(const hflow_router_decision_params *p, const hf
  * bytes) into buf; its length, 0 at the end. */
 size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
 
+/* question_shape.c: HFLOW_QSHAPE_COUNT dense structure features of a
+ * rendered query-level prompt into out (number of options / 10, share of
+ * numeric options, log(1 + mean option length), option length coefficient of
+ * variation, log(1 + stem digits), log(1 + stem formula symbols),
+ * log(1 + stem words), share of stem words holding a digit, share of options
+ * starting with a number, log(1 + longest option), log(1 + stem words holding
+ * a digit)); zeros for NULL. The stem is the text before the last "\n\nA. ".
+ * Read only by hflow_featurize. */
+#define HFLOW_QSHAPE_COUNT 11
+void hflow_router_question_shape(const char *q, float *out);
+
 /* knn.c: the kNN part's blended contribution. *s is the MLP score on entry,
  * the blended score on return; a no-op without a kNN part or with weight 0. */
 int hflow_knn_blend(const hflow_knn *kn, const hflow_route_features *f, float *s, hflow_error *err);

@@ -33,6 +33,7 @@ static int set_meta(hflow_gguf_writer *w, const hflow_router *r) {
     rc |= hflow_gguf_set_u32(w, "router.feature.hash_seed", c->hash_seed);
     rc |= hflow_gguf_set_bool(w, "router.feature.bigrams", c->bigrams != 0);
     rc |= hflow_gguf_set_bool(w, "router.feature.shape_tokens", c->shape_tokens != 0);
+    rc |= hflow_gguf_set_bool(w, "router.feature.question_shape", c->question_shape != 0);
     rc |= hflow_gguf_set_u32(w, "router.feature.embed_dim", c->embed_dim);
     rc |= hflow_gguf_set_bool(w, "router.feature.edge_confidence", c->edge_confidence != 0);
     rc |= hflow_gguf_set_arr_str(w, "router.feature.types", types, NULL, (uint64_t)c->n_types);
@@ -103,6 +104,8 @@ static int load_features(const hflow_gguf *g, hflow_featurizer *fz, hflow_error 
     /* Absent in files written before shape tokens existed: those hashed words only. */
     int sh = 0;
     c.shape_tokens = hflow_gguf_get_bool(g, "router.feature.shape_tokens", &sh) == 0 && sh;
+    int qs = 0; /* absent before question-structure features */
+    c.question_shape = hflow_gguf_get_bool(g, "router.feature.question_shape", &qs) == 0 && qs;
     int ec = 0; /* absent before cascade mode: no confidence */
     c.edge_confidence = hflow_gguf_get_bool(g, "router.feature.edge_confidence", &ec) == 0 && ec;
     const hflow_gguf_value *t = hflow_gguf_get(g, "router.feature.types");
