@@ -194,6 +194,12 @@ void hflow_replay_query_features(const hflow_replay_query *q, struct hflow_route
  * `category` the question's category (NULL allowed). hflow_replay_query_features
  * calls this, so a router trained on replay sees live queries identically. */
 void hflow_query_route_features(const char *prompt, const char *category, struct hflow_route_features *f);
+/* hflow_replay_query_features plus what a cascade router sees once the edge
+ * has answered: edge_answer_tokens = the edge's recorded completion tokens
+ * (tokens[0]; estimated from its response words when the file has no token
+ * counts, hflow_tokens_from_words). For training and replay scoring of
+ * cascade routers only: a decision before any answer cannot know it. */
+void hflow_replay_query_features_cascade(const hflow_replay_query *q, struct hflow_route_features *f);
 
 /* Deterministic split by question id: the query belongs to the test split
  * when hash(seed, id) falls below test_fraction, where id is that of the

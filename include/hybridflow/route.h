@@ -38,6 +38,8 @@ typedef struct hflow_route_features {
     int token_estimate;         /* planner token estimate, 0 when unknown */
     int is_first, is_last;      /* first (restating) and final (synthesis) step */
     double edge_confidence;     /* edge's confidence when it answered first, < 0 when unknown */
+    double edge_answer_tokens;  /* completion tokens of the edge's answer when it answered first (cascade),
+                                   < 0 when unknown; builders that set edge_confidence = -1 set this too */
     hflow_budget_state budget;
 } hflow_route_features;
 
@@ -58,6 +60,8 @@ typedef struct hflow_policy_vtable {
 /* hflow_policy.flags */
 #define HFLOW_POLICY_NEEDS_CONFIDENCE 1u /* decides on f.edge_confidence: only usable where the edge
                                             answers first (hflow_flow_config.cascade) */
+#define HFLOW_POLICY_NEEDS_EDGE_ANSWER 2u /* decides on f.edge_answer_tokens: likewise cascade only
+                                             (replay scoring reads the edge's recorded answer) */
 
 struct hflow_policy {
     const hflow_policy_vtable *vt;

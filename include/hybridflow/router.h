@@ -59,12 +59,20 @@ typedef struct hflow_router_feature_config {
                             * policy then carries HFLOW_POLICY_NEEDS_CONFIDENCE and refuses a step
                             * without a confidence. Set by training (any training sample with one);
                             * stored as router.feature.edge_confidence (absent = 0) */
+    int edge_answer;       /* 1: two dense features of the edge's answer when it answered first
+                            * (log(1 + completion tokens) and a known flag): a cascade router. Set by
+                            * training (any training sample with edge_answer_tokens >= 0: a replay
+                            * read with hflow_router_dataset_add_replay_cascade, or a profile made in
+                            * cascade mode); the learned policy then carries
+                            * HFLOW_POLICY_NEEDS_EDGE_ANSWER and refuses a step without the answer.
+                            * Stored as router.feature.edge_answer (absent = 0) */
 } hflow_router_feature_config;
 
 void hflow_router_feature_config_default(hflow_router_feature_config *c);
 
 /* Number of dense (non-hashed) features for a config: metadata, the task-type
- * one-hot, budget ratios, edge confidence (value + known flag), embedding. */
+ * one-hot, budget ratios, edge confidence (value + known flag), the edge's
+ * answer (with edge_answer), embedding. */
 uint32_t hflow_router_n_dense(const hflow_router_feature_config *c);
 
 /* A featurizer: config plus per-dense-feature normalisation
@@ -236,6 +244,11 @@ int hflow_router_dataset_add(hflow_router_dataset *d, const hflow_router_sample 
 struct hflow_replay_set;
 int hflow_router_dataset_add_replay(hflow_router_dataset *d, const struct hflow_replay_set *s, const char *edge,
                                     const char *cloud, int with_aux, hflow_error *err);
+/* The same for a cascade router: features from
+ * hflow_replay_query_features_cascade (the edge's recorded answer length
+ * included), so training marks the router edge_answer. */
+int hflow_router_dataset_add_replay_cascade(hflow_router_dataset *d, const struct hflow_replay_set *s,
+                                            const char *edge, const char *cloud, int with_aux, hflow_error *err);
 
 /* Sets every sample's embedding from e (hflow_router_embedder_embed's
  * vectors, batched) and d->embed_dim. EINVAL when d already has embeddings. */

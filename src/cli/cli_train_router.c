@@ -15,6 +15,7 @@ typedef struct tr_args {
     const char *embed, *embed_cache;  /* dense question embeddings: endpoint and cache file */
     hflow_router_embedder *embedder;  /* opened from embed */
     double target_share, test_frac, select_frac;
+    int cascade;                      /* query level: a cascade router (sees the edge's answer length) */
     uint64_t split_seed;
     hflow_router_train_opts o;
 } tr_args;
@@ -30,6 +31,9 @@ static void usage(FILE *f) {
             "         [--batch N] [--weight-decay X] [--lambda-q X] [--lambda-t X] [--lambda-k X]\n"
             "         [--lambda-B X --B-max X] [--lambda-L X --L-max X] [--no-bigrams] [--no-shape-tokens]\n"
             "         [--no-question-shape] (drops the 11 question-structure features) [--verbose]\n"
+            "         [--cascade]  (query level: a cascade router, deciding after the edge answered; it\n"
+            "          also sees that answer's length, from the edge's recorded response; serve it with\n"
+            "          run/eval --cascade, score it with eval replay)\n"
             "         [--objective utility|tiers] [--aux-weight W]  (tiers: P(edge ok), P(cloud ok) by\n"
             "          cross-entropy; W > 0 adds the other models' outcomes on training questions as targets)\n"
             "         [--ensemble K] (K networks averaged into one) [--val-frac F (0.15)] [--patience N (5)]\n"
@@ -84,6 +88,7 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         if (!strcmp(f, "--no-bigrams")) { a->o.feat.bigrams = 0; continue; }
         if (!strcmp(f, "--no-shape-tokens")) { a->o.feat.shape_tokens = 0; continue; }
         if (!strcmp(f, "--no-question-shape")) { a->o.feat.question_shape = 0; continue; }
+        if (!strcmp(f, "--cascade")) { a->cascade = 1; continue; }
         if (!v) { fprintf(stderr, "train-router: %s needs a value\n", f); return -1; }
         i++;
         if (!strcmp(f, "--data")) a->data = v;
@@ -122,6 +127,11 @@ static int parse_args(int argc, char **argv, tr_args *a) {
         fprintf(stderr, "train-router: --level must be query or subtask\n");
         return -1;
     }
+    if (a->cascade && strcmp(a->level, "query")) {
+        fprintf(stderr, "train-router: --cascade is for query level (a profile made with profile --cascade "
+                        "already carries the edge's answer)\n");
+        return -1;
+    }
     if (!strcmp(a->level, "query") && (!a->edge || !a->cloud)) {
         fprintf(stderr, "train-router: query level needs --edge and --cloud\n");
         return -1;
@@ -150,7 +160,8 @@ static int embed_dataset(const tr_args *a, hflow_router_dataset *d, hflow_error 
  * become extra targets (labels of training ids; never features). */
 static int add_queries(const tr_args *a, const hflow_replay_set *s, hflow_router_dataset *d, hflow_error *err) {
     int with_aux = a->o.objective == HFLOW_ROUTER_OBJ_TIERS && a->o.aux_weight > 0;
-    int rc = hflow_router_dataset_add_replay(d, s, a->edge, a->cloud, with_aux, err);
+    int rc = a->cascade ? hflow_router_dataset_add_replay_cascade(d, s, a->edge, a->cloud, with_aux, err)
+                        : hflow_router_dataset_add_replay(d, s, a->edge, a->cloud, with_aux, err);
     if (!rc && d->aux_dim > 0)
         printf("auxiliary targets: %u other models' outcomes on the training questions\n", d->aux_dim);
     if (!rc) rc = embed_dataset(a, d, err);
@@ -162,6 +173,13 @@ typedef struct scored_router {
     hflow_router_embedder *emb; /* NULL without embedding features */
     float *vec;                 /* embed_dim scratch */
 } scored_router;
+
+/* A replay query's features as the router's policy will see them: after the
+ * edge's answer for a cascade router (what eval replay does too). */
+static void router_query_features(const hflow_router *r, const hflow_replay_query *q, hflow_route_features *f) {
+    if (hflow_router_featurizer(r)->cfg.edge_answer) hflow_replay_query_features_cascade(q, f);
+    else hflow_replay_query_features(q, f);
+}
 
 /* A query's score as the learned policy computes it: features, the
  * embedder's vector when the router has embedding features, the MLP. */
@@ -178,7 +196,7 @@ static int query_score(scored_router *sr, const hflow_route_features *f, float *
 /* The router as an eval replay scorer: its utility score ranks queries. */
 static double router_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
     hflow_route_features f;
-    hflow_replay_query_features(q, &f);
+    router_query_features(((scored_router *)s->impl)->r, q, &f);
     float v = 0;
     if (query_score(s->impl, &f, &v, NULL) != 0) return 0;
     return v;
@@ -232,7 +250,7 @@ static int held_out_report(hflow_router *r, hflow_router_embedder *emb, const hf
         size_t clouds = 0;
         for (size_t i = 0; i < test->n; i++) {
             hflow_route_features f;
-            hflow_replay_query_features(&test->q[i], &f);
+            router_query_features(r, &test->q[i], &f);
             hflow_route_decision dec;
             if (sr.emb && (rc = hflow_router_embedder_embed(sr.emb, &f, sr.vec, dim, err)) != 0) break;
             if ((rc = hflow_router_decide(r, &f, sr.emb ? sr.vec : NULL, 0, 0, &dec, err)) != 0) break;
@@ -377,8 +395,9 @@ int cli_train_router(int argc, char **argv) {
     if (!rc && a.embed) rc = hflow_router_set_embed_endpoint(r, a.embed, &err);
     if (!rc) rc = hflow_router_save(r, a.out, &err);
     if (!rc) printf("saved %s%s\n", a.out,
-                    hflow_router_featurizer(r)->cfg.edge_confidence
-                        ? " (trained with the edge's confidence: serve it with run --cascade)" : "");
+                    hflow_router_featurizer(r)->cfg.edge_confidence ? " (trained with the edge's confidence: serve it with run --cascade)"
+                    : hflow_router_featurizer(r)->cfg.edge_answer ? " (a cascade router: serve it with run --cascade)"
+                                                                  : "");
     hflow_router_free(r);
     hflow_router_embedder_free(a.embedder);
     if (rc) {

@@ -53,6 +53,12 @@ void hflow_query_route_features(const char *prompt, const char *category, hflow_
     f->n_steps = 1;
     f->is_first = f->is_last = 1;
     f->edge_confidence = -1;
+    f->edge_answer_tokens = -1;
+}
+
+void hflow_replay_query_features_cascade(const hflow_replay_query *q, hflow_route_features *f) {
+    hflow_replay_query_features(q, f);
+    f->edge_answer_tokens = q->tokens[0];
 }
 
 /* Options (when the line has an array) and the rendered prompt. */

@@ -137,7 +137,9 @@ void hflow_replay_scorer_free(hflow_replay_scorer *s) {
 static double policy_score(hflow_replay_scorer *s, const hflow_replay_query *q) {
     hflow_policy *p = s->impl;
     hflow_route_features f;
-    hflow_replay_query_features(q, &f);
+    /* a cascade router decides after the edge answered: the replay has that answer's length */
+    if (p->flags & HFLOW_POLICY_NEEDS_EDGE_ANSWER) hflow_replay_query_features_cascade(q, &f);
+    else hflow_replay_query_features(q, &f);
     hflow_route_decision d;
     memset(&d, 0, sizeof d);
     if (p->vt->decide(p, &f, &d, NULL) != 0) return NAN;

@@ -60,6 +60,12 @@ int hflow_flow_create(const hflow_flow_config *cfg, hflow_flow **out, hflow_erro
                                "flow: policy '%s' decides on the edge answer's confidence, which only cascade mode "
                                "provides: enable hflow_flow_config.cascade (--cascade in hybridflow run and eval)",
                                cfg->policy->name);
+    if (cfg->policy && (cfg->policy->flags & HFLOW_POLICY_NEEDS_EDGE_ANSWER) && !cfg->cascade)
+        return hflow_error_set(err, HFLOW_EINVAL,
+                               "flow: policy '%s' is a cascade router (it decides on the edge's answer), which only "
+                               "cascade mode provides: enable hflow_flow_config.cascade (--cascade in hybridflow run "
+                               "and eval)",
+                               cfg->policy->name);
     hflow_flow *f = calloc(1, sizeof *f);
     if (!f) return hflow_error_set(err, HFLOW_ENOMEM, "flow: out of memory");
     f->cfg = *cfg;

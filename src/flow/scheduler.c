@@ -127,6 +127,7 @@ static void step_features(flow_query *q, int i, hflow_route_features *f) {
     f->is_first = i == 0;
     f->is_last = q->plan_done && i == q->dag.n - 1; /* unknown while the plan still streams */
     f->edge_confidence = -1;
+    f->edge_answer_tokens = -1;
     flow_budget_state_max(q->budgets, 2, &f->budget);
 }
 
@@ -176,13 +177,14 @@ static int route_step(flow_query *q, int i) {
 }
 
 /* Cascade, after the edge answered step i: the policy decides with the
- * answer's confidence whether to keep it or escalate to the cloud; records
+ * answer's confidence and length whether to keep it or escalate to the cloud; records
  * the edge attempt and the decision (caller holds q->mu). */
 static int cascade_decide(flow_query *q, int i, const flow_confidence *conf) {
     hflow_call_record *rec = &q->runs[i].rec;
     hflow_route_features f;
     step_features(q, i, &f);
     f.edge_confidence = conf->known ? exp(conf->mean_logprob) : -1;
+    f.edge_answer_tokens = (double)rec->completion_tokens; /* the edge's answer, just recorded */
     rec->edge_confidence_known = conf->known;
     rec->edge_mean_logprob = conf->known ? conf->mean_logprob : 0;
     rec->edge_confidence = f.edge_confidence;

@@ -15,6 +15,7 @@
  *   then                 task-type one-hot (n_types + 1 slots, last = other)
  *   then                 budget ratios: tokens, usd, latency (clipped to [0, 4])
  *   then                 edge confidence value and "known" flag
+ *   then                 with edge_answer: log(1 + the edge answer's tokens) and "known" flag
  *   then                 embed_dim caller-supplied embedding values
  * Dense values are normalised (x - mean) * scale with statistics fitted on
  * the training set (train.c). */
@@ -43,7 +44,8 @@ void hflow_router_feature_config_default(hflow_router_feature_config *c) {
 }
 
 uint32_t hflow_router_n_dense(const hflow_router_feature_config *c) {
-    return META_COUNT + (c->question_shape ? HFLOW_QSHAPE_COUNT : 0) + (uint32_t)c->n_types + 1 + 3 + 2 + c->embed_dim;
+    return META_COUNT + (c->question_shape ? HFLOW_QSHAPE_COUNT : 0) + (uint32_t)c->n_types + 1 + 3 + 2 +
+           (c->edge_answer ? 2 : 0) + c->embed_dim;
 }
 
 int hflow_featurizer_init(hflow_featurizer *fz, const hflow_router_feature_config *c, hflow_error *err) {
@@ -232,6 +234,11 @@ static void fill_dense(const hflow_router_feature_config *c, const hflow_route_f
     int known = f->edge_confidence >= 0 && f->edge_confidence <= 1;
     d[k++] = known ? (float)f->edge_confidence : 0.0f;
     d[k++] = known ? 1.0f : 0.0f;
+    if (c->edge_answer) { /* how long the edge's answer ran: long ones are where it struggled */
+        int have = f->edge_answer_tokens >= 0;
+        d[k++] = have ? logf(1.0f + (float)f->edge_answer_tokens) : 0.0f;
+        d[k++] = have ? 1.0f : 0.0f;
+    }
     for (uint32_t i = 0; i < c->embed_dim; i++) d[k + i] = emb ? emb[i] : 0.0f;
 }
 

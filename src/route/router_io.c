@@ -36,6 +36,7 @@ static int set_meta(hflow_gguf_writer *w, const hflow_router *r) {
     rc |= hflow_gguf_set_bool(w, "router.feature.question_shape", c->question_shape != 0);
     rc |= hflow_gguf_set_u32(w, "router.feature.embed_dim", c->embed_dim);
     rc |= hflow_gguf_set_bool(w, "router.feature.edge_confidence", c->edge_confidence != 0);
+    rc |= hflow_gguf_set_bool(w, "router.feature.edge_answer", c->edge_answer != 0);
     rc |= hflow_gguf_set_arr_str(w, "router.feature.types", types, NULL, (uint64_t)c->n_types);
     rc |= hflow_gguf_set_arr(w, "router.norm.mean", HFLOW_GGUF_FLOAT32, r->fz.mean, r->fz.n_dense);
     rc |= hflow_gguf_set_arr(w, "router.norm.scale", HFLOW_GGUF_FLOAT32, r->fz.scale, r->fz.n_dense);
@@ -108,6 +109,8 @@ static int load_features(const hflow_gguf *g, hflow_featurizer *fz, hflow_error 
     c.question_shape = hflow_gguf_get_bool(g, "router.feature.question_shape", &qs) == 0 && qs;
     int ec = 0; /* absent before cascade mode: no confidence */
     c.edge_confidence = hflow_gguf_get_bool(g, "router.feature.edge_confidence", &ec) == 0 && ec;
+    int ea = 0; /* absent before cascade routers read the edge's answer */
+    c.edge_answer = hflow_gguf_get_bool(g, "router.feature.edge_answer", &ea) == 0 && ea;
     const hflow_gguf_value *t = hflow_gguf_get(g, "router.feature.types");
     if (!rc && (!t || t->type != HFLOW_GGUF_ARRAY || t->arr_type != HFLOW_GGUF_STRING || t->arr_n > HFLOW_ROUTER_MAX_TYPES))
         rc = hflow_error_set(err, HFLOW_EFORMAT, "missing or bad router.feature.types");

@@ -18,8 +18,8 @@ static size_t aux_models(const hflow_replay_set *s, const char *edge, const char
     return n;
 }
 
-int hflow_router_dataset_add_replay(hflow_router_dataset *d, const hflow_replay_set *s, const char *edge,
-                                    const char *cloud, int with_aux, hflow_error *err) {
+static int add_replay(hflow_router_dataset *d, const hflow_replay_set *s, const char *edge, const char *cloud,
+                      int with_aux, int cascade, hflow_error *err) {
     if (!d || !s || !edge || !cloud) return hflow_error_set(err, HFLOW_EINVAL, "router replay data: NULL argument");
     size_t *idx = malloc((s->n_models + 1) * sizeof *idx);
     float *aux = malloc((s->n_models + 1) * sizeof *aux);
@@ -33,7 +33,8 @@ int hflow_router_dataset_add_replay(hflow_router_dataset *d, const hflow_replay_
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         const hflow_replay_query *q = &s->q[i];
         hflow_router_sample x = {0};
-        hflow_replay_query_features(q, &x.f);
+        if (cascade) hflow_replay_query_features_cascade(q, &x.f);
+        else hflow_replay_query_features(q, &x.f);
         x.group = q->id;
         x.quality_edge = q->correct[0];
         x.quality_cloud = q->correct[1];
@@ -46,4 +47,14 @@ int hflow_router_dataset_add_replay(hflow_router_dataset *d, const hflow_replay_
     free(idx);
     free(aux);
     return rc;
+}
+
+int hflow_router_dataset_add_replay(hflow_router_dataset *d, const hflow_replay_set *s, const char *edge,
+                                    const char *cloud, int with_aux, hflow_error *err) {
+    return add_replay(d, s, edge, cloud, with_aux, 0, err);
+}
+
+int hflow_router_dataset_add_replay_cascade(hflow_router_dataset *d, const hflow_replay_set *s, const char *edge,
+                                            const char *cloud, int with_aux, hflow_error *err) {
+    return add_replay(d, s, edge, cloud, with_aux, 1, err);
 }

@@ -427,12 +427,20 @@ static int any_confidence(const hflow_router_dataset *d, const size_t *tr, size_
     return 0;
 }
 
+/* 1 when a training sample carries the edge's answer (a cascade replay or profile). */
+static int any_edge_answer(const hflow_router_dataset *d, const size_t *tr, size_t ntr) {
+    for (size_t i = 0; i < ntr; i++)
+        if (d->s[tr[i]].f.edge_answer_tokens >= 0) return 1;
+    return 0;
+}
+
 /* Fits the featurizer (types, normalisation) on the training positions. */
 static int build_featurizer(const hflow_router_dataset *d, const unsigned char *use, const size_t *tr, size_t ntr,
                             const hflow_router_train_opts *o, hflow_featurizer *fz, hflow_error *err) {
     hflow_router_feature_config c = o->feat;
     c.embed_dim = d->embed_dim;
     c.edge_confidence = any_confidence(d, tr, ntr);
+    c.edge_answer = any_edge_answer(d, tr, ntr);
     collect_types(d, use, &c);
     int rc = hflow_featurizer_init(fz, &c, err);
     if (!rc) rc = fit_normalisation(fz, d, tr, ntr, err);
