@@ -14,7 +14,8 @@
  * the calibrated delta0 so the clip can never undo a calibration.
  *
  * Pieces (one file each in src/route/): features.c (the ONE featurizer used
- * by training and serving), mlp.c (the network), train.c (AdamW training with
+ * by training and serving; question_shape.c computes its question-structure
+ * block), mlp.c (the network), train.c (AdamW training with
  * the budget-penalised loss), utility_policy.c (decisions, calibration and the
  * route.h policy), router_io.c (GGUF save/load), router_data.c (training
  * data; profile JSONL), router_replay.c (query-level samples from eval.h's
