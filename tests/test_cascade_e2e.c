@@ -69,6 +69,8 @@ static void test_profile_then_train(void **state) {
     for (size_t i = 0; i < n; i++) {
         double c = tu_jnum(rows[i], "edge_confidence");
         assert_true(c > 0 && c <= 1);
+        /* the edge answer's length the policy saw: its completion tokens */
+        assert_true(tu_jnum(rows[i], "edge_answer_tokens") > 0);
         assert_true(tu_jnum(tu_jget(rows[i], "edge"), "tokens") > 0);
         assert_true(tu_jnum(tu_jget(rows[i], "cloud"), "tokens") > 0);
     }
@@ -81,6 +83,7 @@ static void test_profile_then_train(void **state) {
     hflow_error err;
     if (hflow_router_load(router_path, &router, &err)) fail_msg("router: %s", err.message);
     assert_int_equal(hflow_router_featurizer(router)->cfg.edge_confidence, 1);
+    assert_int_equal(hflow_router_featurizer(router)->cfg.edge_answer, 1);
 }
 
 /* ---- 2. run --cascade with the learned router ---- */
@@ -167,6 +170,7 @@ static void test_run_cascade_learned(void **state) {
             const hflow_router_sample *ps = profiled(&d, ds.items[q].id, i);
             assert_non_null(ps);
             assert_float_equal(conf, ps->f.edge_confidence, 1e-12);
+            assert_float_equal(tu_jnum(k, "edge_completion_tokens"), ps->f.edge_answer_tokens, 0);
             float ref;
             assert_int_equal(hflow_router_score(router, &ps->f, NULL, &ref, &err), 0);
             assert_float_equal(score, ref, 1e-6);

@@ -9,7 +9,10 @@
  * per-tier call counts match; the confidences do not depend on T (greedy).
  * With a cloud budget too small for any escalation every step keeps its edge
  * answer and the cap holds. A confidence policy without cascade is refused,
- * and the JSONL trace carries the cascade record. */
+ * and the JSONL trace carries the cascade record. A cascade router's policy
+ * (HFLOW_POLICY_NEEDS_EDGE_ANSWER) sees each step's edge answer length, equal
+ * to the edge attempt's recorded completion tokens, and is refused without
+ * cascade. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -212,6 +215,45 @@ static void test_policy_needs_cascade(void **state) {
     hflow_policy_free(pol);
 }
 
+/* A policy that keeps every edge answer and records the answer length it saw per step. */
+static double seen_tokens[MAX_STEPS];
+static int answer_decide(hflow_policy *p, const hflow_route_features *f, hflow_route_decision *out, hflow_error *err) {
+    (void)p, (void)err;
+    if (f->step_index >= 0 && f->step_index < MAX_STEPS) seen_tokens[f->step_index] = f->edge_answer_tokens;
+    *out = (hflow_route_decision){HFLOW_TIER_EDGE, f->edge_answer_tokens, NAN, "recorded"};
+    return 0;
+}
+static void answer_destroy(hflow_policy *p) { (void)p; }
+static const hflow_policy_vtable answer_vt = {"answer-recorder", answer_decide, answer_destroy};
+
+static void test_policy_sees_edge_answer(void **state) {
+    (void)state;
+    if (!stories[0]) skip();
+    hflow_policy pol = {.vt = &answer_vt, .name = "answer-recorder", .flags = HFLOW_POLICY_NEEDS_EDGE_ANSWER};
+    hflow_flow_config c;
+    config(&c, &pol, 0);
+    hflow_error err;
+    hflow_flow *f;
+    c.cascade = 0;
+    assert_int_equal(hflow_flow_create(&c, &f, &err), HFLOW_EINVAL);
+    assert_non_null(strstr(err.message, "cascade"));
+    c.cascade = 1;
+    assert_int_equal(hflow_flow_create(&c, &f, &err), 0);
+    for (int i = 0; i < MAX_STEPS; i++) seen_tokens[i] = -1;
+    hflow_flow_result r;
+    if (hflow_flow_run(f, QUESTIONS[1], NULL, &r, &err)) fail_msg("%s", err.message);
+    assert_true(r.n_steps >= 1);
+    for (int i = 0; i < r.n_steps; i++) {
+        const hflow_call_record *k = &r.steps[i].call;
+        assert_string_equal(k->route_reason, "recorded");
+        assert_true(k->edge_completion_tokens > 0);
+        assert_true(seen_tokens[i] == (double)k->edge_completion_tokens);
+        assert_true(k->route_score == seen_tokens[i]);
+    }
+    hflow_flow_result_clear(&r);
+    hflow_flow_free(f);
+}
+
 static void test_trace_records_cascade(void **state) {
     (void)state;
     if (!stories[0]) skip();
@@ -266,6 +308,7 @@ int main(void) {
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_budget_refuses_escalation),
         cmocka_unit_test(test_policy_needs_cascade),
+        cmocka_unit_test(test_policy_sees_edge_answer),
         cmocka_unit_test(test_trace_records_cascade),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -218,8 +218,9 @@ static void test_training_deterministic(void **state) {
  * feature vector. With the edge's confidence (a cascade profile) the same
  * holds, the confidence reaches the vector, the router records that it was
  * trained with it (flag, policy flag, file) and its policy refuses a step
- * without one instead of scoring a feature it never saw unknown. */
-static void check_identical_train_serve(int with_confidence) {
+ * without one instead of scoring a feature it never saw unknown. The same for
+ * the edge answer's length (a cascade router). */
+static void check_identical_train_serve(int with_confidence, int with_answer) {
     hflow_router_dataset d;
     hflow_router_dataset_init(&d);
     make_synthetic(&d, 400, 9);
@@ -228,6 +229,7 @@ static void check_identical_train_serve(int with_confidence) {
         d.s[i].quality_cloud = (double)(rnd(&s) % 2);
         d.s[i].quality_edge = (double)(rnd(&s) % 2);
         if (with_confidence) d.s[i].f.edge_confidence = (double)(1 + rnd(&s) % 1000) / 1000.0;
+        d.s[i].f.edge_answer_tokens = with_answer ? (double)(1 + rnd(&s) % 2000) : 0;
     }
     hflow_router_train_opts o;
     small_opts(&o);
@@ -242,6 +244,8 @@ static void check_identical_train_serve(int with_confidence) {
     assert_int_equal(hflow_policy_from_router(r, &lo, &p, NULL), 0);
     assert_int_equal(hflow_router_featurizer(r)->cfg.edge_confidence, with_confidence);
     assert_int_equal((p->flags & HFLOW_POLICY_NEEDS_CONFIDENCE) != 0, with_confidence);
+    assert_int_equal(hflow_router_featurizer(r)->cfg.edge_answer, with_answer);
+    assert_int_equal((p->flags & HFLOW_POLICY_NEEDS_EDGE_ANSWER) != 0, with_answer);
     double loss = 0;
     size_t n = 0;
     hflow_router_fvec v = {0}, v2 = {0};
@@ -255,6 +259,18 @@ static void check_identical_train_serve(int with_confidence) {
             assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &d.s[i].f, NULL, &v, NULL), 0);
             assert_memory_not_equal(v.dense, v2.dense, v.n_dense * sizeof(float));
             g.edge_confidence = -1;
+            hflow_route_decision none;
+            hflow_error e;
+            assert_int_equal(p->vt->decide(p, &g, &none, &e), HFLOW_EINVAL);
+            assert_non_null(strstr(e.message, "cascade"));
+        }
+        if (with_answer) { /* likewise the edge answer's length */
+            hflow_route_features g = d.s[i].f;
+            g.edge_answer_tokens = g.edge_answer_tokens + 500;
+            assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &g, NULL, &v2, NULL), 0);
+            assert_int_equal(hflow_featurize(hflow_router_featurizer(r), &d.s[i].f, NULL, &v, NULL), 0);
+            assert_memory_not_equal(v.dense, v2.dense, v.n_dense * sizeof(float));
+            g.edge_answer_tokens = 0;
             hflow_route_decision none;
             hflow_error e;
             assert_int_equal(p->vt->decide(p, &g, &none, &e), HFLOW_EINVAL);
@@ -277,13 +293,14 @@ static void check_identical_train_serve(int with_confidence) {
     print_message("val loss: trainer %.6f, serving path %.6f (n=%zu)\n", rep.val_loss, loss, n);
     assert_int_equal(n, rep.n_val);
     assert_true(fabs(loss - rep.val_loss) <= 1e-5 * fmax(1.0, loss));
-    /* The file keeps the flag (router.feature.edge_confidence). */
+    /* The file keeps the flags (router.feature.edge_confidence, .edge_answer). */
     char path[512];
-    snprintf(path, sizeof path, "%s/router-conf-%d.gguf", tu_tmpdir(), with_confidence);
+    snprintf(path, sizeof path, "%s/router-conf-%d-%d.gguf", tu_tmpdir(), with_confidence, with_answer);
     assert_int_equal(hflow_router_save(r, path, NULL), 0);
     hflow_router *back = NULL;
     assert_int_equal(hflow_router_load(path, &back, NULL), 0);
     assert_int_equal(hflow_router_featurizer(back)->cfg.edge_confidence, with_confidence);
+    assert_int_equal(hflow_router_featurizer(back)->cfg.edge_answer, with_answer);
     hflow_router_free(back);
     hflow_router_fvec_free(&v);
     hflow_router_fvec_free(&v2);
@@ -294,8 +311,9 @@ static void check_identical_train_serve(int with_confidence) {
 
 static void test_features_identical_train_serve(void **state) {
     (void)state;
-    check_identical_train_serve(0);
-    check_identical_train_serve(1);
+    check_identical_train_serve(0, 0);
+    check_identical_train_serve(1, 0);
+    check_identical_train_serve(0, 1);
 }
 
 /* ---- save / load ---- */

@@ -38,8 +38,9 @@ typedef struct hflow_route_features {
     int token_estimate;         /* planner token estimate, 0 when unknown */
     int is_first, is_last;      /* first (restating) and final (synthesis) step */
     double edge_confidence;     /* edge's confidence when it answered first, < 0 when unknown */
-    double edge_answer_tokens;  /* completion tokens of the edge's answer when it answered first (cascade),
-                                   < 0 when unknown; builders that set edge_confidence = -1 set this too */
+    double edge_answer_tokens;  /* completion tokens of the edge's answer when it answered first (cascade);
+                                   0 when unknown (zero-initialised features), so an empty answer counts
+                                   as none */
     hflow_budget_state budget;
 } hflow_route_features;
 

@@ -62,7 +62,7 @@ typedef struct hflow_router_feature_config {
                             * stored as router.feature.edge_confidence (absent = 0) */
     int edge_answer;       /* 1: two dense features of the edge's answer when it answered first
                             * (log(1 + completion tokens) and a known flag): a cascade router. Set by
-                            * training (any training sample with edge_answer_tokens >= 0: a replay
+                            * training (any training sample with edge_answer_tokens > 0: a replay
                             * read with hflow_router_dataset_add_replay_cascade, or a profile made in
                             * cascade mode); the learned policy then carries
                             * HFLOW_POLICY_NEEDS_EDGE_ANSWER and refuses a step without the answer.

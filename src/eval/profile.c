@@ -139,7 +139,7 @@ static int write_row(prof_ctx *c, const hflow_eval_item *item, int i, const hflo
     cJSON_AddBoolToObject(row, "is_last", c->assign.have[i] ? f->is_last : i == edge_run->n_steps - 1);
     /* Cascade profiles (flow.cascade): the confidence the policy saw after the edge answered. */
     cJSON_AddNumberToObject(row, "edge_confidence", c->assign.have[i] ? f->edge_confidence : -1);
-    cJSON_AddNumberToObject(row, "edge_answer_tokens", c->assign.have[i] ? f->edge_answer_tokens : -1);
+    cJSON_AddNumberToObject(row, "edge_answer_tokens", c->assign.have[i] ? f->edge_answer_tokens : 0);
     cJSON *b = cJSON_AddObjectToObject(row, "budget");
     cJSON_AddNumberToObject(b, "tokens_ratio", c->assign.have[i] ? f->budget.tokens_ratio : 0);
     cJSON_AddNumberToObject(b, "usd_ratio", c->assign.have[i] ? f->budget.usd_ratio : 0);

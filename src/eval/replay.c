@@ -53,7 +53,6 @@ void hflow_query_route_features(const char *prompt, const char *category, hflow_
     f->n_steps = 1;
     f->is_first = f->is_last = 1;
     f->edge_confidence = -1;
-    f->edge_answer_tokens = -1;
 }
 
 void hflow_replay_query_features_cascade(const hflow_replay_query *q, hflow_route_features *f) {

@@ -127,7 +127,6 @@ static void step_features(flow_query *q, int i, hflow_route_features *f) {
     f->is_first = i == 0;
     f->is_last = q->plan_done && i == q->dag.n - 1; /* unknown while the plan still streams */
     f->edge_confidence = -1;
-    f->edge_answer_tokens = -1;
     flow_budget_state_max(q->budgets, 2, &f->budget);
 }
 

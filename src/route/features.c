@@ -235,7 +235,7 @@ static void fill_dense(const hflow_router_feature_config *c, const hflow_route_f
     d[k++] = known ? (float)f->edge_confidence : 0.0f;
     d[k++] = known ? 1.0f : 0.0f;
     if (c->edge_answer) { /* how long the edge's answer ran: long ones are where it struggled */
-        int have = f->edge_answer_tokens >= 0;
+        int have = f->edge_answer_tokens > 0;
         d[k++] = have ? logf(1.0f + (float)f->edge_answer_tokens) : 0.0f;
         d[k++] = have ? 1.0f : 0.0f;
     }

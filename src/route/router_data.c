@@ -180,7 +180,7 @@ static int profile_row(hflow_router_dataset *d, const cJSON *row, void *ctx, hfl
     s.f.is_first = jnum(row, "is_first", 0) != 0;
     s.f.is_last = jnum(row, "is_last", 0) != 0;
     s.f.edge_confidence = jnum(row, "edge_confidence", -1);
-    s.f.edge_answer_tokens = jnum(row, "edge_answer_tokens", -1);
+    s.f.edge_answer_tokens = jnum(row, "edge_answer_tokens", 0);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(row, "budget");
     s.f.budget.tokens_ratio = jnum(b, "tokens_ratio", 0);
     s.f.budget.usd_ratio = jnum(b, "usd_ratio", 0);

@@ -430,7 +430,7 @@ static int any_confidence(const hflow_router_dataset *d, const size_t *tr, size_
 /* 1 when a training sample carries the edge's answer (a cascade replay or profile). */
 static int any_edge_answer(const hflow_router_dataset *d, const size_t *tr, size_t ntr) {
     for (size_t i = 0; i < ntr; i++)
-        if (d->s[tr[i]].f.edge_answer_tokens >= 0) return 1;
+        if (d->s[tr[i]].f.edge_answer_tokens > 0) return 1;
     return 0;
 }
 
