@@ -39,19 +39,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_router: %s\n", err.message);
         return 1;
     }
-    hflow_router_dataset d;
+    hflow_router_dataset d, dc; /* pre-answer features; a cascade router's (the edge answer's length too) */
     hflow_router_dataset_init(&d);
-    if (hflow_router_dataset_add_replay(&d, &all, edge, cloud, 1, &err)) {
+    hflow_router_dataset_init(&dc);
+    if (hflow_router_dataset_add_replay(&d, &all, edge, cloud, 1, &err) ||
+        hflow_router_dataset_add_replay_cascade(&dc, &all, edge, cloud, 1, &err)) {
         fprintf(stderr, "bench_router: %s\n", err.message);
         return 1;
     }
     /* The utility head at three hash sizes, then the query-level configuration
      * (tiers + auxiliary targets, 5 networks merged) without the question-
-     * structure features, with them, and with them and the retrieval part
-     * (k 40 over every stored question; docs/ROUTER.md). */
-    struct { uint32_t dim, hidden, ensemble; int tiers, knn, qshape; } cfgs[] = {
-        {1024, 32, 1, 0, 0, 1}, {4096, 32, 1, 0, 0, 1}, {16384, 32, 1, 0, 0, 1},
-        {4096, 32, 5, 1, 0, 0}, {4096, 32, 5, 1, 0, 1}, {4096, 32, 5, 1, 1, 1}};
+     * structure features, with them, with them and the retrieval part (k 40
+     * over every stored question), and as a cascade router (docs/ROUTER.md). */
+    struct { uint32_t dim, hidden, ensemble; int tiers, knn, qshape, cascade; } cfgs[] = {
+        {1024, 32, 1, 0, 0, 1, 0}, {4096, 32, 1, 0, 0, 1, 0}, {16384, 32, 1, 0, 0, 1, 0},
+        {4096, 32, 5, 1, 0, 0, 0}, {4096, 32, 5, 1, 0, 1, 0}, {4096, 32, 5, 1, 1, 1, 0}, {4096, 32, 5, 1, 1, 1, 1}};
     int only_tiers = argc > 4 && !strcmp(argv[4], "tiers");
     for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         if (only_tiers && !cfgs[k].tiers) continue;
@@ -65,15 +67,16 @@ int main(int argc, char **argv) {
             o.objective = HFLOW_ROUTER_OBJ_TIERS;
             o.aux_weight = 4;
         }
+        const hflow_router_dataset *ds = cfgs[k].cascade ? &dc : &d;
         if (cfgs[k].knn) {
             o.knn.k = 40;
-            o.knn.weight = 0.65f;
+            o.knn.weight = cfgs[k].cascade ? 0.5f : 0.65f;
             o.knn.power = 0.5f;
             o.knn.denoise = 0.5f;
         }
         hflow_router *r = NULL;
         hflow_router_train_report rep;
-        if (hflow_router_train(&d, NULL, &o, &r, &rep, &err)) {
+        if (hflow_router_train(ds, NULL, &o, &r, &rep, &err)) {
             fprintf(stderr, "bench_router: %s\n", err.message);
             return 1;
         }
@@ -81,25 +84,26 @@ int main(int argc, char **argv) {
         size_t clouds = 0;
         for (int round = 0; round < 5; round++) {
             double t0 = hflow_now_s(), c0 = thread_cpu_s();
-            for (size_t i = 0; i < d.n; i++) {
+            for (size_t i = 0; i < ds->n; i++) {
                 hflow_route_decision dec;
-                hflow_router_decide(r, &d.s[i].f, NULL, 0, 0, &dec, NULL);
+                hflow_router_decide(r, &ds->s[i].f, NULL, 0, 0, &dec, NULL);
                 clouds += dec.tier;
             }
-            rounds[round] = (hflow_now_s() - t0) / (double)d.n * 1e6;
-            cpu[round] = (thread_cpu_s() - c0) / (double)d.n * 1e6;
+            rounds[round] = (hflow_now_s() - t0) / (double)ds->n * 1e6;
+            cpu[round] = (thread_cpu_s() - c0) / (double)ds->n * 1e6;
         }
         qsort(rounds, 5, sizeof rounds[0], cmp_d);
         qsort(cpu, 5, sizeof cpu[0], cmp_d);
-        printf("%-7s%s%s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f), CPU %.2f us, over %zu queries; "
+        printf("%-7s%s%s%s hash_dim %5u hidden %u x%u: decision %.2f us median (min %.2f), CPU %.2f us, over %zu queries; "
                "training %.2f s (%zu samples, %u epochs, %zu params)\n",
                cfgs[k].tiers ? "tiers" : "utility", cfgs[k].qshape ? "" : " (no question shape)",
-               cfgs[k].knn ? " + knn 40" : "", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
+               cfgs[k].knn ? " + knn 40" : "", cfgs[k].cascade ? " cascade" : "", cfgs[k].dim, cfgs[k].hidden, cfgs[k].ensemble, rounds[2],
                rounds[0], cpu[2], d.n, rep.seconds, rep.n_train, rep.epochs, hflow_mlp_n_params(hflow_router_mlp(r)));
         (void)clouds;
         hflow_router_free(r);
     }
     hflow_router_dataset_free(&d);
+    hflow_router_dataset_free(&dc);
     hflow_replay_set_free(&all);
     return 0;
 }
