@@ -12,7 +12,8 @@
  * and the JSONL trace carries the cascade record. A cascade router's policy
  * (HFLOW_POLICY_NEEDS_EDGE_ANSWER) sees each step's edge answer length, equal
  * to the edge attempt's recorded completion tokens, and is refused without
- * cascade. */
+ * cascade. An edge that answers steps with nothing has every step escalated
+ * without asking the policy. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -254,6 +255,51 @@ static void test_policy_sees_edge_answer(void **state) {
     hflow_flow_free(f);
 }
 
+/* An edge whose planner calls go to stories260K and whose every other answer is empty. */
+static int empty_complete(hflow_backend *b, const hflow_request *req, hflow_response *resp, hflow_error *err) {
+    for (int i = 0; i < req->n_messages; i++)
+        if (strstr(req->messages[i].content, "Write a plan")) return hflow_backend_complete(b->impl, req, resp, err);
+    memset(resp, 0, sizeof *resp);
+    resp->text = strdup("");
+    resp->prompt_tokens = 5;
+    snprintf(resp->finish_reason, sizeof resp->finish_reason, "stop");
+    snprintf(resp->model, sizeof resp->model, "empty-edge");
+    return 0;
+}
+static void empty_destroy(hflow_backend *b) { (void)b; }
+static const hflow_backend_vtable empty_vt = {"empty-edge", empty_complete, empty_destroy};
+
+static void test_empty_edge_answer_escalates(void **state) {
+    (void)state;
+    if (!stories[0]) skip();
+    hflow_backend empty = {.vt = &empty_vt, .name = "empty-edge", .model = "empty-edge", .impl = edge};
+    hflow_error err;
+    hflow_policy *pol;
+    assert_int_equal(hflow_policy_create("confidence:-1000", &pol, &err), 0); /* would keep any answer it could score */
+    hflow_flow_config c;
+    config(&c, pol, 0);
+    c.edge = &empty;
+    c.planner = &empty;
+    hflow_flow *f;
+    assert_int_equal(hflow_flow_create(&c, &f, &err), 0);
+    hflow_flow_result r;
+    if (hflow_flow_run(f, QUESTIONS[2], NULL, &r, &err)) fail_msg("%s", err.message);
+    assert_true(r.n_steps >= 1);
+    for (int i = 0; i < r.n_steps; i++) {
+        const hflow_call_record *k = &r.steps[i].call;
+        assert_int_equal(k->cascade, 1);
+        assert_int_equal(k->edge_completion_tokens, 0);
+        assert_string_equal(k->route_reason, "cascade-empty-edge");
+        assert_int_equal(k->escalated, 1);
+        assert_int_equal(k->tier, HFLOW_TIER_CLOUD);
+        assert_true(k->completion_tokens > 0);
+    }
+    assert_int_equal(r.usage[HFLOW_TIER_CLOUD].calls, r.n_steps);
+    hflow_flow_result_clear(&r);
+    hflow_flow_free(f);
+    hflow_policy_free(pol);
+}
+
 static void test_trace_records_cascade(void **state) {
     (void)state;
     if (!stories[0]) skip();
@@ -309,6 +355,7 @@ int main(void) {
         cmocka_unit_test(test_budget_refuses_escalation),
         cmocka_unit_test(test_policy_needs_cascade),
         cmocka_unit_test(test_policy_sees_edge_answer),
+        cmocka_unit_test(test_empty_edge_answer_escalates),
         cmocka_unit_test(test_trace_records_cascade),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

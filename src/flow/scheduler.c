@@ -176,7 +176,8 @@ static int route_step(flow_query *q, int i) {
 }
 
 /* Cascade, after the edge answered step i: the policy decides with the
- * answer's confidence and length whether to keep it or escalate to the cloud; records
+ * answer's confidence and length whether to keep it or escalate to the cloud
+ * (an empty answer is escalated without asking); records
  * the edge attempt and the decision (caller holds q->mu). */
 static int cascade_decide(flow_query *q, int i, const flow_confidence *conf) {
     hflow_call_record *rec = &q->runs[i].rec;
@@ -192,7 +193,10 @@ static int cascade_decide(flow_query *q, int i, const flow_confidence *conf) {
     rec->edge_start_s = rec->start_s;
     rec->edge_end_s = rec->end_s;
     hflow_route_decision d = {HFLOW_TIER_EDGE, 0, NAN, "cascade-keep"};
-    ask_policy(q, rec, &f, &d);
+    /* An empty edge answer is nothing to keep: it goes up whatever the policy
+     * would say (a cascade router could not even score it) */
+    if (rec->completion_tokens <= 0) d = (hflow_route_decision){HFLOW_TIER_CLOUD, NAN, NAN, "cascade-empty-edge"};
+    else ask_policy(q, rec, &f, &d);
     int tier = d.tier == HFLOW_TIER_CLOUD && q->backend[HFLOW_TIER_CLOUD] ? HFLOW_TIER_CLOUD : HFLOW_TIER_EDGE;
     record_decision(rec, tier, &d, &f);
     rec->escalated = tier == HFLOW_TIER_CLOUD;

@@ -179,7 +179,7 @@ static int learned_decide(hflow_policy *p, const hflow_route_features *f, hflow_
     if (lp->r->fz.cfg.edge_answer && !(f->edge_answer_tokens > 0))
         return hflow_error_set(err, HFLOW_EINVAL,
                                "learned policy: the router was trained with the edge's answer (a cascade router) and "
-                               "this step has none (run in cascade mode; an empty edge answer counts as none)");
+                               "this step has none (run in cascade mode)");
     if (lp->emb) { /* the same lookup training used (hflow_router_dataset_embed) */
         emb = malloc(dim * sizeof *emb);
         rc = emb ? hflow_router_embedder_embed(lp->emb, f, emb, dim, err)
