@@ -165,32 +165,56 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
     return 0;
 }
 
-static int cmp_entry(const void *a, const void *b) {
-    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+/* Positions 0..n-1 ordered by idx, equal indices in input order: a stable
+ * LSD radix sort, one pass per byte of the largest index (two for 4096
+ * buckets). The same order a comparison sort on (idx, position) gives, at a
+ * fraction of the cost: qsort's callback per comparison was a fifth of a
+ * routing decision. */
+static int order_by_index(const uint32_t *idx, uint32_t n, uint32_t *order) {
+    uint32_t *scratch = malloc(n * sizeof *scratch), max = 0;
+    if (!scratch) return -1;
+    uint32_t *a = order, *b = scratch; /* a: the order so far; b: the next pass's output */
+    for (uint32_t i = 0; i < n; i++) {
+        a[i] = i;
+        if (idx[i] > max) max = idx[i];
+    }
+    for (uint32_t shift = 0; shift < 32; shift += 8) {
+        if (shift > 0 && (max >> shift) == 0) break;
+        uint32_t count[257] = {0};
+        for (uint32_t i = 0; i < n; i++) count[((idx[a[i]] >> shift) & 255u) + 1]++;
+        for (int d = 0; d < 256; d++) count[d + 1] += count[d];
+        for (uint32_t i = 0; i < n; i++) b[count[(idx[a[i]] >> shift) & 255u]++] = a[i];
+        uint32_t *t = a;
+        a = b, b = t;
+    }
+    if (a != order) memcpy(order, a, n * sizeof *order); /* an odd number of passes */
+    free(scratch);
+    return 0;
 }
 
 /* Sorts by index and sums duplicates; the order of equal indices cannot
  * change a sum of +-k/sqrt(n) terms that are added in input order. */
 static int merge_sparse(hflow_router_fvec *v) {
     if (v->n_sparse < 2) return 0;
-    uint64_t *e = malloc(v->n_sparse * sizeof *e);
-    if (!e) return -1;
-    for (uint32_t i = 0; i < v->n_sparse; i++) e[i] = ((uint64_t)v->idx[i] << 32) | i;
-    qsort(e, v->n_sparse, sizeof *e, cmp_entry);
-    float *vals = malloc(v->n_sparse * sizeof *vals);
-    if (!vals) { free(e); return -1; }
-    memcpy(vals, v->val, v->n_sparse * sizeof *vals);
+    uint32_t n = v->n_sparse;
+    uint32_t *order = malloc(n * sizeof *order);
+    float *vals = malloc(n * sizeof *vals);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    if (!order || !vals || !idx || order_by_index(v->idx, n, order)) {
+        free(order), free(vals), free(idx);
+        return -1;
+    }
+    memcpy(vals, v->val, n * sizeof *vals);
+    memcpy(idx, v->idx, n * sizeof *idx);
     uint32_t m = 0;
-    for (uint32_t i = 0; i < v->n_sparse; i++) {
-        uint32_t idx = (uint32_t)(e[i] >> 32);
-        float val = vals[(uint32_t)e[i]];
-        if (m > 0 && v->idx[m - 1] == idx) v->val[m - 1] += val;
-        else { v->idx[m] = idx; v->val[m] = val; m++; }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = idx[order[i]];
+        float val = vals[order[i]];
+        if (m > 0 && v->idx[m - 1] == k) v->val[m - 1] += val;
+        else { v->idx[m] = k; v->val[m] = val; m++; }
     }
     v->n_sparse = m;
-    free(vals);
-    free(e);
+    free(order), free(vals), free(idx);
     return 0;
 }
 
