@@ -15,6 +15,11 @@
 
 /* FNV-1a of n bytes continuing from state h (HFLOW_FNV_OFFSET to start). */
 uint64_t hflow_fnv1a(uint64_t h, const void *data, size_t n);
+/* Three FNV-1a states h[0..2] continued over the same n bytes in one pass:
+ * equal to three hflow_fnv1a calls, but the three multiply chains overlap
+ * (a word's unigram hash and the two word-pair states it extends, in the
+ * router's featurizer and retrieval index). */
+void hflow_fnv1a3(uint64_t h[3], const void *data, size_t n);
 /* Avalanche: every output bit depends on every input bit. */
 uint64_t hflow_mix64(uint64_t x);
 

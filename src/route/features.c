@@ -101,12 +101,18 @@ static int push_sparse(hflow_router_fvec *v, uint32_t idx, float val) {
 
 /* Next lower-cased word (ASCII letters/digits, plus any non-ASCII byte so
  * UTF-8 words stay whole) into buf; returns its length, 0 at the end. */
+/* ASCII classes spelled out (what isalnum/tolower give in the C locale),
+ * without a locale lookup per byte. */
+static int word_byte(unsigned char ch) {
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
+}
+
 size_t hflow_router_next_word(const char **p, char *buf, size_t cap) {
     const unsigned char *s = (const unsigned char *)*p;
-    while (*s && !(isalnum(*s) || *s >= 0x80)) s++;
+    while (*s && !word_byte(*s)) s++;
     size_t n = 0;
-    while (*s && (isalnum(*s) || *s >= 0x80)) {
-        if (n < cap) buf[n++] = (char)tolower(*s);
+    while (*s && word_byte(*s)) {
+        if (n < cap) buf[n++] = (char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s);
         s++;
     }
     *p = (const char *)s;
@@ -119,11 +125,24 @@ static int has_digit(const char *w, size_t n) {
     return 0;
 }
 
+#define PAIR_SALT 0x5bd1e995ull /* word pairs hash from base ^ PAIR_SALT */
+
 /* One hashed token (bucket and sign from the salted hash) into v. */
 static int push_token(const hflow_router_feature_config *c, uint64_t base, const char *tok, size_t n,
                       hflow_router_fvec *v) {
     uint64_t h = hflow_mix64(hflow_fnv1a(base, tok, n));
     return push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f);
+}
+
+/* One of = + * / ^ < > % $ \\ _ { } | (a switch the compiler turns into a
+ * bit test: a strchr per character of every prompt was a visible part of a
+ * decision). */
+static int is_formula_symbol(unsigned char ch) {
+    switch (ch) {
+    case '=': case '+': case '*': case '/': case '^': case '<': case '>': case '%':
+    case '$': case '\\': case '_': case '{': case '}': case '|': return 1;
+    default: return 0;
+    }
 }
 
 /* Hashes one text field into v; returns the word count. `salt` keeps the
@@ -135,27 +154,32 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
     if (!text) return 0;
     uint32_t start = v->n_sparse;
     uint64_t base = hflow_fnv1a(0xcbf29ce484222325ull ^ ((uint64_t)c->hash_seed << 17), (const char *)&salt, sizeof salt);
-    char w[64], prev[64];
-    size_t pn = 0, n;
+    char w[64];
+    size_t n;
+    int have_prev = 0;
+    uint64_t pair = 0; /* fnv1a(base ^ PAIR_SALT, previous word + " "): the pair's hash so far */
     const char *p = text;
     while ((n = hflow_router_next_word(&p, w, sizeof w)) > 0) {
         (*n_words)++;
-        if (push_token(c, base, w, n, v) != 0) return -1;
-        if (c->bigrams && pn > 0) {
-            uint64_t hb = hflow_fnv1a(hflow_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
-            hb = hflow_mix64(hflow_fnv1a(hb, w, n));
+        /* the word's own hash, the pair (previous word, this one) and the
+         * start of the next pair, in one pass over the word */
+        uint64_t h[3] = {base, pair, base ^ PAIR_SALT};
+        hflow_fnv1a3(h, w, n);
+        uint64_t hw = hflow_mix64(h[0]);
+        if (push_sparse(v, (uint32_t)(hw % c->hash_dim), (hw >> 63) ? -1.0f : 1.0f) != 0) return -1;
+        if (c->bigrams && have_prev) {
+            uint64_t hb = hflow_mix64(h[1]);
             if (push_sparse(v, (uint32_t)(hb % c->hash_dim), (hb >> 63) ? -1.0f : 1.0f) != 0) return -1;
         }
         if (c->shape_tokens && has_digit(w, n) && push_token(c, base, "\x01num", 4, v) != 0) return -1;
-        memcpy(prev, w, n);
-        pn = n;
+        pair = hflow_fnv1a(h[2], " ", 1);
+        have_prev = 1;
     }
     /* Formula symbols are not words; as "shape" tokens they mark computational
      * questions (within a category the edge/cloud gap depends on that). */
     for (const char *q = text; c->shape_tokens && *q; q++) {
-        static const char syms[] = "=+*/^<>%$\\_{}|";
         char tok[2] = {'\x02', *q};
-        if (strchr(syms, *q) && push_token(c, base, tok, 2, v) != 0) return -1;
+        if (is_formula_symbol((unsigned char)*q) && push_token(c, base, tok, 2, v) != 0) return -1;
     }
     uint32_t cnt = v->n_sparse - start;
     if (cnt > 0) {

@@ -92,7 +92,7 @@ static void term_vec_free(term_vec *t) {
 
 static int push_term(term_vec *t, uint32_t b) {
     if (t->n == t->cap) {
-        uint32_t cap = t->cap ? 2 * t->cap : 256;
+        uint32_t cap = t->cap ? 2 * t->cap : 1024; /* a rendered MMLU prompt gives ~600 terms */
         uint32_t *nb = realloc(t->b, cap * sizeof *nb);
         if (!nb) return -1;
         t->b = nb;
@@ -141,21 +141,21 @@ static int is_option_marker(const char *text, const char *end, size_t n) {
 static int text_terms(const char *text, uint32_t dim, term_vec *t) {
     if (!text) text = "";
     const uint64_t base = hflow_fnv1a(HFLOW_FNV_OFFSET, &(uint32_t){KNN_SEED}, 4);
-    char w[64], prev[64];
-    size_t n, pn = 0;
+    char w[64];
+    size_t n;
+    int have_prev = 0;
+    uint64_t pair = 0; /* fnv1a(base ^ 0x5bd1e995, previous word + " ") */
     const char *p = text;
     t->n = 0;
     while ((n = hflow_router_next_word(&p, w, sizeof w)) > 0) {
         if (is_option_marker(text, p, n)) continue;
-        uint64_t h = hflow_mix64(hflow_fnv1a(base, w, n));
-        if (push_term(t, (uint32_t)(h % dim))) return -1;
-        if (pn) {
-            uint64_t hb = hflow_fnv1a(hflow_fnv1a(base ^ 0x5bd1e995ull, prev, pn), " ", 1);
-            hb = hflow_mix64(hflow_fnv1a(hb, w, n));
-            if (push_term(t, (uint32_t)(hb % dim))) return -1;
-        }
-        memcpy(prev, w, n);
-        pn = n;
+        /* the word, the pair it ends and the pair it starts, in one pass (hash.h) */
+        uint64_t h[3] = {base, pair, base ^ 0x5bd1e995ull};
+        hflow_fnv1a3(h, w, n);
+        if (push_term(t, (uint32_t)(hflow_mix64(h[0]) % dim))) return -1;
+        if (have_prev && push_term(t, (uint32_t)(hflow_mix64(h[1]) % dim))) return -1;
+        pair = hflow_fnv1a(h[2], " ", 1);
+        have_prev = 1;
     }
     return dedupe_terms(t);
 }
