@@ -127,17 +127,39 @@ static int has_digit(const char *w, size_t n) {
 
 #define PAIR_SALT 0x5bd1e995ull /* word pairs hash from base ^ PAIR_SALT */
 
+void hflow_word_hasher_init(hflow_word_hasher *s, uint64_t base) {
+    s->base = base;
+    s->pair = 0;
+    s->have_prev = 0;
+}
+
+int hflow_word_hasher_add(hflow_word_hasher *s, const char *w, size_t n, uint64_t *word, uint64_t *pair) {
+    /* the word's own hash, the pair it ends and the pair it starts, in one pass (hash.h) */
+    uint64_t h[3] = {s->base, s->pair, s->base ^ PAIR_SALT};
+    hflow_fnv1a3(h, w, n);
+    int had = s->have_prev;
+    *word = h[0];
+    *pair = h[1];
+    s->pair = hflow_fnv1a(h[2], " ", 1);
+    s->have_prev = 1;
+    return had;
+}
+
+/* A mixed hash into v: bucket h mod hash_dim, sign from the top bit. */
+static int push_hashed(const hflow_router_feature_config *c, uint64_t h, hflow_router_fvec *v) {
+    return push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f);
+}
+
 /* One hashed token (bucket and sign from the salted hash) into v. */
 static int push_token(const hflow_router_feature_config *c, uint64_t base, const char *tok, size_t n,
                       hflow_router_fvec *v) {
-    uint64_t h = hflow_mix64(hflow_fnv1a(base, tok, n));
-    return push_sparse(v, (uint32_t)(h % c->hash_dim), (h >> 63) ? -1.0f : 1.0f);
+    return push_hashed(c, hflow_mix64(hflow_fnv1a(base, tok, n)), v);
 }
 
 /* One of = + * / ^ < > % $ \\ _ { } | (a switch the compiler turns into a
  * bit test: a strchr per character of every prompt was a visible part of a
  * decision). */
-static int is_formula_symbol(unsigned char ch) {
+int hflow_router_is_formula_symbol(unsigned char ch) {
     switch (ch) {
     case '=': case '+': case '*': case '/': case '^': case '<': case '>': case '%':
     case '$': case '\\': case '_': case '{': case '}': case '|': return 1;
@@ -156,30 +178,22 @@ static int hash_field(const hflow_router_feature_config *c, const char *text, ui
     uint64_t base = hflow_fnv1a(0xcbf29ce484222325ull ^ ((uint64_t)c->hash_seed << 17), (const char *)&salt, sizeof salt);
     char w[64];
     size_t n;
-    int have_prev = 0;
-    uint64_t pair = 0; /* fnv1a(base ^ PAIR_SALT, previous word + " "): the pair's hash so far */
+    hflow_word_hasher wh;
+    hflow_word_hasher_init(&wh, base);
     const char *p = text;
     while ((n = hflow_router_next_word(&p, w, sizeof w)) > 0) {
         (*n_words)++;
-        /* the word's own hash, the pair (previous word, this one) and the
-         * start of the next pair, in one pass over the word */
-        uint64_t h[3] = {base, pair, base ^ PAIR_SALT};
-        hflow_fnv1a3(h, w, n);
-        uint64_t hw = hflow_mix64(h[0]);
-        if (push_sparse(v, (uint32_t)(hw % c->hash_dim), (hw >> 63) ? -1.0f : 1.0f) != 0) return -1;
-        if (c->bigrams && have_prev) {
-            uint64_t hb = hflow_mix64(h[1]);
-            if (push_sparse(v, (uint32_t)(hb % c->hash_dim), (hb >> 63) ? -1.0f : 1.0f) != 0) return -1;
-        }
+        uint64_t hw, hp;
+        int has_pair = hflow_word_hasher_add(&wh, w, n, &hw, &hp);
+        if (push_hashed(c, hflow_mix64(hw), v) != 0) return -1;
+        if (c->bigrams && has_pair && push_hashed(c, hflow_mix64(hp), v) != 0) return -1;
         if (c->shape_tokens && has_digit(w, n) && push_token(c, base, "\x01num", 4, v) != 0) return -1;
-        pair = hflow_fnv1a(h[2], " ", 1);
-        have_prev = 1;
     }
     /* Formula symbols are not words; as "shape" tokens they mark computational
      * questions (within a category the edge/cloud gap depends on that). */
     for (const char *q = text; c->shape_tokens && *q; q++) {
         char tok[2] = {'\x02', *q};
-        if (is_formula_symbol((unsigned char)*q) && push_token(c, base, tok, 2, v) != 0) return -1;
+        if (hflow_router_is_formula_symbol((unsigned char)*q) && push_token(c, base, tok, 2, v) != 0) return -1;
     }
     uint32_t cnt = v->n_sparse - start;
     if (cnt > 0) {

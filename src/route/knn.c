@@ -143,19 +143,16 @@ static int text_terms(const char *text, uint32_t dim, term_vec *t) {
     const uint64_t base = hflow_fnv1a(HFLOW_FNV_OFFSET, &(uint32_t){KNN_SEED}, 4);
     char w[64];
     size_t n;
-    int have_prev = 0;
-    uint64_t pair = 0; /* fnv1a(base ^ 0x5bd1e995, previous word + " ") */
+    hflow_word_hasher wh;
+    hflow_word_hasher_init(&wh, base);
     const char *p = text;
     t->n = 0;
     while ((n = hflow_router_next_word(&p, w, sizeof w)) > 0) {
         if (is_option_marker(text, p, n)) continue;
-        /* the word, the pair it ends and the pair it starts, in one pass (hash.h) */
-        uint64_t h[3] = {base, pair, base ^ 0x5bd1e995ull};
-        hflow_fnv1a3(h, w, n);
-        if (push_term(t, (uint32_t)(hflow_mix64(h[0]) % dim))) return -1;
-        if (have_prev && push_term(t, (uint32_t)(hflow_mix64(h[1]) % dim))) return -1;
-        pair = hflow_fnv1a(h[2], " ", 1);
-        have_prev = 1;
+        uint64_t hw, hp;
+        int has_pair = hflow_word_hasher_add(&wh, w, n, &hw, &hp);
+        if (push_term(t, (uint32_t)(hflow_mix64(hw) % dim))) return -1;
+        if (has_pair && push_term(t, (uint32_t)(hflow_mix64(hp) % dim))) return -1;
     }
     return dedupe_terms(t);
 }

@@ -72,7 +72,7 @@ void hflow_router_question_shape(const char *q, float *out) {
         if (isdigit(ch) && !word_digit && wc) { num_words++; word_digit = 1; }
         in_word = wc;
         digits += isdigit(ch) != 0;
-        symbols += strchr("=+*/^<>%$\\_{}|", ch) != NULL && ch;
+        symbols += (size_t)hflow_router_is_formula_symbol(ch);
     }
     out[4] = logf(1.0f + (float)digits);
     out[5] = logf(1.0f + (float)symbols);

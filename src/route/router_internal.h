@@ -35,6 +35,24 @@ double hflow_router_threshold_of(const hflow_router_decision_params *p, const hf
  * bytes) into buf; its length, 0 at the end. */
 size_t hflow_router_next_word(const char **p, char *buf, size_t cap);
 
+/* The hashes of a text's words and adjacent word pairs, shared by the
+ * featurizer and the retrieval index (each with its own base): word w hashes
+ * as FNV-1a(base, w), the pair (prev, w) as FNV-1a(base ^ 0x5bd1e995,
+ * prev + " " + w), both before hflow_mix64. Feed the words in order. */
+typedef struct hflow_word_hasher {
+    uint64_t base;
+    uint64_t pair; /* the next pair's hash so far: previous word + " " */
+    int have_prev;
+} hflow_word_hasher;
+void hflow_word_hasher_init(hflow_word_hasher *s, uint64_t base);
+/* *word = w's hash; returns 1 with *pair = (previous word, w)'s hash, 0 for
+ * the first word (no pair). */
+int hflow_word_hasher_add(hflow_word_hasher *s, const char *w, size_t n, uint64_t *word, uint64_t *pair);
+
+/* 1 for the formula symbols = + * / ^ < > % $ \ _ { } | (the featurizer's
+ * shape tokens and question_shape.c's symbol count). */
+int hflow_router_is_formula_symbol(unsigned char ch);
+
 /* question_shape.c: HFLOW_QSHAPE_COUNT dense structure features of a
  * rendered query-level prompt into out (number of options / 10, share of
  * numeric options, log(1 + mean option length), option length coefficient of
