@@ -33,11 +33,6 @@ static char ds_path[1024], profile[512], router_path[512];
 static int have_data;
 static hflow_router *router;
 
-static const char *tmp(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
-    return buf;
-}
-
 static int setup(void **state) {
     (void)state;
     int rc = tu_router_e2e_data(ds_path, sizeof ds_path, N_Q, &ds);
@@ -60,8 +55,8 @@ static void test_profile_then_train(void **state) {
         print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
         skip();
     }
-    tmp(profile, sizeof profile, "cascade-profile.jsonl");
-    tmp(router_path, sizeof router_path, "cascade-router.gguf");
+    tu_tmp_path(profile, sizeof profile, "cascade-profile.jsonl");
+    tu_tmp_path(router_path, sizeof router_path, "cascade-router.gguf");
     tu_profile_train(ds_path, N_Q, 1, profile, router_path);
     size_t n;
     cJSON **rows = tu_jsonl_read(profile, &n);
@@ -95,21 +90,6 @@ static const hflow_router_sample *profiled(const hflow_router_dataset *d, const 
     return NULL;
 }
 
-/* The cap held: counted by the budget and call by call (an escalation the
- * budget could not pay kept its edge answer and counts nothing). */
-static void check_budget(const cJSON *q, long cap) {
-    long used = (long)tu_jnum(tu_jget(tu_jget(q, "totals"), "budget_used"), "cloud_tokens"), sum = 0;
-    const cJSON *s, *agg = tu_jget(q, "aggregator");
-    cJSON_ArrayForEach(s, tu_jget(q, "steps")) {
-        const cJSON *call = tu_jget(s, "call");
-        if (!strcmp(tu_jstr(call, "tier"), "cloud"))
-            sum += (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
-    }
-    if (!strcmp(tu_jstr(agg, "tier"), "cloud")) sum += (long)(tu_jnum(agg, "prompt_tokens") + tu_jnum(agg, "completion_tokens"));
-    assert_true(used <= cap);
-    assert_int_equal(used, sum);
-}
-
 static int run_question(int q, long cap, const char *trace, int cascade) {
     char log[512], capbuf[32], pol[600];
     snprintf(capbuf, sizeof capbuf, "%ld", cap);
@@ -119,18 +99,18 @@ static int run_question(int q, long cap, const char *trace, int cascade) {
                           "--answer-tokens", "16", "--plan-first", "--mode", "sequential", "--format", "option",
                           "--task-type", "letter", "--trace", trace, cascade ? "--cascade" : ds.items[q].question,
                           cascade ? ds.items[q].question : NULL, NULL};
-    return tu_cli(tmp(log, sizeof log, "cascade-run.log"), args);
+    return tu_cli(tu_tmp_path(log, sizeof log, "cascade-run.log"), args);
 }
 
 static void test_run_cascade_learned(void **state) {
     (void)state;
     if (!have_data || !router) skip();
     char trace[512], log[512];
-    tmp(trace, sizeof trace, "cascade-run.jsonl");
+    tu_tmp_path(trace, sizeof trace, "cascade-run.jsonl");
     remove(trace);
     /* Not in cascade mode: refused, saying why. */
     assert_int_not_equal(run_question(0, 1000000, trace, 0), 0);
-    char *out = tu_read_file(tmp(log, sizeof log, "cascade-run.log"), NULL);
+    char *out = tu_read_file(tu_tmp_path(log, sizeof log, "cascade-run.log"), NULL);
     assert_non_null(strstr(out, "cascade"));
     free(out);
 
@@ -144,7 +124,7 @@ static void test_run_cascade_learned(void **state) {
     assert_int_equal(n, N_Q);
     int steps = 0, escalated = 0;
     for (int q = 0; q < N_Q; q++) {
-        check_budget(lines[q], CAP_TOKENS);
+        tu_check_trace_cloud_budget(lines[q], CAP_TOKENS);
         const cJSON *s;
         int i = 0;
         cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
@@ -195,18 +175,18 @@ static void test_eval_cascade_learned(void **state) {
     if (!have_data || !router) skip();
     char pol[600], out[512], log[512], path[700];
     snprintf(pol, sizeof pol, "learned:%s", router_path);
-    tmp(out, sizeof out, "cascade-eval");
+    tu_tmp_path(out, sizeof out, "cascade-eval");
     const char *args[] = {"eval", "--dataset", ds_path, "--limit", "2", "--methods", "hybridflow", "--policy", pol,
                           "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--max-tokens", "24",
                           "--budget-tokens", "3000", "--out", out, "--no-plots", "--cascade", NULL};
-    assert_int_equal(tu_cli(tmp(log, sizeof log, "cascade-eval.log"), args), 0);
+    assert_int_equal(tu_cli(tu_tmp_path(log, sizeof log, "cascade-eval.log"), args), 0);
     snprintf(path, sizeof path, "%s/traces/hybridflow.jsonl", out);
     size_t n;
     cJSON **lines = tu_jsonl_read(path, &n);
     assert_int_equal(n, 2);
     int steps = 0;
     for (size_t q = 0; q < n; q++) {
-        check_budget(lines[q], 3000);
+        tu_check_trace_cloud_budget(lines[q], 3000);
         const cJSON *s;
         cJSON_ArrayForEach(s, tu_jget(lines[q], "steps")) {
             const cJSON *k = tu_jget(tu_jget(s, "call"), "cascade");
@@ -224,9 +204,9 @@ static void test_eval_cascade_learned(void **state) {
     tu_jsonl_free(lines, n);
     /* Without --cascade, a router trained with the confidence is refused. */
     args[sizeof args / sizeof *args - 2] = NULL;
-    tmp(out, sizeof out, "cascade-eval-refused");
+    tu_tmp_path(out, sizeof out, "cascade-eval-refused");
     args[sizeof args / sizeof *args - 4] = out;
-    assert_int_not_equal(tu_cli(tmp(log, sizeof log, "cascade-eval-refused.log"), args), 0);
+    assert_int_not_equal(tu_cli(tu_tmp_path(log, sizeof log, "cascade-eval-refused.log"), args), 0);
     char *text = tu_read_file(log, NULL);
     assert_non_null(text);
     assert_non_null(strstr(text, "cascade"));

@@ -44,11 +44,6 @@ static int have_data;
 static char profile[512], router_path[512];
 static hflow_router *router; /* the trained file, loaded: thresholds to check the traces against */
 
-static const char *tmp(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
-    return buf;
-}
-
 #define REQUIRE_DATA()                                                                    \
     do {                                                                                  \
         if (!have_data) {                                                                 \
@@ -81,21 +76,10 @@ static routed check_learned_call(const cJSON *call) {
     return r;
 }
 
-static long cloud_tokens_of(const cJSON *call) {
-    if (strcmp(tu_jstr(call, "tier"), "cloud")) return 0;
-    return (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
-}
-
 /* A run's trace line: the cap held (counted both by the budget and call by call). */
 static void check_budget(const cJSON *q, long cap) {
-    const cJSON *tot = tu_jget(q, "totals");
-    assert_int_equal((long)tu_jnum(tu_jget(tot, "limits"), "cloud_tokens"), cap);
-    long used = (long)tu_jnum(tu_jget(tot, "budget_used"), "cloud_tokens");
-    long sum = cloud_tokens_of(tu_jget(tu_jget(q, "plan"), "call")) + cloud_tokens_of(tu_jget(q, "aggregator"));
-    const cJSON *s;
-    cJSON_ArrayForEach(s, tu_jget(q, "steps")) sum += cloud_tokens_of(tu_jget(s, "call"));
-    assert_int_equal(used, sum);
-    assert_true(used <= cap);
+    assert_int_equal((long)tu_jnum(tu_jget(tu_jget(q, "totals"), "limits"), "cloud_tokens"), cap);
+    tu_check_trace_cloud_budget(q, cap);
 }
 
 /* ---- setup ---- */
@@ -124,8 +108,8 @@ static void test_profile_then_train(void **state) {
         print_message("skipped: datasets/MMLU-STEM.json not found under ../shared\n");
         skip();
     }
-    tmp(profile, sizeof profile, "e2e-profile.jsonl");
-    tmp(router_path, sizeof router_path, "e2e-router.gguf");
+    tu_tmp_path(profile, sizeof profile, "e2e-profile.jsonl");
+    tu_tmp_path(router_path, sizeof router_path, "e2e-router.gguf");
     tu_profile_train(ds_path, N_Q, 0, profile, router_path);
     size_t n;
     cJSON **rows = tu_jsonl_read(profile, &n);
@@ -163,7 +147,7 @@ static void run_budget(long cap, const char *trace, run_stats *st) {
                               "--budget-tokens", capbuf, "--max-steps", "3", "--max-step-tokens", "16",
                               "--answer-tokens", "16", "--plan-first", "--mode", "sequential", "--format", "option",
                               "--task-type", "letter", "--trace", trace, ds.items[q].question, NULL};
-        assert_int_equal(tu_cli(tmp(log, sizeof log, "run.log"), args), 0);
+        assert_int_equal(tu_cli(tu_tmp_path(log, sizeof log, "run.log"), args), 0);
     }
     size_t n;
     cJSON **lines = tu_jsonl_read(trace, &n);
@@ -190,8 +174,8 @@ static void test_run_learned_budgets(void **state) {
     REQUIRE_DATA();
     char tl[512], tt[512];
     run_stats loose, tight;
-    run_budget(LOOSE_TOKENS, tmp(tl, sizeof tl, "run-loose.jsonl"), &loose);
-    run_budget(TIGHT_TOKENS, tmp(tt, sizeof tt, "run-tight.jsonl"), &tight);
+    run_budget(LOOSE_TOKENS, tu_tmp_path(tl, sizeof tl, "run-loose.jsonl"), &loose);
+    run_budget(TIGHT_TOKENS, tu_tmp_path(tt, sizeof tt, "run-tight.jsonl"), &tight);
     hflow_router_decision_params p = hflow_router_params(router);
     print_message("delta0 %.4f alpha_B %.2f; steps routed to the cloud: %d of %d (cap %d tokens), %d of %d (cap %d)\n",
                   p.delta0, p.alpha_B, loose.routed_cloud, loose.steps, LOOSE_TOKENS, tight.routed_cloud, tight.steps,
@@ -222,7 +206,7 @@ static void test_serve_learned(void **state) {
     REQUIRE_DATA();
     char pol[600], trace[512];
     snprintf(pol, sizeof pol, "learned:%s", router_path);
-    tmp(trace, sizeof trace, "serve-trace.jsonl");
+    tu_tmp_path(trace, sizeof trace, "serve-trace.jsonl");
     remove(trace);
     /* The tiers are the model files themselves (in-process). max_tokens caps the planner too, so
      * the plan is cut short and repaired into one step: one routed decision is all this needs. */
@@ -280,11 +264,11 @@ static void test_eval_live_learned(void **state) {
     REQUIRE_DATA();
     char pol[600], out[512], log[512], path[700];
     snprintf(pol, sizeof pol, "learned:%s", router_path);
-    tmp(out, sizeof out, "eval-live");
+    tu_tmp_path(out, sizeof out, "eval-live");
     const char *args[] = {"eval", "--dataset", ds_path, "--limit", "2", "--methods", "hybridflow", "--policy", pol,
                           "--edge", e2e_edge_model(), "--cloud", e2e_cloud_model(), "--max-tokens", "24",
                           "--budget-tokens", "5000", "--out", out, "--no-plots", NULL};
-    assert_int_equal(tu_cli(tmp(log, sizeof log, "eval.log"), args), 0);
+    assert_int_equal(tu_cli(tu_tmp_path(log, sizeof log, "eval.log"), args), 0);
     snprintf(path, sizeof path, "%s/traces/hybridflow.jsonl", out);
     size_t n;
     cJSON **lines = tu_jsonl_read(path, &n);
@@ -332,16 +316,16 @@ static void test_eval_replay_learned(void **state) {
         skip();
     }
     const char *edge = "Meta-Llama-3.1-8B-Instruct", *cloud = "gpt-4o-2024-05-13";
-    tmp(rq, sizeof rq, "replay-router.gguf");
+    tu_tmp_path(rq, sizeof rq, "replay-router.gguf");
     const char *train[] = {"train-router", "--data", file, "--edge", edge, "--cloud", cloud, "--out", rq, "--hash-dim",
                            "1024", "--test-frac", "0.3", "--target-cloud-share", "0.5", "--seed", "1", "--knn", "40",
                            NULL};
-    assert_int_equal(tu_cli(tmp(log, sizeof log, "train-q.log"), train), 0);
+    assert_int_equal(tu_cli(tu_tmp_path(log, sizeof log, "train-q.log"), train), 0);
     snprintf(pol, sizeof pol, "learned:%s,category", rq);
     const char *replay[] = {"eval", "replay", "--file", file, "--edge", edge, "--cloud", cloud, "--policy", pol,
-                            "--test-frac", "0.3", "--seed", "1", "--out", tmp(out, sizeof out, "replay"), "--no-plots",
+                            "--test-frac", "0.3", "--seed", "1", "--out", tu_tmp_path(out, sizeof out, "replay"), "--no-plots",
                             NULL};
-    assert_int_equal(tu_cli(tmp(log2, sizeof log2, "replay.log"), replay), 0);
+    assert_int_equal(tu_cli(tu_tmp_path(log2, sizeof log2, "replay.log"), replay), 0);
     char *t1 = tu_read_file(log, NULL), *t2 = tu_read_file(log2, NULL);
     assert_non_null(t1);
     assert_non_null(t2);

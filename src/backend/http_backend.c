@@ -363,6 +363,13 @@ static void call_init(http_call *c, http_backend *hb, const hflow_request *req, 
     hflow_sse_init(&c->sse, on_sse_event, c);
 }
 
+/* Frees what call_init and the attempts allocated. */
+static void call_free(http_call *c) {
+    free(c->text);
+    hflow_strbuf_free(&c->body);
+    hflow_sse_free(&c->sse);
+}
+
 /* POSTs body to url in attempts under the call's deadline: retryable failures
  * (connection, 408/429/5xx, a stream that broke before delivering text) are
  * retried with backoff or the server's Retry-After. *retries counts them. */
@@ -408,9 +415,7 @@ static int http_complete(hflow_backend *b, const hflow_request *req, hflow_respo
     else if (rc) hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, "error");
     else hflow_copy_field(resp->finish_reason, sizeof resp->finish_reason, c.res.finish_reason[0] ? c.res.finish_reason : "stop");
     free(body);
-    free(c.text);
-    hflow_strbuf_free(&c.body);
-    hflow_sse_free(&c.sse);
+    call_free(&c);
     if (err_out) *err_out = err_local;
     return rc;
 }
@@ -436,9 +441,7 @@ static int http_embed(hflow_backend *b, const char *const *texts, int n, hflow_e
     out->retries = retries;
     out->latency_s = hflow_now_s() - c.t_start;
     free(body);
-    free(c.text);
-    hflow_strbuf_free(&c.body);
-    hflow_sse_free(&c.sse);
+    call_free(&c);
     if (err_out) *err_out = err_local;
     return rc;
 }

@@ -113,3 +113,17 @@ int tu_router_e2e_data(char *ds_path, size_t cap, int n_q, hflow_eval_dataset *d
     hflow_eval_dataset_free(ds);
     return 0;
 }
+
+static long cloud_tokens_of(const cJSON *call) {
+    if (strcmp(tu_jstr(call, "tier"), "cloud")) return 0;
+    return (long)(tu_jnum(call, "prompt_tokens") + tu_jnum(call, "completion_tokens"));
+}
+
+void tu_check_trace_cloud_budget(const cJSON *q, long cap) {
+    long used = (long)tu_jnum(tu_jget(tu_jget(q, "totals"), "budget_used"), "cloud_tokens");
+    long sum = cloud_tokens_of(tu_jget(tu_jget(q, "plan"), "call")) + cloud_tokens_of(tu_jget(q, "aggregator"));
+    const cJSON *s;
+    cJSON_ArrayForEach(s, tu_jget(q, "steps")) sum += cloud_tokens_of(tu_jget(s, "call"));
+    assert_int_equal(used, sum);
+    assert_true(used <= cap);
+}

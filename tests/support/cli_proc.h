@@ -32,6 +32,10 @@ void tu_profile_train(const char *ds_path, int n_q, int cascade, const char *pro
  * (nothing to free: the tests skip), -1 when the file is there but unreadable. */
 int tu_router_e2e_data(char *ds_path, size_t cap, int n_q, hflow_eval_dataset *ds);
 
+/* One query's trace line (run --trace): the cloud tokens the budget counted
+ * equal those of every cloud call (plan, steps, aggregator), and stay within cap. */
+void tu_check_trace_cloud_budget(const cJSON *q, long cap);
+
 /* o[k]; the test fails when it is missing, or (num/str) is not a number/string. */
 const cJSON *tu_jget(const cJSON *o, const char *k);
 double tu_jnum(const cJSON *o, const char *k);

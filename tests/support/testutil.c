@@ -55,6 +55,11 @@ const char *tu_tmpdir(void) {
     return dir;
 }
 
+const char *tu_tmp_path(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", tu_tmpdir(), name);
+    return buf;
+}
+
 const char *tu_cli_path(void) {
     const char *env = getenv("HYBRIDFLOW_BIN");
     if (env && *env) return env;

@@ -25,6 +25,8 @@ const char *tu_shared_path(char *buf, size_t n, const char *rel);
 char *tu_read_file(const char *path, size_t *len_out);
 /* A fresh temporary directory for this test process (removed by nothing: under /tmp). */
 const char *tu_tmpdir(void);
+/* "<tu_tmpdir()>/name" into buf (n bytes); returns buf. */
+const char *tu_tmp_path(char *buf, size_t n, const char *name);
 /* Path of the hybridflow CLI binary under test. */
 const char *tu_cli_path(void);
 
