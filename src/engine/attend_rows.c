@@ -19,9 +19,7 @@ void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_
     b->qr = mem;
     b->scores = b->qr + up16((size_t)max_rows * (size_t)head_dim);
     b->ld = (int)ld_of(n_ctx);
-    b->n_ctx = n_ctx;
     b->head_dim = head_dim;
-    b->max_rows = max_rows;
 }
 
 void hflow_attend_f16_rows(hflow_attn_block *b, const hflow_kv_head *h, int n_rows, const float *const *q,

@@ -34,7 +34,7 @@ typedef struct hflow_kv_head {
 typedef struct hflow_attn_block {
     float *qr;     /* [max_rows][head_dim]: q rounded to half */
     float *scores; /* [max_rows][ld] */
-    int ld, n_ctx, head_dim, max_rows;
+    int ld, head_dim; /* ld: a score row's length, n_ctx rounded up to 32 */
 } hflow_attn_block;
 
 /* Floats of workspace for contexts up to n_ctx and blocks of up to max_rows rows. */
@@ -42,8 +42,8 @@ size_t hflow_attn_block_floats(int n_ctx, int head_dim, int max_rows);
 /* Lays the workspace out over mem (64-byte aligned). */
 void hflow_attn_block_init(hflow_attn_block *b, float *mem, int n_ctx, int head_dim, int max_rows);
 
-/* out[r][0..head_dim) for rows r < n_rows (<= b->max_rows), each attending
- * over cache positions [0, n_kv[r]) (1 <= n_kv[r] <= b->n_ctx, those
+/* out[r][0..head_dim) for rows r < n_rows (<= the init's max_rows), each attending
+ * over cache positions [0, n_kv[r]) (1 <= n_kv[r] <= the init's n_ctx, those
  * positions written) of the KV head h. out rows must not alias q rows. */
 void hflow_attend_f16_rows(hflow_attn_block *b, const hflow_kv_head *h, int n_rows, const float *const *q,
                            float *const *out, const int *n_kv, float scale);
